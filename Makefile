@@ -1,0 +1,30 @@
+# carehaven: `make demo` and `make test` are the whole set-up. Both bootstrap uv (with pip, when
+# it is missing) and the locked environment (uv sync) before they run.
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck bench env clean
+
+env:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+demo: env
+	$(UV) run carehaven demo
+
+test: env
+	$(UV) run ruff check src tests benchmarks
+	$(UV) run mypy
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: env
+	$(UV) run ruff check src tests benchmarks
+
+typecheck: env
+	$(UV) run mypy
+
+bench: env
+	$(UV) run python benchmarks/bench_submit.py
+
+clean:
+	rm -rf haven-demo haven-demo-returns .pytest_cache .mypy_cache .ruff_cache

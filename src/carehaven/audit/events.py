@@ -1,0 +1,110 @@
+"""Typed audit events. Every field is a code, an id, a count or a hash: never a person's value."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    action: ClassVar[str]
+
+    @property
+    def subject(self) -> str:
+        raise NotImplementedError
+
+    def details(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class HavenInitialised(AuditEvent):
+    action: ClassVar[str] = "haven.initialised"
+    key_id: str
+    control: str  # dialect name only, never the URL (it may hold a password)
+
+    @property
+    def subject(self) -> str:
+        return "haven"
+
+
+@dataclass(frozen=True)
+class OrganisationAdded(AuditEvent):
+    action: ClassVar[str] = "organisation.added"
+    code: str
+    kind: str
+
+    @property
+    def subject(self) -> str:
+        return f"organisation:{self.code}"
+
+
+@dataclass(frozen=True)
+class SpecRegistered(AuditEvent):
+    action: ClassVar[str] = "spec.registered"
+    name: str
+    version: str
+    sha256: str
+
+    @property
+    def subject(self) -> str:
+        return f"spec:{self.name}@{self.version}"
+
+
+@dataclass(frozen=True)
+class SubmissionReceived(AuditEvent):
+    action: ClassVar[str] = "submission.received"
+    submission_id: str
+    org: str
+    dataset: str
+    period: str
+    sha256: str
+    status: str
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    findings: int
+    landing_key_id: str
+
+    @property
+    def subject(self) -> str:
+        return f"submission:{self.submission_id}"
+
+
+@dataclass(frozen=True)
+class SubmissionSuperseded(AuditEvent):
+    action: ClassVar[str] = "submission.superseded"
+    submission_id: str
+    superseded_by: str
+    rows_retired: int
+
+    @property
+    def subject(self) -> str:
+        return f"submission:{self.submission_id}"
+
+
+@dataclass(frozen=True)
+class SubmissionUnchanged(AuditEvent):
+    action: ClassVar[str] = "submission.unchanged"
+    submission_id: str
+    sha256: str
+
+    @property
+    def subject(self) -> str:
+        return f"submission:{self.submission_id}"
+
+
+@dataclass(frozen=True)
+class RecoveryCompleted(AuditEvent):
+    """A step that died part-way was rolled back: what was removed, by count."""
+
+    action: ClassVar[str] = "recovery.completed"
+    orphan_submissions: int
+    data_rows_removed: int
+    files_removed: int
+
+    @property
+    def subject(self) -> str:
+        return "haven"

@@ -1,0 +1,76 @@
+"""Walking the chain: the first entry that was altered, removed, inserted or reordered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from carehaven.audit.chain import GENESIS, canonical, entry_hash
+from carehaven.control.models import AuditEntry, AuditHead
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    entries: int
+    first_bad: int | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "first_bad": self.first_bad,
+            "reason": self.reason,
+        }
+
+
+def verify(engine: Engine, *, batch: int = 20_000) -> VerifyResult:
+    """Check every entry in order; stream, so a million entries need little memory."""
+    cols = (
+        AuditEntry.seq,
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.subject,
+        AuditEntry.details,
+        AuditEntry.prev_hash,
+        AuditEntry.hash,
+    )
+    running, expected_seq, count = GENESIS, 1, 0
+    with engine.connect() as conn:
+        head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+        rows = conn.execution_options(yield_per=batch).execute(
+            select(*cols).order_by(AuditEntry.seq)
+        )
+        for seq, at, actor, action, subject, details, prev_hash, stored in rows:
+            count += 1
+            own = entry_hash(prev_hash, canonical(seq, at, actor, action, subject, details))
+            if own != stored:
+                return _bad(
+                    count, seq, f"entry {seq} was altered: its content does not match its hash"
+                )
+            if seq != expected_seq or prev_hash != running:
+                what = "removed" if seq > expected_seq else "inserted or reordered"
+                return _bad(
+                    count,
+                    seq,
+                    f"the chain breaks at entry {seq}: an entry before it was "
+                    f"{what} (expected entry {expected_seq} to follow)",
+                )
+            running, expected_seq = stored, seq + 1
+    if head is None:
+        return _bad(count, None, "the chain's head record is missing")
+    if head.seq != count or head.hash != running:
+        return _bad(
+            count,
+            count + 1 if head.seq > count else head.seq,
+            f"the log ends at entry {count} but the head records entry {head.seq}: "
+            "entries were removed from the end or the head was altered",
+        )
+    return VerifyResult(ok=True, entries=count, first_bad=None, reason=None)
+
+
+def _bad(count: int, seq: int | None, reason: str) -> VerifyResult:
+    return VerifyResult(ok=False, entries=count, first_bad=seq, reason=reason)

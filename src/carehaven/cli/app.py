@@ -1,0 +1,131 @@
+"""The Typer app, its global options, and ``main``: a sentence and exit code, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from carehaven import __version__
+from carehaven.cli.output import err
+from carehaven.config import Settings
+from carehaven.errors import CarehavenError, ExitCode
+
+app = typer.Typer(
+    name="carehaven",
+    help="A safe haven for health and social care data. Exit codes: docs/exit-codes.md.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+HavenOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--haven",
+        help="The haven folder [env: CAREHAVEN_HAVEN; default ./haven].",
+        show_default=False,
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts; no progress bar.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"carehaven {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    haven: HavenOption = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = Settings.load(haven=haven)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _register() -> None:
+    # Importing the command modules attaches their commands to ``app``.
+    from carehaven.cli import (  # noqa: F401
+        audit_cmds,
+        collection_cmds,
+        demo_cmds,
+        haven_cmds,
+        spec_cmds,
+        synth_cmds,
+    )
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``carehaven`` console script."""
+    os.umask(0o077)  # everything a haven writes is for its owner only
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="carehaven", standalone_mode=False)
+    except CarehavenError as exc:
+        err.print(f"[bold red]Error:[/] {exc.message}", soft_wrap=True)
+        return int(exc.exit_code)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:  # a usage error: Typer shows usage and the problem
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"[bold red]Usage error:[/] {exc.format_message()}", soft_wrap=True)
+        return int(ExitCode.USAGE)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("Interrupted; the haven is unchanged or will be made consistent on the next run.")
+        return 130
+    except Exception as exc:  # the last line of defence: a sentence, never a traceback
+        where = _log_internal(exc, args)
+        err.print(
+            f"[bold red]Internal error[/] ({type(exc).__name__}); nothing was half-applied. "
+            f"Details for the data team are in {where}."
+        )
+        return int(ExitCode.INTERNAL)
+    return 0
+
+
+def _log_internal(exc: BaseException, args: list[str]) -> str:
+    """Log where it failed, without the exception's message: engines quote cell values in them."""
+    try:
+        settings = Settings.load()
+        folder = settings.haven / "logs"
+        if not folder.is_dir():
+            folder = Path.cwd()
+    except CarehavenError:
+        folder = Path.cwd()
+    target = folder / "carehaven.log"
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger = logging.getLogger("carehaven.internal")
+    handler = logging.FileHandler(target)
+    logger.addHandler(handler)
+    try:
+        command = args[0] if args else ""
+        logger.error("internal error in %r: %s\n%s", command, type(exc).__name__, frames)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    return str(target)

@@ -1,0 +1,152 @@
+"""submit, submissions, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from sqlalchemy import select
+
+from carehaven.cli.app import JsonFlag, app, settings_of
+from carehaven.cli.output import emit_json, out, stages, table
+from carehaven.collection import report as reports
+from carehaven.collection import submit as submit_file
+from carehaven.collection.submit import STAGES
+from carehaven.control.models import Submission
+from carehaven.errors import ExitCode, NotFoundError
+from carehaven.haven import CLI_ACTOR, open_haven
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The CSV return to submit.")],
+    dataset: Annotated[str, typer.Option(help="The dataset, e.g. ndtms-episode.")],
+    org: Annotated[str, typer.Option(help="The submitting organisation's code.")],
+    period: Annotated[str, typer.Option(help="The period: a quarter 2025Q2 or a month 2025-06.")],
+    json: JsonFlag = False,
+) -> None:
+    """Land, validate and accept a provider's file. Exit 0 accepted, 3 rejected."""
+    haven = open_haven(settings_of(ctx))
+    with stages(STAGES, quiet=json) as step:
+        result = submit_file(
+            haven, file, dataset=dataset, org=org, period=period, actor=CLI_ACTOR, progress=step
+        )
+    if json:
+        emit_json(result.as_json())
+    else:
+        colour = {"accepted": "green", "rejected": "red", "unchanged": "yellow"}[result.status]
+        out.print(
+            f"[bold {colour}]{result.status.upper()}[/] {result.submission_id}: {result.message}"
+        )
+        if result.superseded:
+            out.print(f"It supersedes {result.superseded}, whose rows are now retired.")
+        if result.findings:
+            out.print(f"Report: carehaven report {result.submission_id} --format html")
+    if result.status == "rejected":
+        raise typer.Exit(int(ExitCode.FILE_REJECTED))
+
+
+@app.command()
+def submissions(
+    ctx: typer.Context,
+    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    period: Annotated[str | None, typer.Option(help="Only this period.")] = None,
+    json: JsonFlag = False,
+) -> None:
+    """List submissions, newest first."""
+    haven = open_haven(settings_of(ctx))
+    query = select(Submission).order_by(Submission.received_at.desc())
+    if org:
+        query = query.where(Submission.org_code == org)
+    if dataset:
+        query = query.where(Submission.dataset == dataset)
+    if period:
+        query = query.where(Submission.period == period)
+    with haven.sessions() as session:
+        rows = list(session.scalars(query))
+    listing: list[dict[str, Any]] = [
+        {
+            "submission_id": s.id,
+            "org": s.org_code,
+            "dataset": s.dataset,
+            "period": s.period,
+            "status": s.status,
+            "rows": {
+                "total": s.rows_total,
+                "accepted": s.rows_accepted,
+                "rejected": s.rows_rejected,
+            },
+            "findings": s.findings,
+            "superseded_by": s.superseded_by,
+            "received_at": s.received_at.isoformat(timespec="seconds"),
+            "sha256": s.sha256,
+        }
+        for s in rows
+    ]
+    if json:
+        emit_json(listing)
+        return
+    table(
+        "Submissions",
+        [
+            "Submission",
+            "Org",
+            "Dataset",
+            "Period",
+            "Status",
+            "Rows",
+            "Accepted",
+            "Rejected",
+            "Superseded by",
+        ],
+        [
+            [
+                s["submission_id"],
+                s["org"],
+                s["dataset"],
+                s["period"],
+                s["status"],
+                s["rows"]["total"],
+                s["rows"]["accepted"],
+                s["rows"]["rejected"],
+                s["superseded_by"] or "",
+            ]
+            for s in listing
+        ],
+    )
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    submission_id: Annotated[str, typer.Argument(help="The submission, e.g. sub-1a2b3c4d5e6f.")],
+    format: Annotated[
+        Literal["html", "json", "csv"],
+        typer.Option("--format", help="html for people, json for systems, csv for spreadsheets."),
+    ] = "html",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of the haven's reports folder.")
+    ] = None,
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the report instead.")] = False,
+) -> None:
+    """Write a submission's validation report as HTML, JSON or CSV."""
+    haven = open_haven(settings_of(ctx))
+    folder = haven.paths.reports / submission_id
+    if "/" in submission_id or not (folder / reports.SUMMARY_FILE).is_file():
+        raise NotFoundError(f"There is no submission {submission_id} in this haven.")
+    summary, findings = reports.load(folder)
+    text = {
+        "html": lambda: reports.as_html(summary, findings),
+        "json": lambda: reports.as_json(summary, findings),
+        "csv": lambda: reports.as_csv(findings),
+    }[format]()
+    if stdout:
+        sys.stdout.write(text)
+        return
+    target = out_file or folder / f"report.{format}"
+    target.write_text(text, encoding="utf-8")
+    out.print(f"Report written to {target}")

@@ -1,0 +1,84 @@
+"""Output for people (Rich tables, progress bars) and for scripts (JSON on stdout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+out = Console(highlight=False)
+if not out.is_terminal:  # piped output: wide enough that ids are never cut
+    out = Console(highlight=False, width=200)
+err = Console(stderr=True, highlight=False)
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        t.add_column(
+            col,
+            justify="right"
+            if col.lower() in {"rows", "accepted", "rejected", "findings", "people", "files"}
+            else "left",
+        )
+    for row in rows:
+        t.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    out.print(t)
+
+
+@contextmanager
+def stages(names: Sequence[str], *, quiet: bool) -> Iterator[Any]:
+    """A progress bar over named stages on a terminal; silent for --json or when piped."""
+    if quiet or not err.is_terminal:
+        yield lambda _stage: None
+        return
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(names[0], total=len(names))
+        done: list[str] = []
+
+        def advance(stage: str) -> None:
+            if done:
+                progress.advance(task)
+            done.append(stage)
+            progress.update(task, description=stage)
+
+        yield advance
+        progress.update(task, completed=len(names))
+
+
+@contextmanager
+def counter(description: str, *, quiet: bool) -> Iterator[Any]:
+    """A progress bar fed with (stage, done, total) calls."""
+    if quiet or not err.is_terminal:
+        yield lambda _s, _d, _t: None
+        return
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=1)
+
+        def update(stage: str, done: int, total: int) -> None:
+            progress.update(task, description=stage, completed=done, total=max(total, 1))
+
+        yield update

@@ -1,0 +1,71 @@
+"""Undoing what a step that died part-way left behind; run under the writer lock before writing.
+
+A submission exists once its control-plane row is committed. Anything else with a submission id
+(accepted rows in the data plane, a landed file, a report folder) that has no committed row is the
+remains of a step that died, and is removed, so the haven is as it was before that step.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ibis.backends.duckdb import Backend as DuckDBBackend
+from sqlalchemy import select
+
+from carehaven.audit import record
+from carehaven.audit.events import RecoveryCompleted
+from carehaven.control.models import Submission
+from carehaven.haven import Haven
+from carehaven.specs import available, load_spec
+
+
+def recover(haven: Haven, con: DuckDBBackend, *, actor: str) -> RecoveryCompleted | None:
+    with haven.sessions() as session:
+        known = set(session.scalars(select(Submission.id)))
+    orphans: set[str] = set()
+    rows_removed = 0
+    tables = set(con.list_tables())
+    for name in available():
+        table = load_spec(name).table_name
+        if table not in tables:
+            continue
+        t = con.table(table)
+        ids = set(t.select("_submission_id").distinct().to_pyarrow()["_submission_id"].to_pylist())
+        stray = sorted(ids - known)
+        if stray:
+            doomed = t.filter(t._submission_id.isin(stray)).count().execute()
+            con.con.execute(
+                # The table name comes from a shipped spec; the ids are bound, not pasted.
+                f'DELETE FROM "{table}" WHERE _submission_id IN (SELECT unnest($ids))',  # noqa: S608
+                {"ids": stray},
+            )
+            rows_removed += int(doomed)
+            orphans.update(stray)
+    files = 0
+    for path in haven.paths.landing.glob("*.bin"):
+        if path.stem not in known:
+            orphans.add(path.stem)
+            files += _remove(path)
+    for path in haven.paths.reports.iterdir():
+        if path.is_dir() and path.name not in known:
+            orphans.add(path.name)
+            files += _remove(path)
+    for path in haven.paths.tmp.iterdir():
+        files += _remove(path)
+    if not orphans and not files:
+        return None
+    event = RecoveryCompleted(
+        orphan_submissions=len(orphans), data_rows_removed=rows_removed, files_removed=files
+    )
+    with haven.transaction() as session:
+        record(session, event, actor=actor)
+    return event
+
+
+def _remove(path: Path) -> int:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+    return 1

@@ -1,0 +1,76 @@
+"""Validation reports: JSON for systems, CSV for spreadsheets, HTML for people.
+
+A report holds row numbers, field names, rule ids and sentences; identifier values appear only
+as their shape (masking.py). CSV cells that a spreadsheet would run as a formula are neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+FINDINGS_FILE = "findings.parquet"
+SUMMARY_FILE = "summary.json"
+HTML_LIMIT = 2000  # findings listed on the page; the JSON and CSV always hold all of them
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A leading apostrophe makes spreadsheets show the text instead of running it (OWASP)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def write(folder: Path, tmp: Path, summary: dict[str, Any], findings: pa.Table) -> Path:
+    """Write summary and findings to a temporary folder, then rename it into place."""
+    part = tmp / (folder.name + ".report.part")
+    if part.exists():
+        shutil.rmtree(part)
+    part.mkdir(mode=0o700)
+    (part / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    pq.write_table(findings, part / FINDINGS_FILE)
+    part.replace(folder)
+    return folder
+
+
+def load(folder: Path) -> tuple[dict[str, Any], pa.Table]:
+    summary = json.loads((folder / SUMMARY_FILE).read_text())
+    return summary, pq.read_table(folder / FINDINGS_FILE)
+
+
+def as_json(summary: dict[str, Any], findings: pa.Table) -> str:
+    return json.dumps({**summary, "findings": findings.to_pylist()}, indent=2, default=str) + "\n"
+
+
+def as_csv(findings: pa.Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", "field", "rule", "message", "value"])
+    for rec in findings.to_pylist():
+        writer.writerow(
+            [
+                "" if rec["row"] is None else rec["row"],
+                *(neutralise(str(rec[k] or "")) for k in ("field", "rule", "message", "value")),
+            ]
+        )
+    return out.getvalue()
+
+
+def as_html(summary: dict[str, Any], findings: pa.Table) -> str:
+    env = Environment(
+        loader=PackageLoader("carehaven.collection", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    shown = findings.slice(0, HTML_LIMIT).to_pylist()
+    return env.get_template("report.html").render(
+        s=summary, findings=shown, total=findings.num_rows, limit=HTML_LIMIT, escape=html.escape
+    )

@@ -1,0 +1,98 @@
+"""Settings, read once from the environment (prefix ``CAREHAVEN_``) and passed in explicitly.
+
+Nothing in carehaven reads the environment at import time: the CLI builds one ``Settings`` and
+hands it down, so tests build their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from carehaven.errors import ConfigurationError
+
+#: The development-only secret. Any environment other than development refuses it.
+DEFAULT_SECRET = "carehaven-development-secret-change-me"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Every setting carehaven reads. ``docs/settings.md`` lists them; a test keeps that true."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREHAVEN_", extra="ignore", frozen=True)
+
+    haven: Path = Field(
+        default=Path("./haven"),
+        description="The haven folder: control database, data database, landing zone, keys, "
+        "reports and outputs all live here.",
+    )
+    environment: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="development allows the built-in secret and the key file in the haven; "
+        "production requires CAREHAVEN_SECRET_KEY and CAREHAVEN_MASTER_KEY.",
+    )
+    control_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the control-plane database, e.g. "
+        "postgresql+psycopg://user@host/db. Default: a SQLite file in the haven.",
+    )
+    data_engine: Literal["duckdb"] = Field(
+        default="duckdb",
+        description="The data-plane engine for Ibis. duckdb keeps a file in the haven.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_SECRET),
+        description="Secret for signing web sessions; the default is refused outside development.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of the 32-byte haven master key. When unset, the key file in the "
+        "haven (created by init, owner-only) is used; production requires it to be set.",
+    )
+    max_file_mb: int = Field(
+        default=1024,
+        gt=0,
+        description="A submitted file larger than this many MiB is rejected whole, unread.",
+    )
+    lock_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a pipeline step waits for the haven's writer lock before giving up.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of the haven's log file (logs/carehaven.log)."
+    )
+    fault_point: str | None = Field(
+        default=None,
+        description="Testing only (ignored in production): kill the process at this named step "
+        "of a pipeline, to prove a crash leaves the haven consistent.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if (
+            self.environment != "development"
+            and self.secret_key.get_secret_value() == DEFAULT_SECRET
+        ):
+            raise ValueError(
+                f"CAREHAVEN_SECRET_KEY must be set when CAREHAVEN_ENVIRONMENT is {self.environment}"
+            )
+        if self.environment == "production" and self.master_key is None:
+            raise ValueError("CAREHAVEN_MASTER_KEY must be set in production")
+        return self
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Settings from the environment plus explicit overrides, with errors as one sentence."""
+        from pydantic import ValidationError
+
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return cls(**given)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "settings"
+            msg = first["msg"].removeprefix("Value error, ")
+            raise ConfigurationError(f"Setting {where}: {msg}.") from None

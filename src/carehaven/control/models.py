@@ -1,0 +1,136 @@
+"""Control-plane tables. Schema changes go through an Alembic migration in migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for a long log.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OrgKind(StrEnum):
+    TREATMENT_SERVICE = "treatment-service"
+    LOCAL_AUTHORITY = "local-authority"
+    CRIMINAL_JUSTICE_TEAM = "criminal-justice-team"
+    PRISON = "prison"
+    SECURE_SETTING = "secure-setting"
+    PARTNER = "partner"
+    RECIPIENT = "recipient"
+
+
+class SubmissionStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k.value}'" for k in OrgKind) + ")", name="ck_org_kind"
+        ),
+    )
+
+
+class DatasetSpecRecord(Base):
+    """A version of a dataset spec that this haven has used, kept so old reports stay readable."""
+
+    __tablename__ = "dataset_specs"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    version: Mapped[str] = mapped_column(String(20), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    descriptor: Mapped[dict[str, object]] = mapped_column(JSON)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NoticeVersionRecord(Base):
+    """A published privacy-notice version (CON-3)."""
+
+    __tablename__ = "notice_versions"
+
+    notice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(20), primary_key=True)
+    published_on: Mapped[date] = mapped_column(Date)
+    change_note: Mapped[str] = mapped_column(Text)
+    date_stated: Mapped[bool]
+
+
+class Submission(Base):
+    """One file from one organisation for one dataset and period (COL-1, COL-3)."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"))
+    dataset: Mapped[str] = mapped_column(String(60))
+    spec_version: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    rows_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    findings: Mapped[int] = mapped_column(BigInteger, default=0)
+    message: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)
+    landing_key_id: Mapped[str] = mapped_column(String(40))
+    superseded_by: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), default=None)
+
+    __table_args__ = (
+        Index("ix_submissions_slot", "org_code", "dataset", "period"),
+        CheckConstraint("status IN ('accepted', 'rejected')", name="ck_submission_status"),
+    )
+
+
+class AuditEntry(Base):
+    """One link of the hash chain. Triggers refuse UPDATE and DELETE (migration 0001)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(100))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last link: locked to serialise appends, and it reveals a truncated tail."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,52 @@
+"""Data-plane tables: one per dataset, typed from its spec, plus carehaven's own columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+from ibis.backends.duckdb import Backend as DuckDBBackend
+
+from carehaven.specs import Spec
+
+#: Columns carehaven adds to every accepted row: which submission it came from, and its row.
+META_COLUMNS: dict[str, dt.DataType] = {"_submission_id": dt.string, "_row": dt.int64}
+
+_TYPES: dict[str, dt.DataType] = {
+    "string": dt.string,
+    "date": dt.date,
+    "integer": dt.int64,
+    "number": dt.float64,
+}
+
+
+_SQL = {"string": "VARCHAR", "date": "DATE", "integer": "BIGINT", "number": "DOUBLE"}
+
+
+def dataset_schema(spec: Spec) -> ibis.Schema:
+    cols = {**META_COLUMNS, **{f.name: _TYPES[f.type] for f in spec.fields}}
+    return ibis.schema(cols)
+
+
+def ensure_dataset_table(con: DuckDBBackend, spec: Spec) -> None:
+    """Create the dataset's table, or add the columns a newer spec version brought."""
+    schema = dataset_schema(spec)
+    if spec.table_name not in con.list_tables():
+        con.create_table(spec.table_name, schema=schema)
+        return
+    have = set(con.table(spec.table_name).columns)
+    for field in spec.fields:
+        if field.name not in have:
+            # The name comes from a shipped descriptor, never from a submitted file.
+            con.raw_sql(
+                f'ALTER TABLE "{spec.table_name}" ADD COLUMN "{field.name}" {_SQL[field.type]}'
+            )
+
+
+def in_force_rows(con: DuckDBBackend, spec: Spec, submission_ids: Iterable[str]) -> ir.Table:
+    """Accepted rows of the submissions in force (superseded submissions' rows are retired)."""
+    ids = list(submission_ids)
+    table = con.table(spec.table_name)
+    return table.filter(table._submission_id.isin(ids)) if ids else table.limit(0)

@@ -1,0 +1,109 @@
+"""The demo: a fresh haven, a synthetic population, every file submitted, a summary.
+
+Later capabilities (identity, tiers, disclosure, ...) add their stage here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carehaven.audit import verify
+from carehaven.collection import submit
+from carehaven.config import Settings
+from carehaven.errors import UsageError
+from carehaven.haven import init_haven
+
+DEMO_MARK = ".carehaven-demo"
+
+
+@dataclass
+class DatasetTotals:
+    files: int = 0
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    findings: int = 0
+    rejected_files: int = 0
+
+
+@dataclass
+class DemoResult:
+    haven: Path
+    returns: Path
+    people: int
+    datasets: dict[str, DatasetTotals] = field(default_factory=dict)
+    audit_entries: int = 0
+    audit_ok: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "haven": str(self.haven),
+            "returns": str(self.returns),
+            "people": self.people,
+            "datasets": {k: vars(v) for k, v in self.datasets.items()},
+            "audit": {"ok": self.audit_ok, "entries": self.audit_entries},
+        }
+
+
+def run(
+    settings: Settings,
+    *,
+    people: int,
+    seed: int,
+    invalid_rate: float,
+    progress: Callable[[str, int, int], None],
+    actor: str,
+) -> DemoResult:
+    from carehaven.synth import synthesise
+
+    root = settings.haven.resolve()
+    returns = root.with_name(root.name + "-returns")
+    _clear(root)
+    _clear(returns)
+    haven = init_haven(settings, actor=actor)
+    (root / DEMO_MARK).write_text("made by carehaven demo; safe to delete\n")
+    returns.mkdir(parents=True)
+    (returns / DEMO_MARK).write_text("made by carehaven demo; safe to delete\n")
+
+    result = synthesise(
+        returns, people=people, seed=seed, invalid_rate=invalid_rate, progress=progress
+    )
+    for org in result.organisations:
+        haven.add_organisation(org.code, org.kind, org.name, actor=actor)
+    demo = DemoResult(haven=root, returns=returns, people=result.people)
+    for i, f in enumerate(result.files, start=1):
+        progress(f"submitting {f.dataset}", i, len(result.files))
+        outcome = submit(
+            haven, returns / f.path, dataset=f.dataset, org=f.org, period=f.period, actor=actor
+        )
+        totals = demo.datasets.setdefault(f.dataset, DatasetTotals())
+        totals.files += 1
+        totals.rows += outcome.rows_total
+        totals.accepted += outcome.rows_accepted
+        totals.rejected += outcome.rows_rejected
+        totals.findings += outcome.findings
+        totals.rejected_files += outcome.status == "rejected"
+    check = verify(haven.engine)
+    demo.audit_ok, demo.audit_entries = check.ok, check.entries
+    haven.close()
+    return demo
+
+
+def _clear(folder: Path) -> None:
+    """Remove an earlier demo's folder; never a folder the demo did not make."""
+    if not folder.exists():
+        return
+    if not (folder / DEMO_MARK).exists():
+        raise UsageError(
+            f"{folder} exists and was not made by carehaven demo; "
+            "choose another --haven or remove it yourself."
+        )
+    shutil.rmtree(folder)
+
+
+def manifest_files(returns: Path) -> list[dict[str, str]]:
+    return list(json.loads((returns / "manifest.json").read_text())["files"])

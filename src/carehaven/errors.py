@@ -1,0 +1,47 @@
+"""Errors a user can meet, each with its own documented exit code (docs/exit-codes.md)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    FILE_REJECTED = 3
+    UNKNOWN_DATASET = 4
+    UNKNOWN_ORGANISATION = 5
+    NO_HAVEN = 6
+    AUDIT_FAILED = 7
+    HAVEN_BUSY = 8
+    NOT_FOUND = 9
+    CONFIGURATION = 10
+    LEAK_FOUND = 11
+
+
+class CarehavenError(Exception):
+    """An error whose message is a sentence fit for the user; it never holds identifier values."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, exit_code: ExitCode | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class UsageError(CarehavenError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(CarehavenError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ConfigurationError(CarehavenError):
+    exit_code = ExitCode.CONFIGURATION

@@ -1,0 +1,171 @@
+"""A haven: one folder holding everything the system knows, opened with explicit settings."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from carehaven import __version__, clock
+from carehaven.audit import record
+from carehaven.audit.events import HavenInitialised, OrganisationAdded
+from carehaven.config import Settings
+from carehaven.consent.notices import published_versions
+from carehaven.control import db
+from carehaven.control.models import NoticeVersionRecord, Organisation, OrgKind
+from carehaven.errors import CarehavenError, ExitCode, NotFoundError, UsageError
+from carehaven.haven.keys import MasterKey, create_key_file, load_master_key
+from carehaven.haven.lock import writer_lock
+from carehaven.haven.paths import HavenPaths
+
+#: The actor recorded in the audit log for work done from the command line.
+CLI_ACTOR = "cli:" + (os.environ.get("USER") or "operator")
+
+
+class NoHavenError(CarehavenError):
+    exit_code = ExitCode.NO_HAVEN
+
+
+class UnknownOrganisationError(CarehavenError):
+    exit_code = ExitCode.UNKNOWN_ORGANISATION
+
+
+@dataclass
+class Haven:
+    settings: Settings
+    paths: HavenPaths = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.paths = HavenPaths(self.settings.haven.resolve())
+
+    @cached_property
+    def engine(self) -> Engine:
+        url = db.control_url(self.settings.control_url, self.paths.control_db)
+        return db.make_engine(url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return db.session_factory(self.engine)
+
+    @cached_property
+    def master_key(self) -> MasterKey:
+        secret = self.settings.master_key
+        return load_master_key(
+            self.paths.key_file, secret.get_secret_value() if secret is not None else None
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with db.transaction(self.sessions) as session:
+            yield session
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """The one-writer lock for pipeline steps that touch the data plane."""
+        with writer_lock(self.paths.lock, self.settings.lock_timeout_s):
+            yield
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+    # -- organisations -------------------------------------------------------------------------
+    def add_organisation(self, code: str, kind: str, name: str, *, actor: str) -> Organisation:
+        code = code.strip()
+        if not code or len(code) > 20 or not code.replace("-", "").isalnum():
+            raise UsageError("An organisation code is 1-20 letters, digits or hyphens.")
+        if kind not in {k.value for k in OrgKind}:
+            raise UsageError(
+                f"Unknown organisation kind {kind!r}; use one of: "
+                + ", ".join(k.value for k in OrgKind)
+                + "."
+            )
+        with self.transaction() as session:
+            if session.get(Organisation, code) is not None:
+                raise UsageError(f"Organisation {code} already exists.")
+            org = Organisation(
+                code=code, name=name.strip() or code, kind=kind, created_at=clock.now()
+            )
+            session.add(org)
+            record(session, OrganisationAdded(code=code, kind=kind), actor=actor)
+        return org
+
+    def organisation(self, code: str) -> Organisation:
+        with self.sessions() as session:
+            org = session.get(Organisation, code)
+        if org is None:
+            raise UnknownOrganisationError(
+                f"Organisation {code} is not registered in this haven; add it with "
+                f"'carehaven orgs add {code} --kind ... --name ...'."
+            )
+        return org
+
+    def organisations(self) -> list[Organisation]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Organisation).order_by(Organisation.code)))
+
+
+def init_haven(settings: Settings, *, actor: str = CLI_ACTOR) -> Haven:
+    """Create the haven folder, its key file, and the control database; refuses to redo it."""
+    haven = Haven(settings)
+    paths = haven.paths
+    if paths.marker.exists():
+        raise UsageError(f"{paths.root} is already a haven.")
+    if paths.root.exists() and any(paths.root.iterdir()):
+        raise UsageError(
+            f"{paths.root} exists and is not empty; choose a new folder for the haven."
+        )
+    for folder in paths.folders():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.master_key is None:
+        create_key_file(paths.key_file)
+    key = haven.master_key
+    db.migrate(haven.engine)
+    with haven.transaction() as session:
+        for v in published_versions():
+            session.merge(
+                NoticeVersionRecord(
+                    notice=v.notice,
+                    version=v.version,
+                    published_on=v.published_on,
+                    change_note=v.change_note,
+                    date_stated=v.date_stated,
+                )
+            )
+        record(
+            session,
+            HavenInitialised(key_id=key.key_id, control=haven.engine.dialect.name),
+            actor=actor,
+        )
+    paths.marker.write_text(json.dumps({"carehaven": __version__, "format": 1}) + "\n")
+    return haven
+
+
+def open_haven(settings: Settings) -> Haven:
+    """An initialised haven, with its control database migrated to this version's schema."""
+    haven = Haven(settings)
+    if not haven.paths.marker.exists():
+        raise NoHavenError(
+            f"{haven.paths.root} is not a carehaven haven; create one with "
+            "'carehaven --haven PATH init'."
+        )
+    if not db.is_current(haven.engine):
+        db.migrate(haven.engine)
+    return haven
+
+
+__all__ = [
+    "CLI_ACTOR",
+    "Haven",
+    "NoHavenError",
+    "NotFoundError",
+    "UnknownOrganisationError",
+    "init_haven",
+    "open_haven",
+]

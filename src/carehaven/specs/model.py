@@ -1,0 +1,199 @@
+"""Typed view of a dataset descriptor; the descriptor JSON itself stays the source of truth."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import Field as PydField
+
+FieldType = Literal["string", "integer", "number", "date"]
+RuleKind = Literal[
+    "required-if", "empty-if", "date-order", "within-period", "submitter", "notice-version"
+]
+
+
+class FieldClass(StrEnum):
+    """How a field is protected (DATASETS.md): the tier of every derived table follows from it."""
+
+    DIRECT = "D"
+    QUASI = "Q"
+    SPECIAL = "S"
+    OPERATIONAL = "O"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Constraints(_Strict):
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    pattern: str | None = None
+    minimum: int | float | str | None = None
+    maximum: int | float | str | None = None
+    max_length: int | None = PydField(default=None, alias="maxLength")
+
+
+class ListSpec(_Strict):
+    separator: str = ";"
+    max_items: int = PydField(alias="maxItems")
+    enum: tuple[str, ...]
+
+
+class Field(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    name: str
+    type: FieldType = "string"
+    description: str = ""
+    constraints: Constraints = Constraints()
+    field_class: FieldClass = PydField(alias="carehaven:class")
+    codes: dict[str, str] | None = PydField(default=None, alias="carehaven:codes")
+    list: ListSpec | None = PydField(default=None, alias="carehaven:list")
+    check: Literal["nhs-number", "nino"] | None = PydField(default=None, alias="carehaven:check")
+
+    @property
+    def required(self) -> bool:
+        return self.constraints.required
+
+    @property
+    def enum(self) -> tuple[str, ...] | None:
+        return self.constraints.enum
+
+    @property
+    def is_identifier(self) -> bool:
+        """Direct and quasi-identifiers: values never shown in reports or logs."""
+        return self.field_class in (FieldClass.DIRECT, FieldClass.QUASI)
+
+
+class Condition(_Strict):
+    field: str
+    equals: str | None = None
+    in_: tuple[str, ...] | None = PydField(default=None, alias="in")
+    not_empty: bool | None = PydField(default=None, alias="notEmpty")
+    greater_than: float | None = PydField(default=None, alias="greaterThan")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        tests = [self.equals, self.in_, self.not_empty, self.greater_than]
+        if sum(t is not None for t in tests) != 1:
+            raise ValueError("a condition needs exactly one of equals, in, notEmpty, greaterThan")
+        return self
+
+    def describe(self) -> str:
+        if self.equals is not None:
+            return f"{self.field} is {self.equals}"
+        if self.in_ is not None:
+            return f"{self.field} is one of {', '.join(self.in_)}"
+        if self.not_empty:
+            return f"{self.field} is given"
+        return f"{self.field} is more than {self.greater_than:g}"
+
+
+class Rule(_Strict):
+    id: str
+    kind: RuleKind
+    message: str | None = None
+    description: str | None = None
+    fields: tuple[str, ...] = ()
+    field: str | None = None
+    when: Condition | None = None
+    not_before: str | None = PydField(default=None, alias="notBefore")
+    bound: Literal["start", "end"] | None = None
+    date_field: str | None = PydField(default=None, alias="dateField")
+    notice: str | None = None
+
+    @model_validator(mode="after")
+    def _keys_for_kind(self) -> Rule:
+        need: dict[str, tuple[str, ...]] = {
+            "required-if": ("fields", "when"),
+            "empty-if": ("fields", "when"),
+            "date-order": ("field", "not_before"),
+            "within-period": ("field", "bound"),
+            "submitter": ("field",),
+            "notice-version": ("field", "date_field", "notice"),
+        }
+        missing = [k for k in need[self.kind] if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"rule {self.id} ({self.kind}) needs {', '.join(missing)}")
+        return self
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The fields a finding of this rule is reported against."""
+        return self.fields if self.fields else (self.field,) if self.field else ()
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    fields: tuple[Field, ...]
+    primary_key: tuple[str, ...] = PydField(default=(), alias="primaryKey")
+    missing_values: tuple[str, ...] = PydField(default=("",), alias="missingValues")
+
+
+class Spec(BaseModel):
+    """One version of one dataset's return format."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    name: str
+    version: str
+    title: str
+    description: str = ""
+    periods: tuple[Literal["quarter", "month"], ...] = PydField(
+        default=("quarter",), alias="carehaven:periods"
+    )
+    submitter_field: str | None = PydField(default=None, alias="carehaven:submitterField")
+    table_schema: Schema = PydField(alias="schema")
+    rules: tuple[Rule, ...] = PydField(default=(), alias="carehaven:rules")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        names = [f.name for f in self.table_schema.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: a field name is repeated")
+        known = set(names)
+        for key in self.table_schema.primary_key:
+            if key not in known:
+                raise ValueError(f"{self.name}: primary key field {key} is not a field")
+        ids = [r.id for r in self.rules]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.name}: a rule id is repeated")
+        for rule in self.rules:
+            used = [*rule.targets, rule.not_before, rule.date_field]
+            if rule.when:
+                used.append(rule.when.field)
+            for name in used:
+                if name is not None and name not in known:
+                    raise ValueError(f"{self.name}: rule {rule.id} names unknown field {name}")
+        return self
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self.table_schema.fields
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.table_schema.fields)
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return self.table_schema.primary_key
+
+    def field(self, name: str) -> Field:
+        for f in self.table_schema.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def table_name(self) -> str:
+        """The data-plane table holding accepted rows of this dataset."""
+        return self.name.replace("-", "_")
+
+    def descriptor(self) -> dict[str, Any]:
+        """The descriptor as published (JSON-ready), including carehaven keys."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
