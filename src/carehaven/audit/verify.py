@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from carehaven.audit.chain import GENESIS, canonical, entry_hash
 from carehaven.control.models import AuditEntry, AuditHead
@@ -40,6 +40,7 @@ def verify(engine: Engine, *, batch: int = 20_000) -> VerifyResult:
     )
     running, expected_seq, count = GENESIS, 1, 0
     with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
         head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
         rows = conn.execution_options(yield_per=batch).execute(
             select(*cols).order_by(AuditEntry.seq)
@@ -49,22 +50,22 @@ def verify(engine: Engine, *, batch: int = 20_000) -> VerifyResult:
             own = entry_hash(prev_hash, canonical(seq, at, actor, action, subject, details))
             if own != stored:
                 return _bad(
-                    count, seq, f"entry {seq} was altered: its content does not match its hash"
+                    total, seq, f"entry {seq} was altered: its content does not match its hash"
                 )
             if seq != expected_seq or prev_hash != running:
                 what = "removed" if seq > expected_seq else "inserted or reordered"
                 return _bad(
-                    count,
+                    total,
                     seq,
                     f"the chain breaks at entry {seq}: an entry before it was "
                     f"{what} (expected entry {expected_seq} to follow)",
                 )
             running, expected_seq = stored, seq + 1
     if head is None:
-        return _bad(count, None, "the chain's head record is missing")
+        return _bad(total, None, "the chain's head record is missing")
     if head.seq != count or head.hash != running:
         return _bad(
-            count,
+            total,
             count + 1 if head.seq > count else head.seq,
             f"the log ends at entry {count} but the head records entry {head.seq}: "
             "entries were removed from the end or the head was altered",
@@ -72,5 +73,5 @@ def verify(engine: Engine, *, batch: int = 20_000) -> VerifyResult:
     return VerifyResult(ok=True, entries=count, first_bad=None, reason=None)
 
 
-def _bad(count: int, seq: int | None, reason: str) -> VerifyResult:
-    return VerifyResult(ok=False, entries=count, first_bad=seq, reason=reason)
+def _bad(total: int, seq: int | None, reason: str) -> VerifyResult:
+    return VerifyResult(ok=False, entries=total, first_bad=seq, reason=reason)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from carehaven import __version__
-from carehaven.cli.output import err
+from carehaven.cli.output import emit_json, err
 from carehaven.config import Settings
 from carehaven.errors import CarehavenError, ExitCode
 
@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=args, prog_name="carehaven", standalone_mode=False)
     except CarehavenError as exc:
+        if "--json" in args:  # scripts get one JSON error shape on stdout
+            emit_json({"error": {"exit_code": int(exc.exit_code), "message": exc.message}})
         err.print(f"[bold red]Error:[/] {exc.message}", soft_wrap=True)
         return int(exc.exit_code)
     except typer.Exit as exc:
