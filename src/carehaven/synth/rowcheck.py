@@ -1,0 +1,160 @@
+"""A small reading of ADR 0001's row checks, used to make sure a planted error is the only one.
+
+This is not carehaven's validator (that lives in ``carehaven.collection``); it is the
+generator's own guard: every planted row is checked here to give exactly the one finding that
+truth/invalid.csv records, and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from carehaven.consent.notices import version_in_force
+from carehaven.specs import Condition, Field, Spec
+from carehaven.synth.identifiers import is_valid_nhs_number, is_valid_nino
+from carehaven.synth.periods import Period
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+Finding = tuple[str, str]  # (field, rule id)
+
+
+def as_date(value: str) -> date | None:
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _type_ok(f: Field, value: str) -> bool:
+    if f.type == "date":
+        return as_date(value) is not None
+    if f.type == "integer":
+        return _INTEGER.fullmatch(value) is not None
+    if f.type == "number":
+        return _NUMBER.fullmatch(value) is not None and math.isfinite(float(value))
+    return True
+
+
+def _compare(f: Field, value: str, bound: float | str) -> int:
+    """-1, 0 or 1 as ``value`` is below, at or above ``bound`` (dates compare as ISO text)."""
+    if f.type == "date":
+        a, b = value, str(bound)
+        return (a > b) - (a < b)
+    x, y = float(value), float(bound)
+    return (x > y) - (x < y)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    index: int
+    field: Field
+    pattern: re.Pattern[str] | None
+
+
+class RowChecker:
+    """Findings for one row of one dataset, as ADR 0001 describes them."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.index = {n: i for i, n in enumerate(spec.field_names)}
+        self.cells = tuple(
+            _Cell(i, f, re.compile(f.constraints.pattern) if f.constraints.pattern else None)
+            for i, f in enumerate(spec.fields)
+        )
+        self.missing = frozenset(spec.table_schema.missing_values)
+
+    def _holds(self, when: Condition, row: list[str]) -> bool:
+        v = row[self.index[when.field]]
+        if when.equals is not None:
+            return v == when.equals
+        if when.in_ is not None:
+            return v in when.in_
+        if when.not_empty:
+            return v not in self.missing
+        if when.greater_than is not None:
+            try:
+                return float(v) > when.greater_than
+            except ValueError:
+                return False
+        return False
+
+    def findings(self, row: list[str], org: str, period: Period) -> list[Finding]:
+        out: list[Finding] = []
+        bad_type: set[str] = set()
+        for cell in self.cells:
+            f, v = cell.field, row[cell.index]
+            c = f.constraints
+            if v in self.missing:
+                if c.required:
+                    out.append((f.name, "required"))
+                continue
+            if not _type_ok(f, v):
+                out.append((f.name, "type"))
+                bad_type.add(f.name)
+                continue
+            if c.enum is not None and v not in c.enum:
+                out.append((f.name, "enum"))
+            if cell.pattern is not None and not cell.pattern.fullmatch(v):
+                out.append((f.name, "pattern"))
+            if f.type in ("integer", "number", "date"):
+                if c.minimum is not None and _compare(f, v, c.minimum) < 0:
+                    out.append((f.name, "minimum"))
+                if c.maximum is not None and _compare(f, v, c.maximum) > 0:
+                    out.append((f.name, "maximum"))
+            if c.max_length is not None and len(v) > c.max_length:
+                out.append((f.name, "max-length"))
+            if f.list is not None:
+                items = v.split(f.list.separator)
+                if any(item not in f.list.enum for item in items):
+                    out.append((f.name, "list-enum"))
+                if len(items) > f.list.max_items:
+                    out.append((f.name, "list-length"))
+            if f.check == "nhs-number" and not is_valid_nhs_number(v):
+                out.append((f.name, "nhs-number"))
+            if f.check == "nino" and not is_valid_nino(v):
+                out.append((f.name, "nino"))
+        for rule in self.spec.rules:
+            if rule.kind in ("required-if", "empty-if") and rule.when is not None:
+                if not self._holds(rule.when, row):
+                    continue
+                for name in rule.fields:
+                    empty = row[self.index[name]] in self.missing
+                    if empty == (rule.kind == "required-if"):
+                        out.append((name, rule.id))
+            elif rule.kind == "date-order" and rule.field and rule.not_before:
+                a = self._date(row, rule.field, bad_type)
+                b = self._date(row, rule.not_before, bad_type)
+                if a is not None and b is not None and a < b:
+                    out.append((rule.field, rule.id))
+            elif rule.kind == "within-period" and rule.field:
+                a = self._date(row, rule.field, bad_type)
+                if a is not None and (
+                    (rule.bound == "end" and a > period.end)
+                    or (rule.bound == "start" and a < period.start)
+                ):
+                    out.append((rule.field, rule.id))
+            elif rule.kind == "submitter" and rule.field:
+                v = row[self.index[rule.field]]
+                if v not in self.missing and v != org:
+                    out.append((rule.field, rule.id))
+            elif rule.kind == "notice-version" and rule.field and rule.date_field and rule.notice:
+                version = row[self.index[rule.field]]
+                on = self._date(row, rule.date_field, bad_type)
+                if version not in self.missing and on is not None and not version_in_force(
+                    rule.notice, version, on
+                ):
+                    out.append((rule.field, rule.id))
+        return out
+
+    def _date(self, row: list[str], name: str, bad: set[str]) -> date | None:
+        if name in bad:
+            return None
+        return as_date(row[self.index[name]])
