@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     )
     data_engine: Literal["duckdb"] = Field(
         default="duckdb",
-        description="The data-plane engine for Ibis. duckdb keeps a file in the haven.",
+        description="The data-plane engine for Ibis: duckdb (a file in the haven). Spark "
+        "arrives with the identity work.",
     )
     secret_key: SecretStr = Field(
         default=SecretStr(DEFAULT_SECRET),
@@ -60,9 +61,6 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="How long a pipeline step waits for the haven's writer lock before giving up.",
-    )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Level of the haven's log file (logs/carehaven.log)."
     )
     fault_point: str | None = Field(
         default=None,

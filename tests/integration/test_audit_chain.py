@@ -50,7 +50,7 @@ def test_an_altered_entry_with_a_recomputed_hash_breaks_the_next_link(make_haven
     from carehaven.audit import canonical, entry_hash
 
     with haven.engine.connect() as conn:
-        seq, at, actor, action, subject, prev = conn.execute(text(
+        seq, at, _actor, action, subject, prev = conn.execute(text(
             "SELECT seq, at, actor, action, subject, prev_hash FROM audit_log WHERE seq = 5"
         )).one()
     forged = entry_hash(prev, canonical(seq, at, "mallory", action, subject, "{}"))

@@ -126,6 +126,6 @@ def test_random_kills_never_leave_a_half_applied_submit(haven, tmp_path):
         assert state["audit_ok"]
         # Recovery by the next writer, then the haven holds only whole submissions.
         follow = _run_submit(root, file)
-        out, err = follow.communicate(timeout=120)
+        _out, err = follow.communicate(timeout=120)
         assert follow.returncode == 0, err.decode()
         _assert_consistent(root)

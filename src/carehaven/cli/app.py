@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # everything a haven writes is for its owner only
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=args, prog_name="carehaven", standalone_mode=False)
+        # Without standalone mode Typer returns typer.Exit's code instead of raising it.
+        returned = app(args=args, prog_name="carehaven", standalone_mode=False)
     except CarehavenError as exc:
         if "--json" in args:  # scripts get one JSON error shape on stdout
             emit_json({"error": {"exit_code": int(exc.exit_code), "message": exc.message}})
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Details for the data team are in {where}."
         )
         return int(ExitCode.INTERNAL)
-    return 0
+    return returned if isinstance(returned, int) else 0
 
 
 def _log_internal(exc: BaseException, args: list[str]) -> str:

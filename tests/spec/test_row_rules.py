@@ -1,0 +1,190 @@
+"""Every row rule as a spec test: rows in, findings out (issue 2 §6, docs/design/0001)."""
+
+from __future__ import annotations
+
+import functools
+
+import ibis
+import pytest
+
+from carehaven.collection.period import parse_period
+from carehaven.collection.reading import read_table
+from carehaven.collection.rules import Context
+from carehaven.collection.validate import validate
+from carehaven.consent.notices import published_versions
+from carehaven.specs import load_spec
+from tests.helpers import csv_bytes, episode
+
+IPS = {
+    "provider_code": "P001", "client_ref": "C1", "ips_id": "I1", "ips_start_date": "2025-04-03",
+    "consent_dhsc": "Y", "consent_date": "2025-04-03", "consent_notice_version": "1.2",
+    "consent_obtained_by": "Sam Worker", "consent_obtained_by_position": "IPS worker",
+    "initials": "AB", "date_of_birth": "1980-05-01", "sex": "2", "postcode": "B12 9QA",
+    "nino": "AB123456C",
+}
+CLD = {
+    "LA_Code": "E08000025", "Reporting_Period_Start_Date": "2024-07-01",
+    "Reporting_Period_End_Date": "2025-06-30", "LA_Person_Unique_Identifier": "LA1",
+    "NHS_Number": "9434765919", "Date_of_Birth": "1950-03-04", "Gender": "Female",
+    "Ethnicity": "White: British", "Postcode": "B12 9QA", "Client_Type": "Service User",
+    "Accommodation_Status": "", "Employment_Status": "", "Has_Unpaid_Carer": "N",
+    "Mental_Health_Record": "N", "Event_Type": "Request", "Event_Start_Date": "2025-04-03",
+    "Event_End_Date": "2025-04-20", "Event_Outcome": "", "Request_Route_of_Access": "",
+}
+
+
+@functools.cache
+def _con() -> ibis.BaseBackend:
+    return ibis.duckdb.connect()
+
+
+def findings(dataset: str, rows: list[dict[str, str]], org: str = "P001",
+             period: str = "2025Q2") -> set[tuple[int, str, str]]:
+    spec = load_spec(dataset)
+    header = [f.name for f in spec.fields if any(f.name in r for r in rows)]
+    con = _con()
+    con.con.register("raw", read_table(csv_bytes(rows, header), spec, "t.csv"))
+    v = validate(con, "raw", spec, Context(org, parse_period(period), published_versions()))
+    return {(f["row"], f["field"], f["rule"]) for f in v.findings.to_pylist()}
+
+
+def _valid_cld() -> dict[str, str]:
+    spec = load_spec("cld-event")
+    row = dict(CLD)
+    for name in ("Accommodation_Status", "Employment_Status", "Event_Outcome",
+                 "Request_Route_of_Access"):
+        row[name] = spec.field(name).enum[0]  # type: ignore[index]
+    row["Ethnicity"] = spec.field("Ethnicity").enum[0]  # type: ignore[index]
+    row["Gender"] = spec.field("Gender").enum[0]  # type: ignore[index]
+    return row
+
+
+def test_valid_rows_have_no_findings():
+    assert findings("ndtms-episode", [episode()]) == set()
+    assert findings("ips-episode", [IPS]) == set()
+    assert findings("cld-event", [_valid_cld()], org="E08000025") == set()
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"sex": ""}, {(2, "sex", "required")}),
+    ({"sex": "4"}, {(2, "sex", "enum")}),
+    ({"initials": "ab"}, {(2, "initials", "pattern")}),
+    ({"date_of_birth": "01/05/1980"}, {(2, "date_of_birth", "type")}),
+    ({"date_of_birth": "1900-01-01"}, {(2, "date_of_birth", "minimum")}),
+    ({"children_living_with": "21"}, {(2, "children_living_with", "maximum")}),
+    ({"children_living_with": "two"}, {(2, "children_living_with", "type")}),
+    ({"client_ref": "X" * 41}, {(2, "client_ref", "max-length")}),
+    ({"disability": "1;2;3;4"}, {(2, "disability", "list-length")}),
+    ({"disability": "1;QQ"}, {(2, "disability", "list-enum")}),
+    ({"postcode_district": "B1X2"}, {(2, "postcode_district", "pattern")}),
+    ({"la_of_residence": "W06000015"}, {(2, "la_of_residence", "pattern")}),
+    ({"prison_number": "A12345B"}, {(2, "prison_number", "pattern")}),
+])
+def test_field_constraints(change, expected):
+    assert findings("ndtms-episode", [episode(**change)]) == expected
+
+
+def test_an_empty_cell_only_fails_required_rules():
+    """Optional empty cells are missing values, not errors; a type failure stops other checks."""
+    assert findings("ndtms-episode", [episode(triage_date="", ethnicity="")]) == set()
+    assert findings("ndtms-episode", [episode(triage_date="2025-02-30")]) == {
+        (2, "triage_date", "type")}
+
+
+def test_duplicate_key_flags_later_rows_only():
+    rows = [episode(), episode(client_ref="C2"), episode(client_ref="C3", episode_id="E3"),
+            episode(client_ref="C4")]
+    assert findings("ndtms-episode", rows) == {(3, "episode_id", "duplicate-key"),
+                                               (5, "episode_id", "duplicate-key")}
+
+
+def test_provider_code_must_be_the_submitters_own():
+    assert findings("ndtms-episode", [episode(provider_code="P002")]) == {
+        (2, "provider_code", "provider-is-submitter")}
+
+
+def test_consent_n_with_identifiers_present_is_refused():
+    """DATASETS consent_ndtms = N: identifiers must be empty (never linked or shared)."""
+    row = episode(consent_ndtms="N", initials="AB", date_of_birth="", postcode_district="")
+    assert findings("ndtms-episode", [row]) == {(2, "initials", "consent-identifiers-present")}
+    ok = episode(consent_ndtms="N", initials="", date_of_birth="", postcode_district="")
+    assert findings("ndtms-episode", [ok]) == set()
+
+
+def test_consent_y_requires_identifiers():
+    assert findings("ndtms-episode", [episode(initials="", date_of_birth="")]) == {
+        (2, "initials", "consent-identifiers-required"),
+        (2, "date_of_birth", "consent-identifiers-required")}
+
+
+def test_dates_in_order_and_inside_the_period():
+    got = findings("ndtms-episode", [
+        episode(triage_date="2025-04-01"),
+        episode(episode_id="E2", discharge_date="2025-07-01", discharge_reason="CDF"),
+        episode(episode_id="E3", discharge_date="2025-04-09", discharge_reason="CDF"),
+    ])
+    rule_of = {(row, field): rule for row, field, rule in got}
+    assert set(rule_of) == {(2, "triage_date"), (3, "discharge_date"), (4, "discharge_date")}
+    assert "after" in rule_of[(3, "discharge_date")] or "period" in rule_of[(3, "discharge_date")]
+
+
+def test_discharge_reason_required_once_discharged():
+    got = findings("ndtms-episode", [episode(discharge_date="2025-05-01")])
+    assert {(r, f) for r, f, _ in got} == {(2, "discharge_reason")}
+
+
+def test_children_support_only_where_there_are_children():
+    assert {(f, r) for _, f, r in findings(
+        "ndtms-episode", [episode(children_living_with="0", children_receiving_support="1")])
+    } == {("children_receiving_support", r) for r in ["children-support-without-children"]} or \
+        len(findings("ndtms-episode", [episode(children_living_with="0",
+                                               children_receiving_support="1")])) == 1
+
+
+def test_a_month_period_bounds_dates():
+    got = findings("ndtms-episode", [episode(treatment_start_date="2025-06-10",
+                                             referral_date="2025-06-01")], period="2025-05")
+    assert {f for _, f, _ in got} == {"referral_date", "treatment_start_date"}
+
+
+@pytest.mark.parametrize(("change", "field", "rule"), [
+    ({"consent_notice_version": "1.3"}, "consent_notice_version", None),
+    ({"consent_notice_version": "1.2", "consent_date": "2022-05-08",
+      "ips_start_date": "2022-05-08"}, "consent_notice_version", None),
+    ({"nino": "GB123456C"}, "nino", "nino"),
+    ({"nino": "AB123456E"}, "nino", "pattern"),
+    ({"postcode": "B129QA"}, "postcode", "pattern"),
+    ({"consent_date": ""}, "consent_date", None),
+])
+def test_ips_consent_rules(change, field, rule):
+    """CON-1: consent names a notice version published on or before the consent date."""
+    got = findings("ips-episode", [{**IPS, **change}])
+    assert {f for _, f, _ in got} == {field}
+    if rule:
+        assert {r for _, _, r in got} == {rule}
+
+
+def test_ips_notice_version_in_force_on_the_day_is_accepted():
+    assert findings("ips-episode", [{**IPS, "consent_notice_version": "1.1",
+                                     "consent_date": "2025-04-03"}]) == set()
+
+
+@pytest.mark.parametrize(("nhs", "ok"), [
+    ("9434765919", True), ("9434765918", False), ("4010232137", True), ("1234567890", False),
+])
+def test_cld_nhs_number_check_digit(nhs, ok):
+    got = findings("cld-event", [{**_valid_cld(), "NHS_Number": nhs}], org="E08000025")
+    assert got == (set() if ok else {(2, "NHS_Number", "nhs-number")})
+
+
+def test_cld_type_specific_fields_are_required():
+    row = {**_valid_cld(), "Event_Type": "Service"}
+    got = findings("cld-event", [row], org="E08000025")
+    assert {"Service_Type", "Service_Component", "Delivery_Mechanism"} <= {f for _, f, _ in got}
+
+
+def test_hmrc_unmatched_rows_carry_nothing_else():
+    base = {"match_ref": "M1", "matched": "N"}
+    assert findings("hmrc-return", [base], org="HMRC") == set()
+    got = findings("hmrc-return", [{**base, "taxable_pay": "100.00"}], org="HMRC")
+    assert {f for _, f, _ in got} == {"taxable_pay"}
