@@ -124,10 +124,9 @@ def test_every_row_rejected_means_the_file_is_rejected(haven, tmp_path):
 
 def test_a_file_over_the_size_limit_is_rejected_unread(make_haven, tmp_path):
     haven = make_haven()
+    from carehaven.collection.reading import FileRejectedError
     from carehaven.config import Settings
     from carehaven.haven import open_haven
-
-    from carehaven.collection.reading import FileRejectedError
 
     small = open_haven(Settings(haven=haven.paths.root, max_file_mb=1))
     with pytest.raises(FileRejectedError, match="over the limit of 1 MiB") as e:
