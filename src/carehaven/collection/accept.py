@@ -11,37 +11,46 @@ from carehaven.collection.reading import ROW_COLUMN
 from carehaven.data import ensure_dataset_table
 from carehaven.specs import Spec
 
-_CAST = {"date": "date", "integer": "int64", "number": "float64", "string": "string"}
+_CAST = {"date": "date", "integer": "int64", "number": "float64"}
+_SELECTS: dict[tuple[str, int], tuple[Spec, str]] = {}
 
 
-def typed_rows(t: ir.Table, spec: Spec, submission_id: str) -> ir.Table:
+def typed_rows(t: ir.Table, spec: Spec) -> ir.Table:
     """Text columns cast to their types; validation has already proved every cast succeeds."""
     return t.select(
-        _submission_id=ibis.literal(submission_id),
         _row=t[ROW_COLUMN],
         **{
-            f.name: t[f.name].cast(_CAST[f.type]) if f.type != "string" else t[f.name]
+            f.name: t[f.name].cast(_CAST[f.type]) if f.type in _CAST else t[f.name]
             for f in spec.fields
         },
     )
 
 
+def _select_sql(con: DuckDBBackend, raw_name: str, spec: Spec) -> str:
+    """The SELECT of the valid rows, compiled once per dataset (the rejected rows are a table)."""
+    key = (raw_name, id(spec))
+    if key not in _SELECTS:
+        t = con.table(raw_name)
+        valid = t.anti_join(con.table(f"{raw_name}_bad"), ROW_COLUMN)
+        _SELECTS[key] = (spec, ibis.to_sql(typed_rows(valid, spec), dialect="duckdb"))
+    return _SELECTS[key][1]
+
+
 def accept(
     con: DuckDBBackend, raw_name: str, spec: Spec, bad_rows: pa.Array, submission_id: str
 ) -> int:
-    """Insert the rows not in ``bad_rows``; a single INSERT, so it lands whole or not at all."""
+    """Insert the rows not in ``bad_rows``; one INSERT, so it lands whole or not at all."""
     ensure_dataset_table(con, spec)
-    t = con.table(raw_name)
-    if len(bad_rows):
-        bad_name = f"{raw_name}_bad"
-        con.con.register(bad_name, pa.table({ROW_COLUMN: bad_rows}))
-        t = t.anti_join(con.table(bad_name), ROW_COLUMN)
-    rows = typed_rows(t, spec, submission_id)
-    before = _count(con, spec.table_name, submission_id)
-    con.insert(spec.table_name, rows)
-    return _count(con, spec.table_name, submission_id) - before
-
-
-def _count(con: DuckDBBackend, table: str, submission_id: str) -> int:
-    t = con.table(table)
-    return int(t.filter(t._submission_id == submission_id).count().execute())
+    raw = con.con
+    raw.register(f"{raw_name}_bad", pa.table({ROW_COLUMN: pa.array(bad_rows, pa.int64())}))
+    try:
+        select = _select_sql(con, raw_name, spec)
+        # Names come from the spec and carehaven; the submission id is a bound parameter.
+        inserted = raw.execute(
+            f'INSERT INTO "{spec.table_name}" BY NAME '  # noqa: S608
+            f"SELECT $sid AS _submission_id, * FROM ({select})",
+            {"sid": submission_id},
+        ).fetchone()
+    finally:
+        raw.unregister(f"{raw_name}_bad")
+    return int(inserted[0]) if inserted else 0

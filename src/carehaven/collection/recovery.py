@@ -3,11 +3,17 @@
 A submission exists once its control-plane row is committed. Anything else with a submission id
 (accepted rows in the data plane, a landed file, a report folder) that has no committed row is the
 remains of a step that died, and is removed, so the haven is as it was before that step.
+
+A step opens a journal (a file in the haven's tmp folder, synced) before it writes anything and
+removes it once it has committed; only a haven with something in tmp/ needs the full sweep.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ibis.backends.duckdb import Backend as DuckDBBackend
@@ -19,8 +25,26 @@ from carehaven.control.models import Submission
 from carehaven.haven import Haven
 from carehaven.specs import available, load_spec
 
+JOURNAL = "step.journal"
+
+
+@contextmanager
+def journal(haven: Haven, step: str) -> Iterator[None]:
+    """Mark a writing step as under way; left behind only if the step dies."""
+    path = haven.paths.tmp / JOURNAL
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(step + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    yield
+    path.unlink(missing_ok=True)
+
 
 def recover(haven: Haven, con: DuckDBBackend, *, actor: str) -> RecoveryCompleted | None:
+    """Remove the remains of a step that died; a no-op when the last step finished cleanly."""
+    if not any(haven.paths.tmp.iterdir()):
+        return None
     with haven.sessions() as session:
         known = set(session.scalars(select(Submission.id)))
     orphans: set[str] = set()

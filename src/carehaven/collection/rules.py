@@ -14,6 +14,7 @@ from datetime import date
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from carehaven.collection.period import Period
 from carehaven.consent.notices import NoticeVersion
@@ -34,6 +35,20 @@ class Context:
     org_code: str
     period: Period
     notices: Sequence[NoticeVersion] = ()
+
+    def as_table(self) -> pa.Table:
+        """The per-submission values as a one-row table, so compiled checks can be reused."""
+        return pa.table(
+            {
+                CTX_ORG: pa.array([self.org_code], pa.string()),
+                CTX_START: pa.array([self.period.start], pa.date32()),
+                CTX_END: pa.array([self.period.end], pa.date32()),
+            }
+        )
+
+
+#: Columns of the one-row context table joined to every row (names no spec field can have).
+CTX_ORG, CTX_START, CTX_END = "__ctx_org", "__ctx_period_start", "__ctx_period_end"
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,8 @@ class _Cells:
         return self._typed[name]
 
 
-def compile_checks(t: ir.Table, spec: Spec, ctx: Context) -> list[Check]:
+def compile_checks(t: ir.Table, spec: Spec, notices: Sequence[NoticeVersion]) -> list[Check]:
+    """Checks over ``t``: the file's text columns joined to the context columns (CTX_*)."""
     cells = _Cells(t, spec)
     checks: list[Check] = []
     for f in spec.fields:
@@ -85,7 +101,7 @@ def compile_checks(t: ir.Table, spec: Spec, ctx: Context) -> list[Check]:
     if spec.primary_key:
         checks.append(_duplicate_key(t, spec))
     for rule in spec.rules:
-        checks.extend(_rule_checks(cells, rule, ctx))
+        checks.extend(_rule_checks(cells, rule, notices))
     return checks
 
 
@@ -220,7 +236,7 @@ def _duplicate_key(t: ir.Table, spec: Spec) -> Check:
 # -- cross-field rules ----------------------------------------------------------------------------
 
 
-def _rule_checks(c: _Cells, rule: Rule, ctx: Context) -> list[Check]:
+def _rule_checks(c: _Cells, rule: Rule, notices: Sequence[NoticeVersion]) -> list[Check]:
     if rule.kind == "required-if":
         assert rule.when is not None
         when = _condition(c, rule.when)
@@ -259,14 +275,14 @@ def _rule_checks(c: _Cells, rule: Rule, ctx: Context) -> list[Check]:
             )
         ]
     if rule.kind == "within-period":
-        edge = ctx.period.end if rule.bound == "end" else ctx.period.start
+        edge = c.t[CTX_END] if rule.bound == "end" else c.t[CTX_START]
         outside = c.typed(field) > edge if rule.bound == "end" else c.typed(field) < edge
         side = "after the end" if rule.bound == "end" else "before the start"
         return [
             Check(
                 field,
                 rule.id,
-                rule.message or f"{field} is {side} of the reporting period {ctx.period.label}.",
+                rule.message or f"{field} is {side} of the reporting period.",
                 c.type_ok(field) & outside,
             )
         ]
@@ -276,12 +292,12 @@ def _rule_checks(c: _Cells, rule: Rule, ctx: Context) -> list[Check]:
                 field,
                 rule.id,
                 rule.message or f"{field} is not the submitting organisation's code.",
-                c.present(field) & (c.raw(field) != ctx.org_code),
+                c.present(field) & (c.raw(field) != c.t[CTX_ORG]),
             )
         ]
     if rule.kind == "notice-version":
         assert rule.date_field is not None
-        versions = [v for v in ctx.notices if v.notice == rule.notice]
+        versions = [v for v in notices if v.notice == rule.notice]
         on = c.typed(rule.date_field)
         in_force = ibis.or_(
             ibis.literal(False),

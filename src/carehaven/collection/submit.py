@@ -26,7 +26,7 @@ from carehaven.collection import landing, report
 from carehaven.collection.accept import accept
 from carehaven.collection.period import Period, parse_period
 from carehaven.collection.reading import FileRejectedError, check_size, read_table
-from carehaven.collection.recovery import recover
+from carehaven.collection.recovery import journal, recover
 from carehaven.collection.rules import Context
 from carehaven.collection.validate import Validation, counts_by_rule, file_finding, validate
 from carehaven.consent.notices import NoticeVersion
@@ -119,9 +119,10 @@ def submit(
                     f"These bytes were already submitted as {same.id}; nothing changed.",
                 )
             sid = "sub-" + secrets.token_hex(6)
-            return _submit_new(
-                haven, con, spec, organisation.code, when, name, data, digest, sid, actor, step
-            )
+            with journal(haven, f"submit {sid}"):
+                return _submit_new(
+                    haven, con, spec, organisation.code, when, name, data, digest, sid, actor, step
+                )
         finally:
             con.disconnect()
 
@@ -147,7 +148,9 @@ def _submit_new(
     checkpoint(settings, "landed")
 
     step("validate")
-    raw_name = f"_raw_{sid.replace('-', '_')}"
+    # One name for every submission: each submit has its own connection, and a fixed name lets
+    # validation reuse the SQL it compiled for the dataset.
+    raw_name = "_submitted"
     result: Validation | None = None
     try:
         table = read_table(data, spec, name)

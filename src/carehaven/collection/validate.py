@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -10,7 +11,8 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from carehaven.collection.masking import shown
 from carehaven.collection.reading import ROW_COLUMN
-from carehaven.collection.rules import Context, compile_checks
+from carehaven.collection.rules import Check, Context, compile_checks
+from carehaven.consent.notices import NoticeVersion
 from carehaven.specs import Spec
 
 FINDINGS_SCHEMA = pa.schema(
@@ -39,19 +41,63 @@ class Validation:
         return self.rows - self.rejected
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The compiled SQL for one spec: built once, reused for every file of that dataset."""
+
+    spec: Spec  # pinned, so the id() in the cache key stays this spec's
+    flags_sql: str
+    bad_sql: str
+    checks: tuple[Check, ...]
+
+
+_PLANS: dict[tuple[object, ...], _Plan] = {}
+
+
+def _plan(con: DuckDBBackend, raw_name: str, spec: Spec, notices: Sequence[NoticeVersion]) -> _Plan:
+    notice_key = tuple((n.notice, n.version, n.published_on) for n in notices)
+    key = (raw_name, id(spec), notice_key)
+    if key not in _PLANS:
+        t = con.table(raw_name)
+        joined = t.cross_join(con.table(f"{raw_name}_ctx"))
+        checks = compile_checks(joined, spec, notices)
+        flags = {f"c{i}": ibis.coalesce(chk.violated, False) for i, chk in enumerate(checks)}
+        # Every check is evaluated once, in one pass, into a temporary table of flags. Filtering
+        # the projection directly makes DuckDB's optimiser push a wide OR through ~100 check
+        # expressions, which costs more to plan than a small file costs to judge.
+        judged = joined.select(joined[ROW_COLUMN], **flags)
+        flags_sql = f'CREATE OR REPLACE TEMP TABLE "{raw_name}_flags" AS ' + ibis.to_sql(
+            judged, dialect="duckdb"
+        )
+        m = ibis.table(judged.schema(), name=f"{raw_name}_flags")
+        bad_flags = m.filter(ibis.or_(*(m[k] for k in flags)))
+        bad = (
+            bad_flags.join(t, ROW_COLUMN)
+            .select(bad_flags, *[t[f.name] for f in spec.fields])
+            .order_by(ROW_COLUMN)
+        )
+        _PLANS[key] = _Plan(spec, flags_sql, ibis.to_sql(bad, dialect="duckdb"), tuple(checks))
+    return _PLANS[key]
+
+
 def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Validation:
     """Judge every row of the registered text table ``raw_name``."""
-    t = con.table(raw_name)
-    checks = compile_checks(t, spec, ctx)
-    flags = {f"c{i}": ibis.coalesce(chk.violated, False) for i, chk in enumerate(checks)}
-    judged = t.select(t[ROW_COLUMN], *[t[f.name] for f in spec.fields], **flags)
-    any_bad = ibis.or_(*(judged[k] for k in flags))
-    bad = judged.filter(any_bad).order_by(ROW_COLUMN).to_pyarrow()
-    rows = int(con.table(raw_name).count().execute())
+    raw = con.con
+    raw.register(f"{raw_name}_ctx", ctx.as_table())
+    plan = _plan(con, raw_name, spec, ctx.notices)
+    try:
+        raw.execute(plan.flags_sql)
+        # raw_name is carehaven's own table name, never text from a file.
+        counted = raw.execute(f'SELECT count(*) FROM "{raw_name}_flags"').fetchone()  # noqa: S608
+        rows = int(counted[0]) if counted else 0
+        bad = raw.execute(plan.bad_sql).to_arrow_table()
+    finally:
+        raw.execute(f'DROP TABLE IF EXISTS "{raw_name}_flags"')
+        raw.unregister(f"{raw_name}_ctx")
 
     parts: list[pa.Table] = []
-    for key, chk in zip(flags, checks, strict=True):
-        hit = bad.filter(bad[key])
+    for i, chk in enumerate(plan.checks):
+        hit = bad.filter(bad[f"c{i}"])
         if hit.num_rows == 0:
             continue
         identifier = spec.field(chk.field).is_identifier
@@ -72,11 +118,8 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
     findings = pa.concat_tables(parts) if parts else FINDINGS_SCHEMA.empty_table()
     if findings.num_rows:
         findings = findings.sort_by([("row", "ascending"), ("field", "ascending")])
-    return Validation(
-        rows=rows,
-        findings=findings,
-        bad_rows=bad[ROW_COLUMN].combine_chunks() if bad.num_rows else pa.array([], pa.int64()),
-    )
+    bad_rows = bad[ROW_COLUMN].combine_chunks() if bad.num_rows else pa.array([], pa.int64())
+    return Validation(rows=rows, findings=findings, bad_rows=bad_rows)
 
 
 def file_finding(rule: str, message: str, line: int | None) -> pa.Table:

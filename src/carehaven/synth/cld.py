@@ -113,14 +113,25 @@ class Codes:
         self.carer_direct = cb.code(s, "carer support", "direct")
         self.components = {
             w: cb.code(c, w, exclude=("short term",))
-            for w in ("home support", "day care", "supported living", "residential care",
-                      "nursing care", "respite", "reablement", "equipment", "meals")
+            for w in (
+                "home support",
+                "day care",
+                "supported living",
+                "residential care",
+                "nursing care",
+                "respite",
+                "reablement",
+                "equipment",
+                "meals",
+            )
         }
         self.other_component = cb.code(c, "another service component")
         d = "Delivery_Mechanism"
         self.delivery = (
-            cb.code(d, "commissioned"), cb.code(d, "direct payment"),
-            cb.code(d, "managed personal budget"), cb.code(d, "provided support"),
+            cb.code(d, "commissioned"),
+            cb.code(d, "direct payment"),
+            cb.code(d, "managed personal budget"),
+            cb.code(d, "provided support"),
             cb.code(d, "individual service fund"),
         )
         f = "Cost_Frequency_Unit_Type"
@@ -133,21 +144,28 @@ class Codes:
         self.safeguarding = cb.code(rr, "safeguarding")
         p = "Primary_Support_Reason"
         self.psr_weights = [
-            (cb.code(p, "personal care"), 40.0), (cb.code(p, "access and mobility"), 10.0),
-            (cb.code(p, "memory"), 12.0), (cb.code(p, "learning disability"), 9.0),
-            (cb.code(p, "mental health"), 12.0), (cb.code(p, "visual"), 1.5),
-            (cb.code(p, "hearing"), 1.5), (cb.code(p, "dual"), 0.5),
-            (cb.code(p, "social isolation"), 5.0), (cb.code(p, "asylum"), 0.5),
+            (cb.code(p, "personal care"), 40.0),
+            (cb.code(p, "access and mobility"), 10.0),
+            (cb.code(p, "memory"), 12.0),
+            (cb.code(p, "learning disability"), 9.0),
+            (cb.code(p, "mental health"), 12.0),
+            (cb.code(p, "visual"), 1.5),
+            (cb.code(p, "hearing"), 1.5),
+            (cb.code(p, "dual"), 0.5),
+            (cb.code(p, "social isolation"), 5.0),
+            (cb.code(p, "asylum"), 0.5),
         ]
         self.substance_psr = cb.code(p, "substance misuse")
         self.mental_health_psr = cb.code(p, "mental health")
         self.learning_psr = cb.code(p, "learning disability")
         h = "Accommodation_Status"
         self.accommodation = [
-            (cb.code(h, "owner occupier"), 30.0), (cb.code(h, "tenant"), 35.0),
+            (cb.code(h, "owner occupier"), 30.0),
+            (cb.code(h, "tenant"), 35.0),
             (cb.code(h, "settled", "family", exclude=("unsettled",)), 18.0),
             (cb.code(h, "supported accommodation"), 6.0),
-            (cb.code(h, "sheltered"), 6.0), (cb.code(h, "registered care home"), 3.0),
+            (cb.code(h, "sheltered"), 6.0),
+            (cb.code(h, "registered care home"), 3.0),
             (cb.code(h, "unknown"), 2.0),
         ]
         self.unsettled = cb.find(h, "unsettled")
@@ -210,9 +228,13 @@ class SocialCare:
             born = alt
         mh = psr == k.mental_health_psr or rng.random() < 0.08
         rec = CareRecord(
-            la=la, person=p, ref=f"{authority(la).name[:3].upper()}{n:07d}",
-            carer=rng.random() < 0.07 and not p.treatment, psr=psr,
-            accommodation=accommodation, employment=employment,
+            la=la,
+            person=p,
+            ref=f"{authority(la).name[:3].upper()}{n:07d}",
+            carer=rng.random() < 0.07 and not p.treatment,
+            psr=psr,
+            accommodation=accommodation,
+            employment=employment,
             has_carer=cb.any("Has_Unpaid_Carer", rng),
             mental_health=cb.yes("Mental_Health_Record") if mh else cb.no("Mental_Health_Record"),
             given="" if rng.random() < 0.04 else p.first,
@@ -305,8 +327,11 @@ class SocialCare:
             details["Primary_Support_Reason"] = ""
         r = rng.random()
         outcome = (
-            k.to_assessment if r < 0.62 or rec.carer or established
-            else k.to_reablement if r < 0.72 else rng.choice((*k.nfa, k.nfa_other))
+            k.to_assessment
+            if r < 0.62 or rec.carer or established
+            else k.to_reablement
+            if r < 0.72
+            else rng.choice((*k.nfa, k.nfa_other))
         )
         events.append(CareEvent(rec, REQUEST, start, end, outcome, outcome, details))
         if outcome == k.to_reablement:
@@ -322,27 +347,44 @@ class SocialCare:
         e = s + rng.randint(0, 21)
         eligible = rng.random() < 0.78 or established
         kind = (
-            k.carer_assessment if rec.carer
-            else k.long_term_assessment if rng.random() < 0.85 else k.short_term_assessment
+            k.carer_assessment
+            if rec.carer
+            else k.long_term_assessment
+            if rng.random() < 0.85
+            else k.short_term_assessment
         )
         yes, no = self.cb.yes("Eligible_Needs_Identified"), self.cb.no("Eligible_Needs_Identified")
-        events.append(CareEvent(
-            rec, ASSESSMENT, s, e, k.to_services if eligible else k.no_eligible, "",
-            {"Assessment_Type": kind, "Eligible_Needs_Identified": yes if eligible else no,
-             "Method_of_Assessment": self.cb.any("Method_of_Assessment", rng)},
-        ))
+        events.append(
+            CareEvent(
+                rec,
+                ASSESSMENT,
+                s,
+                e,
+                k.to_services if eligible else k.no_eligible,
+                "",
+                {
+                    "Assessment_Type": kind,
+                    "Eligible_Needs_Identified": yes if eligible else no,
+                    "Method_of_Assessment": self.cb.any("Method_of_Assessment", rng),
+                },
+            )
+        )
         if not eligible:
             return events
         s = e + rng.randint(0, 35)
         ongoing = rng.random() < 0.55 or established
         e2: int | None = None if ongoing else s + rng.randint(60, 900)
         if rec.carer:
-            service = self._service(rec, s, e2, k.carer_direct,
-                                    rng.choice((k.components["respite"], k.other_component)))
+            service = self._service(
+                rec, s, e2, k.carer_direct, rng.choice((k.components["respite"], k.other_component))
+            )
         elif age >= 80 and rng.random() < 0.3:
             nursing = rng.random() < 0.4
             service = self._service(
-                rec, s, e2, k.nursing if nursing else k.residential,
+                rec,
+                s,
+                e2,
+                k.nursing if nursing else k.residential,
                 k.components["nursing care" if nursing else "residential care"],
             )
         else:
@@ -358,11 +400,21 @@ class SocialCare:
             rev_end = day + rng.randint(0, 14)
             reason = rng.choices((k.planned, k.unplanned, k.safeguarding), (85, 12, 3))[0]
             out = k.no_change if rng.random() < 0.7 else k.change
-            events.append(CareEvent(rec, REVIEW, day, rev_end, out, out, {
-                "Review_Reason": reason,
-                "Review_Outcomes_Achieved": self.cb.any("Review_Outcomes_Achieved", rng),
-                "Method_of_Review": self.cb.any("Method_of_Review", rng),
-            }))
+            events.append(
+                CareEvent(
+                    rec,
+                    REVIEW,
+                    day,
+                    rev_end,
+                    out,
+                    out,
+                    {
+                        "Review_Reason": reason,
+                        "Review_Outcomes_Achieved": self.cb.any("Review_Outcomes_Achieved", rng),
+                        "Method_of_Review": self.cb.any("Method_of_Review", rng),
+                    },
+                )
+            )
             day += rng.randint(300, 400)
         return events
 
@@ -382,11 +434,13 @@ class SocialCare:
                 cost, unit, per_week = rng.uniform(650, 1450), k.weekly, 1
             else:
                 cost, unit, per_week = rng.uniform(30, 80), k.daily, rng.randint(1, 5)
-            details.update({
-                "Unit_Cost": f"{cost:.2f}",
-                "Cost_Frequency_Unit_Type": unit,
-                "Planned_units_per_week": str(per_week),
-            })
+            details.update(
+                {
+                    "Unit_Cost": f"{cost:.2f}",
+                    "Cost_Frequency_Unit_Type": unit,
+                    "Planned_units_per_week": str(per_week),
+                }
+            )
         ended = k.ended if rng.random() < 0.6 else k.ended_other
         return CareEvent(rec, SERVICE, start, end, ended, k.provision, details)
 
@@ -440,16 +494,23 @@ class SocialCare:
                 "Event_Start_Date": iso(ev.start),
             }
             values.update(ev.details)
-            templates.append([
-                values[n] if n in values
-                else "" if n in _PER_FILE or n in _TYPE_SPECIFIC
-                else generic_value(spec, spec.field(n), rng)
-                for n in names
-            ])
+            templates.append(
+                [
+                    values[n]
+                    if n in values
+                    else ""
+                    if n in _PER_FILE or n in _TYPE_SPECIFIC
+                    else generic_value(spec, spec.field(n), rng)
+                    for n in names
+                ]
+            )
         order = sorted(
             range(len(self.events)),
-            key=lambda i: (self.events[i].record.ref, self.events[i].start,
-                           _ORDER[self.events[i].kind]),
+            key=lambda i: (
+                self.events[i].record.ref,
+                self.events[i].start,
+                _ORDER[self.events[i].kind],
+            ),
         )
         by_la: dict[str, list[int]] = {}
         for i in order:
@@ -461,7 +522,11 @@ class SocialCare:
         ]
 
     def _table(
-        self, la: str, period: Period, order: list[int], templates: list[list[str]],
+        self,
+        la: str,
+        period: Period,
+        order: list[int],
+        templates: list[list[str]],
         col: dict[str, int],
     ) -> Table:
         rng = self.rng
@@ -503,13 +568,33 @@ class SocialCare:
         return table
 
 
-_PER_FILE = frozenset({
-    "Reporting_Period_Start_Date", "Reporting_Period_End_Date", "Postcode", "Date_of_Death",
-    "Case_Closure_Date", "Event_Reference", "Event_End_Date", "Event_Outcome",
-})
-_TYPE_SPECIFIC = frozenset({
-    "Request_Route_of_Access", "Hospital_Discharge_Ready_Date", "Assessment_Type",
-    "Eligible_Needs_Identified", "Method_of_Assessment", "Service_Type", "Service_Component",
-    "Delivery_Mechanism", "Unit_Cost", "Cost_Frequency_Unit_Type", "Planned_units_per_week",
-    "Review_Reason", "Review_Outcomes_Achieved", "Method_of_Review",
-})
+_PER_FILE = frozenset(
+    {
+        "Reporting_Period_Start_Date",
+        "Reporting_Period_End_Date",
+        "Postcode",
+        "Date_of_Death",
+        "Case_Closure_Date",
+        "Event_Reference",
+        "Event_End_Date",
+        "Event_Outcome",
+    }
+)
+_TYPE_SPECIFIC = frozenset(
+    {
+        "Request_Route_of_Access",
+        "Hospital_Discharge_Ready_Date",
+        "Assessment_Type",
+        "Eligible_Needs_Identified",
+        "Method_of_Assessment",
+        "Service_Type",
+        "Service_Component",
+        "Delivery_Mechanism",
+        "Unit_Cost",
+        "Cost_Frequency_Unit_Type",
+        "Planned_units_per_week",
+        "Review_Reason",
+        "Review_Outcomes_Achieved",
+        "Method_of_Review",
+    }
+)

@@ -93,12 +93,20 @@ def synthesise(
     files: list[SynthFile] = [write_table(out, t) for t in tables]
     orgs = organisations()
     write_manifest(
-        out, seed=seed, people=people, invalid_rate=invalid_rate,
-        periods=[p.label for p in parsed], organisations=orgs, files=files,
+        out,
+        seed=seed,
+        people=people,
+        invalid_rate=invalid_rate,
+        periods=[p.label for p in parsed],
+        organisations=orgs,
+        files=files,
     )
     write_truth(out, population, tables, plants)
     report("done", steps, steps)
     return SynthResult(
-        out=out, organisations=orgs, files=tuple(files), people=people,
+        out=out,
+        organisations=orgs,
+        files=tuple(files),
+        people=people,
         planted_invalid=len(plants),
     )

@@ -31,38 +31,55 @@ def _numbered(area: str, numbers: list[int]) -> tuple[str, ...]:
 
 
 BIRMINGHAM = LocalAuthority(
-    "E08000025", "Birmingham", "Birmingham City Council",
+    "E08000025",
+    "Birmingham",
+    "Birmingham City Council",
     _numbered("B", [*range(1, 22), *range(23, 37), 38, 42, 44]),
     ("E06000023", "E08000019"),
 )
 MANCHESTER = LocalAuthority(
-    "E08000003", "Manchester", "Manchester City Council",
+    "E08000003",
+    "Manchester",
+    "Manchester City Council",
     _numbered("M", [1, 2, 4, 8, 9, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 40]),
     ("E08000012", "E08000035", "E08000019"),
 )
 LEEDS = LocalAuthority(
-    "E08000035", "Leeds", "Leeds City Council",
+    "E08000035",
+    "Leeds",
+    "Leeds City Council",
     _numbered("LS", [*range(1, 18), 25, 26, 27, 28]),
     ("E08000019", "E08000003"),
 )
 LIVERPOOL = LocalAuthority(
-    "E08000012", "Liverpool", "Liverpool City Council",
+    "E08000012",
+    "Liverpool",
+    "Liverpool City Council",
     _numbered("L", [*range(1, 20), 24, 25, 27]),
     ("E08000003",),
 )
 BRISTOL = LocalAuthority(
-    "E06000023", "Bristol", "Bristol City Council",
+    "E06000023",
+    "Bristol",
+    "Bristol City Council",
     _numbered("BS", [*range(1, 12), 13, 14]),
     ("E08000025",),
 )
 SHEFFIELD = LocalAuthority(
-    "E08000019", "Sheffield", "Sheffield City Council",
+    "E08000019",
+    "Sheffield",
+    "Sheffield City Council",
     _numbered("S", [*range(1, 15), 17, 20, 35]),
     ("E08000035", "E08000003", "E08000025"),
 )
 
 LOCAL_AUTHORITIES: tuple[LocalAuthority, ...] = (
-    BIRMINGHAM, MANCHESTER, LEEDS, LIVERPOOL, BRISTOL, SHEFFIELD,
+    BIRMINGHAM,
+    MANCHESTER,
+    LEEDS,
+    LIVERPOOL,
+    BRISTOL,
+    SHEFFIELD,
 )
 #: Relative population weights, roughly in proportion to the real authorities.
 LA_WEIGHTS: tuple[int, ...] = (11, 6, 8, 5, 5, 6)

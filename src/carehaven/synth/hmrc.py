@@ -107,8 +107,12 @@ class Exchange:
 
     @staticmethod
     def _row(
-        spec: Spec, names: tuple[str, ...], values: dict[str, str], rng: random.Random,
-        *, blank: bool,
+        spec: Spec,
+        names: tuple[str, ...],
+        values: dict[str, str],
+        rng: random.Random,
+        *,
+        blank: bool,
     ) -> list[str]:
         return [
             values[n] if n in values else ("" if blank else generic_value(spec, spec.field(n), rng))

@@ -18,8 +18,20 @@ from carehaven.synth.rowcheck import RowChecker, as_date
 from carehaven.synth.table import BlankRule, Table, blank_rules
 
 KINDS = (
-    "required", "type", "enum", "pattern", "minimum", "maximum", "max-length", "list-enum",
-    "list-length", "nhs-number", "nino", "date-order", "within-period", "duplicate-key",
+    "required",
+    "type",
+    "enum",
+    "pattern",
+    "minimum",
+    "maximum",
+    "max-length",
+    "list-enum",
+    "list-length",
+    "nhs-number",
+    "nino",
+    "date-order",
+    "within-period",
+    "duplicate-key",
 )
 _BAD_DATES = ("2024-02-30", "12/05/1980", "2023-13-01", "31-01-2024")
 _BAD_CODES = ("ZZZ", "X9", "Q", "unknown code")
@@ -46,7 +58,8 @@ class _Menu:
         self.index = self.checker.index
         self.blank: tuple[BlankRule, ...] = blank_rules(spec)
         self.private_when = tuple(
-            r for r in self.blank
+            r
+            for r in self.blank
             if any(spec.fields[t].field_class is FieldClass.DIRECT for t in r.targets)
         )
         # consent_* fields: a row where the person said no is left alone whatever the dataset
@@ -82,7 +95,8 @@ class _Menu:
 
     def _fields(self, row: list[str], test: Callable[[Field], bool]) -> list[tuple[int, Field]]:
         found = [
-            (i, f) for i, f in enumerate(self.spec.fields)
+            (i, f)
+            for i, f in enumerate(self.spec.fields)
             if f.name not in self.strict and row[i] != "" and test(f)
         ]
         self.rng.shuffle(found)
@@ -92,7 +106,8 @@ class _Menu:
         rng = self.rng
         if kind == "required":
             names = [
-                (i, f) for i, f in enumerate(self.spec.fields)
+                (i, f)
+                for i, f in enumerate(self.spec.fields)
                 if f.required and f.name not in self.in_rules and row[i] != ""
             ]
             rng.shuffle(names)
@@ -106,8 +121,9 @@ class _Menu:
             for i, f in self._fields(row, lambda f: f.enum is not None):
                 yield {i: next(c for c in _BAD_CODES if c not in (f.enum or ()))}, f.name, "enum"
         elif kind == "pattern":
-            for i, f in self._fields(row, lambda f: bool(f.constraints.pattern) and not f.check
-                                     and f.enum is None):
+            for i, f in self._fields(
+                row, lambda f: bool(f.constraints.pattern) and not f.check and f.enum is None
+            ):
                 v = row[i]
                 for bad in ("A1", v.lower(), v[:-1] + "!", "1"):
                     if bad != v:
@@ -124,9 +140,16 @@ class _Menu:
                 elif f.type == "number" and isinstance(bound, int | float):
                     yield {i: f"{bound + step * rng.uniform(1, 50):.2f}"}, f.name, kind
         elif kind == "max-length":
-            for i, f in self._fields(row, lambda f: f.constraints.max_length is not None
-                                     and f.type == "string" and f.enum is None
-                                     and not f.constraints.pattern and not f.check):
+            for i, f in self._fields(
+                row,
+                lambda f: (
+                    f.constraints.max_length is not None
+                    and f.type == "string"
+                    and f.enum is None
+                    and not f.constraints.pattern
+                    and not f.check
+                ),
+            ):
                 v, limit = row[i], f.constraints.max_length or 0
                 yield {i: (v + "X" * (limit + 1))[: limit + 1]}, f.name, "max-length"
         elif kind in ("list-enum", "list-length"):
@@ -230,7 +253,11 @@ def plant_errors(tables: Sequence[Table], rate: float, seed: int) -> list[Plant]
 
 
 def _duplicate(
-    menu: _Menu, table: Table, ti: int, ri: int, taken: set[tuple[int, int]],
+    menu: _Menu,
+    table: Table,
+    ti: int,
+    ri: int,
+    taken: set[tuple[int, int]],
     used_keys: dict[int, set[tuple[str, ...]]],
 ) -> Plant | None:
     """Copy the primary key of an earlier, untouched row of the same file onto row ``ri``."""

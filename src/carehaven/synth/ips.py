@@ -107,11 +107,16 @@ class Programme:
             staff_index = (int(code[1:]) * 3 + rng.randrange(3)) % len(STAFF)
             self.placements.append(
                 Placement(
-                    episode=ep, ips_id=f"IPS{n:06d}", start=start, end=end,
-                    consent_date=consent_date, notice_version=version or "",
+                    episode=ep,
+                    ips_id=f"IPS{n:06d}",
+                    start=start,
+                    end=end,
+                    consent_date=consent_date,
+                    notice_version=version or "",
                     staff=STAFF[staff_index],
                     position=STAFF_POSITIONS[staff_index % len(STAFF_POSITIONS)],
-                    job_start=job, link_episode=rng.random() < 0.92,
+                    job_start=job,
+                    link_episode=rng.random() < 0.92,
                 )
             )
         self.placements.sort(key=lambda pl: (pl.episode.site.code, pl.ips_id))
@@ -148,13 +153,13 @@ class Programme:
                 "sex": cb.label_is("sex", p.sex),
                 "postcode": p.home_at(pl.start).postcode if signed else "",
                 "nino": p.nino if signed else "",
-                "ethnicity": p.ethnicity if p.ethnicity in ethnicities and rng.random() > 0.05
+                "ethnicity": p.ethnicity
+                if p.ethnicity in ethnicities and rng.random() > 0.05
                 else "",
                 "job_start_date": "",
             }
             row = [
-                values[n] if n in values else generic_value(spec, spec.field(n), rng)
-                for n in names
+                values[n] if n in values else generic_value(spec, spec.field(n), rng) for n in names
             ]
             end_col, job_col = names.index("ips_end_date"), names.index("job_start_date")
             for period in periods:

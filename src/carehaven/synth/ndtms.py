@@ -44,7 +44,9 @@ class EpisodeRows:
         self.student = cb.code("employment_status", "student")
         i = "injecting_status"
         self.injecting = (
-            cb.code(i, "currently injecting"), cb.code(i, "previously"), cb.code(i, "never")
+            cb.code(i, "currently injecting"),
+            cb.code(i, "previously"),
+            cb.code(i, "never"),
         )
         self.nfa_need = cb.code("accommodation_need", "no fixed abode")
         self.other_needs = tuple(c for c in cb.enum("accommodation_need") if c != self.nfa_need)
@@ -59,7 +61,8 @@ class EpisodeRows:
         self.transfer_source = cb.code(r, "treatment provider")
         self.self_source = cb.code(r, "self-referral")
         self.community_sources = tuple(
-            c for c in cb.enum(r)
+            c
+            for c in cb.enum(r)
             if c not in (*self.cj_sources, self.prison_source, self.transfer_source)
         )
         self.community_weights = [
@@ -78,7 +81,8 @@ class EpisodeRows:
         self.completed_alcohol = cb.code(q, "completed", "alcohol")
         self.completed_drugs = cb.find(q, "completed", exclude=("alcohol",))
         self.period_cols = tuple(
-            self.index[n] for n in ("discharge_date", "discharge_reason", "release_date")
+            self.index[n]
+            for n in ("discharge_date", "discharge_reason", "release_date")
             if n in self.index
         )
 
@@ -112,8 +116,15 @@ class EpisodeRows:
             else:
                 r = rng.random()
                 sub = (
-                    self.heroin if r < 0.45 else self.crack if r < 0.6 else self.cocaine
-                    if r < 0.72 else self.cannabis if r < 0.85 else self.cb.any("substance_1", rng)
+                    self.heroin
+                    if r < 0.45
+                    else self.crack
+                    if r < 0.6
+                    else self.cocaine
+                    if r < 0.72
+                    else self.cannabis
+                    if r < 0.85
+                    else self.cb.any("substance_1", rng)
                 )
             p.extra[key] = sub
         return p.extra[key]
@@ -135,8 +146,11 @@ class EpisodeRows:
         sub3 = rng.choice([c for c in others if c != sub2]) if sub2 and rng.random() < 0.35 else ""
         opiate = sub1 in self.opiates
         inj = (
-            self.injecting[rng.randrange(3)] if opiate or sub1 == self.crack
-            else self.injecting[2] if rng.random() < 0.9 else self.injecting[1]
+            self.injecting[rng.randrange(3)]
+            if opiate or sub1 == self.crack
+            else self.injecting[2]
+            if rng.random() < 0.9
+            else self.injecting[1]
         )
         site = ep.site
         service = site.service
@@ -213,20 +227,26 @@ class EpisodeRows:
             "children_living_with": children,
             "children_receiving_support": support,
             "employment_status": employment,
-            "accommodation_need": self.nfa_need if ep.nfa else _opt(
-                rng, rng.choice(self.other_needs), 0.1),
+            "accommodation_need": self.nfa_need
+            if ep.nfa
+            else _opt(rng, rng.choice(self.other_needs), 0.1),
             "young_person_vulnerability": young,
             "transferred_from_provider": ep.transferred_from,
             "cj_org_ref": f"{site.client_prefix}/{iso(ep.referral)[:4]}/{rng.randrange(100000):05d}"
-            if cj else "",
+            if cj
+            else "",
             "cj_assessment_reason": cb.any("cj_assessment_reason", rng) if cj else "",
             "cj_onward_referral": (
-                cb.yes("cj_onward_referral") if ep.reason == "transferred"
+                cb.yes("cj_onward_referral")
+                if ep.reason == "transferred"
                 else cb.no("cj_onward_referral")
-            ) if cj else "",
+            )
+            if cj
+            else "",
             "prison_number": self._prison_number(ep) if prison else "",
             "sentenced": (cb.yes("sentenced") if rng.random() < 0.7 else cb.no("sentenced"))
-            if prison else "",
+            if prison
+            else "",
             "discharge_date": "",
             "discharge_reason": "",
             "release_date": "",

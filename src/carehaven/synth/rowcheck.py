@@ -148,8 +148,10 @@ class RowChecker:
             elif rule.kind == "notice-version" and rule.field and rule.date_field and rule.notice:
                 version = row[self.index[rule.field]]
                 on = self._date(row, rule.date_field, bad_type)
-                if version not in self.missing and on is not None and not version_in_force(
-                    rule.notice, version, on
+                if (
+                    version not in self.missing
+                    and on is not None
+                    and not version_in_force(rule.notice, version, on)
                 ):
                     out.append((rule.field, rule.id))
         return out

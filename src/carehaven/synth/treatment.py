@@ -246,10 +246,18 @@ class Journeys:
         referral = start - rng.randint(0, 21)
         mine.append(
             Episode(
-                site=where, person=p, referral=referral,
+                site=where,
+                person=p,
+                referral=referral,
                 triage=referral if rng.random() < 0.5 else None,
-                start=start, discharge=end, reason=reason, route="community",
-                transferred_from="", nfa=False, district=home.district, la=home.la,
+                start=start,
+                discharge=end,
+                reason=reason,
+                route="community",
+                transferred_from="",
+                nfa=False,
+                district=home.district,
+                la=home.la,
                 consent=rng.random() >= 0.04,
             )
         )
@@ -280,7 +288,7 @@ class Journeys:
         if rng.random() < 0.03:
             pos = rng.randrange(2)
             letter = rng.choice(_LETTERS.replace(initials[pos], ""))
-            initials = initials[:pos] + letter + initials[pos + 1:]
+            initials = initials[:pos] + letter + initials[pos + 1 :]
         born = p.born
         if rng.random() < 0.02 and (alt := swapped_day_month(p.born)) is not None:
             born = alt

@@ -60,8 +60,14 @@ def remove_stale(out: Path, keep: set[str]) -> None:
 
 
 def write_manifest(
-    out: Path, *, seed: int, people: int, invalid_rate: float, periods: Sequence[str],
-    organisations: Sequence[SynthOrganisation], files: Sequence[SynthFile],
+    out: Path,
+    *,
+    seed: int,
+    people: int,
+    invalid_rate: float,
+    periods: Sequence[str],
+    organisations: Sequence[SynthOrganisation],
+    files: Sequence[SynthFile],
 ) -> None:
     manifest = {
         "generator": "carehaven.synth",
@@ -85,18 +91,48 @@ def write_truth(
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "people.csv").open("w", encoding="utf-8", newline="") as handle:
         w = _writer(handle)
-        w.writerow((
-            "person", "first_name", "last_name", "initials", "sex", "date_of_birth",
-            "ethnicity", "nhs_number", "nino", "date_of_death", "home_district",
-            "home_postcode", "la_of_residence", "moves", "treatment", "social_care",
-        ))
+        w.writerow(
+            (
+                "person",
+                "first_name",
+                "last_name",
+                "initials",
+                "sex",
+                "date_of_birth",
+                "ethnicity",
+                "nhs_number",
+                "nino",
+                "date_of_death",
+                "home_district",
+                "home_postcode",
+                "la_of_residence",
+                "moves",
+                "treatment",
+                "social_care",
+            )
+        )
         for p in people:
             home = p.homes[0]
-            w.writerow((
-                p.pid, p.first, p.last, p.initials, p.sex, iso(p.born), p.ethnicity, p.nhs,
-                p.nino, opt_iso(p.died), home.district, home.postcode, home.la,
-                len(p.homes) - 1, "Y" if p.treatment else "N", "Y" if p.social_care else "N",
-            ))
+            w.writerow(
+                (
+                    p.pid,
+                    p.first,
+                    p.last,
+                    p.initials,
+                    p.sex,
+                    iso(p.born),
+                    p.ethnicity,
+                    p.nhs,
+                    p.nino,
+                    opt_iso(p.died),
+                    home.district,
+                    home.postcode,
+                    home.la,
+                    len(p.homes) - 1,
+                    "Y" if p.treatment else "N",
+                    "Y" if p.social_care else "N",
+                )
+            )
     with (folder / "homes.csv").open("w", encoding="utf-8", newline="") as handle:
         w = _writer(handle)
         w.writerow(("person", "since", "district", "postcode", "la"))
