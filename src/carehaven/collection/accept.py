@@ -42,7 +42,10 @@ def accept(
     """Insert the rows not in ``bad_rows``; one INSERT, so it lands whole or not at all."""
     ensure_dataset_table(con, spec)
     raw = con.con
-    raw.register(f"{raw_name}_bad", pa.table({ROW_COLUMN: pa.array(bad_rows, pa.int64())}))
+    raw.register(
+        f"{raw_name}_bad",
+        pa.Table.from_arrays([pa.array(bad_rows, pa.int64())], names=[ROW_COLUMN]),
+    )
     try:
         select = _select_sql(con, raw_name, spec)
         # Names come from the spec and carehaven; the submission id is a bound parameter.

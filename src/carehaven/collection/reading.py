@@ -59,11 +59,12 @@ def read_table(data: bytes, spec: Spec, name: str) -> pa.Table:
         raise FileRejectedError(FileProblem("empty-file", f"{name} has a header but no rows.", 2))
     columns = {n: rows.column(n) for n in header}
     nulls = pa.nulls(rows.num_rows, pa.string())
-    return pa.table(
-        {
-            ROW_COLUMN: pa.array(range(2, rows.num_rows + 2), pa.int64()),
-            **{f.name: columns.get(f.name, nulls) for f in spec.fields},
-        }
+    return pa.Table.from_arrays(
+        [
+            pa.array(range(2, rows.num_rows + 2), pa.int64()),
+            *(columns.get(f.name, nulls) for f in spec.fields),
+        ],
+        names=[ROW_COLUMN, *spec.field_names],
     )
 
 

@@ -38,12 +38,13 @@ class Context:
 
     def as_table(self) -> pa.Table:
         """The per-submission values as a one-row table, so compiled checks can be reused."""
-        return pa.table(
-            {
-                CTX_ORG: pa.array([self.org_code], pa.string()),
-                CTX_START: pa.array([self.period.start], pa.date32()),
-                CTX_END: pa.array([self.period.end], pa.date32()),
-            }
+        return pa.Table.from_arrays(
+            [
+                pa.array([self.org_code], pa.string()),
+                pa.array([self.period.start], pa.date32()),
+                pa.array([self.period.end], pa.date32()),
+            ],
+            names=[CTX_ORG, CTX_START, CTX_END],
         )
 
 

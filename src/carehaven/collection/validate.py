@@ -104,16 +104,7 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
         values = [shown(v, identifier=identifier) for v in hit[chk.field].to_pylist()]
         n = hit.num_rows
         parts.append(
-            pa.table(
-                {
-                    "row": hit[ROW_COLUMN],
-                    "field": pa.array([chk.field] * n, pa.string()),
-                    "rule": pa.array([chk.rule] * n, pa.string()),
-                    "message": pa.array([chk.message] * n, pa.string()),
-                    "value": pa.array(values, pa.string()),
-                },
-                schema=FINDINGS_SCHEMA,
-            )
+            _findings(hit[ROW_COLUMN], [chk.field] * n, [chk.rule] * n, [chk.message] * n, values)
         )
     findings = pa.concat_tables(parts) if parts else FINDINGS_SCHEMA.empty_table()
     if findings.num_rows:
@@ -124,14 +115,24 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
 
 def file_finding(rule: str, message: str, line: int | None) -> pa.Table:
     """A file-level problem as a one-row findings table (field empty, row the line if known)."""
-    return pa.table(
-        {
-            "row": pa.array([line], pa.int64()),
-            "field": pa.array([""]),
-            "rule": pa.array([rule]),
-            "message": pa.array([message]),
-            "value": pa.array([""]),
-        },
+    return _findings(pa.array([line], pa.int64()), [""], [rule], [message], [""])
+
+
+def _findings(
+    rows: pa.Array | pa.ChunkedArray,
+    fields: list[str],
+    rules: list[str],
+    messages: list[str],
+    values: list[str],
+) -> pa.Table:
+    return pa.Table.from_arrays(
+        [
+            rows,
+            pa.array(fields, pa.string()),
+            pa.array(rules, pa.string()),
+            pa.array(messages, pa.string()),
+            pa.array(values, pa.string()),
+        ],
         schema=FINDINGS_SCHEMA,
     )
 
