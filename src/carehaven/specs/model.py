@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 from pydantic import Field as PydField
 
 FieldType = Literal["string", "integer", "number", "date"]
@@ -149,6 +150,7 @@ class Spec(BaseModel):
     submitter_field: str | None = PydField(default=None, alias="carehaven:submitterField")
     table_schema: Schema = PydField(alias="schema")
     rules: tuple[Rule, ...] = PydField(default=(), alias="carehaven:rules")
+    _source: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
@@ -156,6 +158,20 @@ class Spec(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: a field name is repeated")
         known = set(names)
+        if self.submitter_field is not None and self.submitter_field not in known:
+            raise ValueError(f"{self.name}: submitterField {self.submitter_field} is not a field")
+        types = {f.name: f.type for f in self.table_schema.fields}
+        for f in self.table_schema.fields:
+            if f.list is not None and f.constraints.enum is not None:
+                raise ValueError(f"{self.name}: {f.name} has both a list and an enum")
+        for rule in self.rules:
+            if rule.kind in ("date-order", "within-period", "notice-version"):
+                dated = [rule.not_before, rule.date_field] + (
+                    [rule.field] if rule.kind != "notice-version" else []
+                )
+                for name in dated:
+                    if name is not None and types.get(name) != "date":
+                        raise ValueError(f"{self.name}: rule {rule.id} needs {name} to be a date")
         for key in self.table_schema.primary_key:
             if key not in known:
                 raise ValueError(f"{self.name}: primary key field {key} is not a field")
@@ -195,5 +211,13 @@ class Spec(BaseModel):
         return self.name.replace("-", "_")
 
     def descriptor(self) -> dict[str, Any]:
-        """The descriptor as published (JSON-ready), including carehaven keys."""
+        """The descriptor exactly as published (the JSON file), including carehaven keys."""
+        if self._source is not None:
+            return copy.deepcopy(self._source)
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def from_descriptor(cls, data: dict[str, Any]) -> Spec:
+        spec = cls.model_validate(data)
+        spec._source = copy.deepcopy(data)
+        return spec

@@ -30,4 +30,4 @@ def load_spec(name: str) -> Spec:
             f"There is no dataset called {name!r}. Known datasets: {', '.join(available())}."
         )
     text = (resources.files("carehaven.specs") / "descriptors" / f"{name}.json").read_text("utf-8")
-    return Spec.model_validate(json.loads(text))
+    return Spec.from_descriptor(json.loads(text))
