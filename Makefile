@@ -3,7 +3,7 @@
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck bench env clean
+.PHONY: demo test lint typecheck bench docs env clean
 
 env:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
@@ -22,6 +22,9 @@ lint: env
 
 typecheck: env
 	$(UV) run mypy
+
+docs: env
+	$(UV) run python -m carehaven.cli.reference > docs/cli.md
 
 bench: env
 	$(UV) run python benchmarks/bench_submit.py
