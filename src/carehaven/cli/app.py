@@ -56,6 +56,11 @@ def _root(
     ctx.obj = Settings.load(haven=haven)
 
 
+def actor() -> str:
+    """Who the audit log records for work done from the command line: the OS account."""
+    return "cli:" + (os.environ.get("USER") or os.environ.get("LOGNAME") or "operator")
+
+
 def settings_of(ctx: typer.Context) -> Settings:
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings)

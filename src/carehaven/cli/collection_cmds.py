@@ -9,14 +9,14 @@ from typing import Annotated, Any, Literal
 import typer
 from sqlalchemy import select
 
-from carehaven.cli.app import JsonFlag, app, settings_of
+from carehaven.cli.app import JsonFlag, actor, app, settings_of
 from carehaven.cli.output import emit_json, out, stages, table
 from carehaven.collection import report as reports
 from carehaven.collection import submit as submit_file
 from carehaven.collection.submit import STAGES
 from carehaven.control.models import Submission
 from carehaven.errors import ExitCode, NotFoundError
-from carehaven.haven import CLI_ACTOR, open_haven
+from carehaven.haven import open_haven
 
 
 @app.command()
@@ -32,7 +32,7 @@ def submit(
     haven = open_haven(settings_of(ctx))
     with stages(STAGES, quiet=json) as step:
         result = submit_file(
-            haven, file, dataset=dataset, org=org, period=period, actor=CLI_ACTOR, progress=step
+            haven, file, dataset=dataset, org=org, period=period, actor=actor(), progress=step
         )
     if json:
         emit_json(result.as_json())

@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 
 from carehaven import demo as demo_run
-from carehaven.cli.app import JsonFlag, app, settings_of
+from carehaven.cli.app import JsonFlag, actor, app, settings_of
 from carehaven.cli.output import counter, emit_json, out, table
 from carehaven.config import Settings
-from carehaven.haven import CLI_ACTOR
 
 
 @app.command()
@@ -35,7 +34,7 @@ def demo(
             seed=seed,
             invalid_rate=invalid_rate,
             progress=progress,
-            actor=CLI_ACTOR,
+            actor=actor(),
         )
     if json:
         emit_json(result.as_json())

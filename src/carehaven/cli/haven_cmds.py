@@ -6,16 +6,16 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, app, settings_of
+from carehaven.cli.app import JsonFlag, actor, app, settings_of
 from carehaven.cli.output import emit_json, out, table
 from carehaven.control.models import OrgKind
-from carehaven.haven import CLI_ACTOR, init_haven, open_haven
+from carehaven.haven import init_haven, open_haven
 
 
 @app.command()
 def init(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Create a new haven: folders, key file (owner-only), control database, audit log."""
-    haven = init_haven(settings_of(ctx))
+    haven = init_haven(settings_of(ctx), actor=actor())
     result = {
         "haven": str(haven.paths.root),
         "key_id": haven.master_key.key_id,
@@ -46,7 +46,7 @@ def orgs_add(
 ) -> None:
     """Register an organisation."""
     haven = open_haven(settings_of(ctx))
-    org = haven.add_organisation(code, kind, name, actor=CLI_ACTOR)
+    org = haven.add_organisation(code, kind, name, actor=actor())
     if json:
         emit_json({"code": org.code, "kind": org.kind, "name": org.name})
     else:

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, app, settings_of
+from carehaven.cli.app import JsonFlag, actor, app, settings_of
 from carehaven.cli.output import counter, emit_json, out, table
 from carehaven.errors import UsageError
-from carehaven.haven import CLI_ACTOR, open_haven
+from carehaven.haven import open_haven
 
 
 @app.command()
@@ -45,7 +45,7 @@ def synth(
         known = {o.code for o in haven.organisations()}
         for org in result.organisations:
             if org.code not in known:
-                haven.add_organisation(org.code, org.kind, org.name, actor=CLI_ACTOR)
+                haven.add_organisation(org.code, org.kind, org.name, actor=actor())
                 added.append(org.code)
     summary = {
         "out": str(out_dir),

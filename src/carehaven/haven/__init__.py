@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,9 +22,6 @@ from carehaven.errors import CarehavenError, ExitCode, NotFoundError, UsageError
 from carehaven.haven.keys import MasterKey, create_key_file, load_master_key
 from carehaven.haven.lock import writer_lock
 from carehaven.haven.paths import HavenPaths
-
-#: The actor recorded in the audit log for work done from the command line.
-CLI_ACTOR = "cli:" + (os.environ.get("USER") or "operator")
 
 
 class NoHavenError(CarehavenError):
@@ -111,7 +107,7 @@ class Haven:
             return list(session.scalars(select(Organisation).order_by(Organisation.code)))
 
 
-def init_haven(settings: Settings, *, actor: str = CLI_ACTOR) -> Haven:
+def init_haven(settings: Settings, *, actor: str) -> Haven:
     """Create the haven folder, its key file, and the control database; refuses to redo it."""
     haven = Haven(settings)
     paths = haven.paths
