@@ -40,8 +40,12 @@ def _help(path: tuple[str, ...]) -> str:
 
 
 def render() -> str:
-    parts = ["# Command-line reference", "",
-             "Generated from the code by `python -m carehaven.cli.reference`; do not edit.", ""]
+    parts = [
+        "# Command-line reference",
+        "",
+        "Generated from the code by `python -m carehaven.cli.reference`; do not edit.",
+        "",
+    ]
     for path in _paths(typer.main.get_command(app)):
         title = " ".join(("carehaven", *path))
         parts += [f"## `{title}`", "", "```", _help(path), "```", ""]

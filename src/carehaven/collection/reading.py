@@ -53,8 +53,13 @@ def read_table(data: bytes, spec: Spec, name: str) -> pa.Table:
     if not body.strip():
         raise FileRejectedError(FileProblem("empty-file", f"{name} is empty."))
     _check_encoding(body, name)
+    # Line breaks at the very end are not rows; blank lines anywhere else keep their row number.
+    body = body.rstrip(b"\r\n")
     header = _header(body, spec, name)
-    rows = _parse(body, header, name)
+    if b"\n" not in body and b"\r" not in body:
+        raise FileRejectedError(FileProblem("empty-file", f"{name} has a header but no rows.", 2))
+    exact = b"\n\n" in body or b"\n\r\n" in body or b"\n" not in body
+    rows = _parse_exact(body, header, name) if exact else _parse(body, header, name)
     if rows.num_rows == 0:
         raise FileRejectedError(FileProblem("empty-file", f"{name} has a header but no rows.", 2))
     columns = {n: rows.column(n) for n in header}
@@ -84,8 +89,8 @@ def _check_encoding(body: bytes, name: str) -> None:
 
 
 def _header(body: bytes, spec: Spec, name: str) -> list[str]:
-    first_line = body[: body.find(b"\n") if b"\n" in body else len(body)].decode("utf-8")
-    header = next(csv.reader(io.StringIO(first_line)), [])
+    start = body[: 1 << 16].decode("utf-8", errors="ignore")
+    header = next(csv.reader(io.StringIO(start, newline="")), [])
     header = [h.strip() for h in header]
     known = set(spec.field_names)
     if not any(h in known for h in header):
@@ -126,10 +131,12 @@ def _header(body: bytes, spec: Spec, name: str) -> list[str]:
 
 
 def _parse(body: bytes, header: list[str], name: str) -> pa.Table:
-    ragged: list[pacsv.InvalidRow] = []
+    """The fast path: pyarrow's multi-threaded reader, for files without blank lines."""
+    ragged = False
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        ragged.append(row)
+    def on_invalid(_row: pacsv.InvalidRow) -> str:
+        nonlocal ragged
+        ragged = True
         return "skip"
 
     try:
@@ -147,27 +154,48 @@ def _parse(body: bytes, header: list[str], name: str) -> pa.Table:
             ),
         )
     except pa.ArrowInvalid:
-        # pyarrow's message quotes row content, so it is not passed on.
-        raise FileRejectedError(
-            FileProblem(
-                "ragged-row", f"{name} is not well-formed CSV (an unclosed quote or a broken row)."
-            )
-        ) from None
+        ragged = True  # pyarrow's message quotes row content, so it is never passed on
     if ragged:
-        first = ragged[0]
-        line = _line_of(body, first.text)
-        where = f"line {line}" if line else "a row"
-        raise FileRejectedError(
-            FileProblem(
-                "ragged-row",
-                f"{name}: {where} has {first.actual_columns} fields where the header has "
-                f"{first.expected_columns}; every row must have one field per column.",
-                line,
-            )
-        )
+        # The exact reader names the line; pyarrow cannot when it reads in parallel.
+        return _parse_exact(body, header, name)
     return table
 
 
-def _line_of(body: bytes, text: str) -> int | None:
-    at = body.find(text.encode("utf-8"))
-    return body.count(b"\n", 0, at) + 1 if at >= 0 else None
+def _parse_exact(body: bytes, header: list[str], name: str) -> pa.Table:
+    """The exact path: Python's csv module, for blank lines, CR-only files and broken rows.
+
+    A blank line inside the data becomes a row of empty cells, so every later row keeps the
+    number a spreadsheet shows for it (and the blank row's required fields are reported).
+    """
+    reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""), strict=True)
+    columns: list[list[str | None]] = [[] for _ in header]
+    width = len(header)
+    try:
+        next(reader)
+        for record in reader:
+            if not record:
+                for column in columns:
+                    column.append(None)
+                continue
+            if len(record) != width:
+                raise FileRejectedError(
+                    FileProblem(
+                        "ragged-row",
+                        f"{name}: line {reader.line_num} has {len(record)} fields where the "
+                        f"header has {width}; every row must have one field per column.",
+                        reader.line_num,
+                    )
+                )
+            for column, value in zip(columns, record, strict=True):
+                column.append(value if value != "" else None)
+    except csv.Error:
+        # The csv module's message can quote the offending text, so it is not passed on.
+        raise FileRejectedError(
+            FileProblem(
+                "ragged-row",
+                f"{name}: line {reader.line_num} is not well-formed CSV (a stray or unclosed "
+                "quote).",
+                reader.line_num,
+            )
+        ) from None
+    return pa.Table.from_arrays([pa.array(c, pa.string()) for c in columns], names=header)

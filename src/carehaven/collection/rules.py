@@ -82,7 +82,9 @@ class _Cells:
         if name not in self._typed:
             f, col = self.spec.field(name), self.t[name]
             if f.type == "date":
-                typed: ir.Value = ibis.ifelse(col.re_search(_DATE), col.try_cast("date"), None)
+                # DuckDB reads year 0000 as 1 BC; ISO 8601 calendar dates start at year 0001.
+                iso = col.re_search(_DATE) & (col.substr(0, 4) != "0000")
+                typed: ir.Value = ibis.ifelse(iso, col.try_cast("date"), None)
             elif f.type == "integer":
                 typed = ibis.ifelse(col.re_search(_INTEGER), col.try_cast("int64"), None)
             elif f.type == "number":
@@ -196,10 +198,16 @@ def _field_checks(c: _Cells, f: Field) -> list[Check]:
                 name,
                 "nino",
                 f"{name} is not a valid National Insurance number (that prefix is never issued).",
-                present & col.substr(0, 2).isin(list(NINO_FORBIDDEN_PREFIXES)),
+                present & _shaped(col, f) & col.substr(0, 2).isin(list(NINO_FORBIDDEN_PREFIXES)),
             )
         )
     return out
+
+
+def _shaped(col: ir.StringValue, f: Field) -> ir.BooleanValue:
+    """Whether the cell has the field's pattern: a check beyond it is judged only then."""
+    pattern = f.constraints.pattern
+    return ibis.literal(True) if pattern is None else col.re_search(f"^(?:{pattern})$")
 
 
 def _nhs_check_digit_ok(col: ir.StringValue) -> ir.BooleanValue:
