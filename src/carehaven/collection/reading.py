@@ -54,12 +54,15 @@ def read_table(data: bytes, spec: Spec, name: str) -> pa.Table:
         raise FileRejectedError(FileProblem("empty-file", f"{name} is empty."))
     _check_encoding(body, name)
     # Line breaks at the very end are not rows; blank lines anywhere else keep their row number.
-    body = body.rstrip(b"\r\n")
+    end = len(body)
+    while end and body[end - 1] in b"\r\n":
+        end -= 1
     header = _header(body, spec, name)
-    if b"\n" not in body and b"\r" not in body:
+    if body.find(b"\n", 0, end) < 0 and body.find(b"\r", 0, end) < 0:
         raise FileRejectedError(FileProblem("empty-file", f"{name} has a header but no rows.", 2))
-    exact = b"\n\n" in body or b"\n\r\n" in body or b"\n" not in body
-    rows = _parse_exact(body, header, name) if exact else _parse(body, header, name)
+    content = memoryview(body)[:end]  # no copy of a large file
+    cr_only = body.find(b"\n", 0, end) < 0
+    rows = _parse_exact(content, header, name) if cr_only else _parse(content, header, name)
     if rows.num_rows == 0:
         raise FileRejectedError(FileProblem("empty-file", f"{name} has a header but no rows.", 2))
     columns = {n: rows.column(n) for n in header}
@@ -130,8 +133,12 @@ def _header(body: bytes, spec: Spec, name: str) -> list[str]:
     return header
 
 
-def _parse(body: bytes, header: list[str], name: str) -> pa.Table:
-    """The fast path: pyarrow's multi-threaded reader, for files without blank lines."""
+def _parse(body: memoryview, header: list[str], name: str) -> pa.Table:
+    """The fast path: pyarrow's multi-threaded reader.
+
+    Blank lines are not skipped: pyarrow hands them to the invalid-row handler like ragged
+    rows, and either sends the file down the exact path, which numbers rows as a spreadsheet does.
+    """
     ragged = False
 
     def on_invalid(_row: pacsv.InvalidRow) -> str:
@@ -141,10 +148,10 @@ def _parse(body: bytes, header: list[str], name: str) -> pa.Table:
 
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(body),
+            pa.BufferReader(pa.py_buffer(body)),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
             parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=on_invalid
+                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
@@ -161,13 +168,13 @@ def _parse(body: bytes, header: list[str], name: str) -> pa.Table:
     return table
 
 
-def _parse_exact(body: bytes, header: list[str], name: str) -> pa.Table:
+def _parse_exact(body: memoryview, header: list[str], name: str) -> pa.Table:
     """The exact path: Python's csv module, for blank lines, CR-only files and broken rows.
 
     A blank line inside the data becomes a row of empty cells, so every later row keeps the
     number a spreadsheet shows for it (and the blank row's required fields are reported).
     """
-    reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""), strict=True)
+    reader = csv.reader(io.StringIO(str(body, "utf-8"), newline=""), strict=True)
     columns: list[list[str | None]] = [[] for _ in header]
     width = len(header)
     try:

@@ -79,30 +79,57 @@ class _Cells:
         return self.present(name) & self.typed(name).notnull()
 
     def typed(self, name: str) -> ir.Value:
-        if name not in self._typed:
-            f, col = self.spec.field(name), self.t[name]
-            if f.type == "date":
-                # DuckDB reads year 0000 as 1 BC; ISO 8601 calendar dates start at year 0001.
-                iso = col.re_search(_DATE) & (col.substr(0, 4) != "0000")
-                typed: ir.Value = ibis.ifelse(iso, col.try_cast("date"), None)
-            elif f.type == "integer":
-                typed = ibis.ifelse(col.re_search(_INTEGER), col.try_cast("int64"), None)
-            elif f.type == "number":
-                typed = ibis.ifelse(col.re_search(_NUMBER), col.try_cast("float64"), None)
-            else:
-                typed = col
-            self._typed[name] = typed
-        return self._typed[name]
+        if self.spec.field(name).type == "string":
+            return self.t[name]
+        return self.t[typed_name(name)]
 
 
-def compile_checks(t: ir.Table, spec: Spec, notices: Sequence[NoticeVersion]) -> list[Check]:
-    """Checks over ``t``: the file's text columns joined to the context columns (CTX_*)."""
+def typed_name(name: str) -> str:
+    return f"__typed_{name}"
+
+
+def with_typed(t: ir.Table, spec: Spec) -> ir.Table:
+    """``t`` plus each non-text field parsed once (NULL where the text is not of the type).
+
+    Checks read these columns, so a date used by five checks is parsed once, not five times.
+    """
+    typed: dict[str, ir.Value] = {}
+    for f in spec.fields:
+        col = t[f.name]
+        if f.type == "date":
+            # DuckDB reads year 0000 as 1 BC; ISO 8601 calendar dates start at year 0001.
+            iso = col.re_search(_DATE) & (col.substr(0, 4) != "0000")
+            typed[typed_name(f.name)] = ibis.ifelse(iso, col.try_cast("date"), None)
+        elif f.type == "integer":
+            typed[typed_name(f.name)] = ibis.ifelse(
+                col.re_search(_INTEGER), col.try_cast("int64"), None
+            )
+        elif f.type == "number":
+            typed[typed_name(f.name)] = ibis.ifelse(
+                col.re_search(_NUMBER), col.try_cast("float64"), None
+            )
+    return t.mutate(**typed)
+
+
+def compile_checks(
+    t: ir.Table,
+    spec: Spec,
+    notices: Sequence[NoticeVersion],
+    repeats: ir.Table | None = None,
+) -> list[Check]:
+    """Checks over ``t``: the file's text columns joined to the context columns (CTX_*) and
+    the parsed columns of ``with_typed``.
+
+    ``repeats`` holds the ``_row`` of every row whose primary key repeats an earlier row's
+    (``repeated_keys``); it is computed apart, over the key columns only, because a window over
+    the wide check projection drags every column through a sort.
+    """
     cells = _Cells(t, spec)
     checks: list[Check] = []
     for f in spec.fields:
         checks.extend(_field_checks(cells, f))
-    if spec.primary_key:
-        checks.append(_duplicate_key(t, spec))
+    if spec.primary_key and repeats is not None:
+        checks.append(_duplicate_key(t, spec, repeats))
     for rule in spec.rules:
         checks.extend(_rule_checks(cells, rule, notices))
     return checks
@@ -230,15 +257,21 @@ def _codes(codes: Sequence[str]) -> str:
     return shown + (f" (and {len(codes) - _ENUM_SHOWN} more)" if len(codes) > _ENUM_SHOWN else "")
 
 
-def _duplicate_key(t: ir.Table, spec: Spec) -> Check:
+def repeated_keys(t: ir.Table, spec: Spec) -> ir.Table:
+    """Rows whose complete primary key appeared at an earlier row (the first one is kept)."""
     key = list(spec.primary_key)
-    earlier = ibis.row_number().over(group_by=[t[k] for k in key], order_by=t["_row"])
-    complete = ibis.and_(*(t[k].notnull() for k in key))
+    keyed = t.select("_row", *key).filter(*(t[k].notnull() for k in key))
+    earlier = ibis.row_number().over(group_by=[keyed[k] for k in key], order_by=keyed["_row"])
+    return keyed.mutate(n=earlier).filter(ibis._.n > 0).select("_row")
+
+
+def _duplicate_key(t: ir.Table, spec: Spec, repeats: ir.Table) -> Check:
+    key = list(spec.primary_key)
     return Check(
         key[-1],
         "duplicate-key",
         f"{' + '.join(key)} repeats an earlier row of this file.",
-        complete & (earlier > 0),
+        t["_row"].isin(repeats["_row"]),
     )
 
 

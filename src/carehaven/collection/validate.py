@@ -6,12 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from carehaven.collection.masking import shown
 from carehaven.collection.reading import ROW_COLUMN
-from carehaven.collection.rules import Check, Context, compile_checks
+from carehaven.collection.rules import (
+    Check,
+    Context,
+    compile_checks,
+    repeated_keys,
+    with_typed,
+)
 from carehaven.consent.notices import NoticeVersion
 from carehaven.specs import Spec
 
@@ -46,6 +53,7 @@ class _Plan:
     """The compiled SQL for one spec: built once, reused for every file of that dataset."""
 
     spec: Spec  # pinned, so the id() in the cache key stays this spec's
+    repeats_sql: str | None
     flags_sql: str
     bad_sql: str
     checks: tuple[Check, ...]
@@ -59,16 +67,18 @@ def _plan(con: DuckDBBackend, raw_name: str, spec: Spec, notices: Sequence[Notic
     key = (raw_name, id(spec), notice_key)
     if key not in _PLANS:
         t = con.table(raw_name)
-        joined = t.cross_join(con.table(f"{raw_name}_ctx"))
-        checks = compile_checks(joined, spec, notices)
+        joined = with_typed(t.cross_join(con.table(f"{raw_name}_ctx")), spec)
+        repeats_sql, repeats = None, None
+        if spec.primary_key:
+            repeats_sql = _temp_table(f"{raw_name}_repeats", repeated_keys(t, spec))
+            repeats = ibis.table({ROW_COLUMN: "int64"}, name=f"{raw_name}_repeats")
+        checks = compile_checks(joined, spec, notices, repeats)
         flags = {f"c{i}": ibis.coalesce(chk.violated, False) for i, chk in enumerate(checks)}
         # Every check is evaluated once, in one pass, into a temporary table of flags. Filtering
         # the projection directly makes DuckDB's optimiser push a wide OR through ~100 check
         # expressions, which costs more to plan than a small file costs to judge.
         judged = joined.select(joined[ROW_COLUMN], **flags)
-        flags_sql = f'CREATE OR REPLACE TEMP TABLE "{raw_name}_flags" AS ' + ibis.to_sql(
-            judged, dialect="duckdb"
-        )
+        flags_sql = _temp_table(f"{raw_name}_flags", judged)
         m = ibis.table(judged.schema(), name=f"{raw_name}_flags")
         bad_flags = m.filter(ibis.or_(*(m[k] for k in flags)))
         bad = (
@@ -76,8 +86,13 @@ def _plan(con: DuckDBBackend, raw_name: str, spec: Spec, notices: Sequence[Notic
             .select(bad_flags, *[t[f.name] for f in spec.fields])
             .order_by(ROW_COLUMN)
         )
-        _PLANS[key] = _Plan(spec, flags_sql, ibis.to_sql(bad, dialect="duckdb"), tuple(checks))
+        bad_sql = ibis.to_sql(bad, dialect="duckdb")
+        _PLANS[key] = _Plan(spec, repeats_sql, flags_sql, bad_sql, tuple(checks))
     return _PLANS[key]
+
+
+def _temp_table(name: str, expr: ir.Table) -> str:
+    return f'CREATE OR REPLACE TEMP TABLE "{name}" AS ' + str(ibis.to_sql(expr, dialect="duckdb"))
 
 
 def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Validation:
@@ -86,6 +101,8 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
     raw.register(f"{raw_name}_ctx", ctx.as_table())
     plan = _plan(con, raw_name, spec, ctx.notices)
     try:
+        if plan.repeats_sql is not None:
+            raw.execute(plan.repeats_sql)
         raw.execute(plan.flags_sql)
         # raw_name is carehaven's own table name, never text from a file.
         counted = raw.execute(f'SELECT count(*) FROM "{raw_name}_flags"').fetchone()  # noqa: S608
@@ -93,6 +110,7 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
         bad = raw.execute(plan.bad_sql).to_arrow_table()
     finally:
         raw.execute(f'DROP TABLE IF EXISTS "{raw_name}_flags"')
+        raw.execute(f'DROP TABLE IF EXISTS "{raw_name}_repeats"')
         raw.unregister(f"{raw_name}_ctx")
 
     parts: list[pa.Table] = []
