@@ -188,3 +188,16 @@ def test_hmrc_unmatched_rows_carry_nothing_else():
     assert findings("hmrc-return", [base], org="HMRC") == set()
     got = findings("hmrc-return", [{**base, "taxable_pay": "100.00"}], org="HMRC")
     assert {f for _, f, _ in got} == {"taxable_pay"}
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_small_and_large_file_plans_find_the_same(monkeypatch, large):
+    """Large files keep only rows with findings; small ones every row's flags (validate._plan)."""
+    from carehaven.collection import validate as validation
+
+    monkeypatch.setattr(validation, "LARGE_FILE_ROWS", 0 if large else 10**9)
+    rows = [episode(), episode(episode_id="E2", sex="4"), episode(client_ref="C9"),
+            episode(episode_id="E4", triage_date="2025-02-30", initials="a")]
+    assert findings("ndtms-episode", rows) == {
+        (3, "sex", "enum"), (4, "episode_id", "duplicate-key"), (5, "triage_date", "type"),
+        (5, "initials", "pattern")}
