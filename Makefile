@@ -2,6 +2,8 @@
 # it is missing) and the locked environment (uv sync) before they run.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTEST_ARGS ?=
+# Let child processes (the CLI under test) reuse compiled bytecode instead of recompiling.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test lint typecheck bench docs env clean
 
