@@ -19,7 +19,7 @@ def demo(
     haven: Annotated[
         Path, typer.Option("--haven-dir", help="Where to build the demo haven.")
     ] = Path("./haven-demo"),
-    people: Annotated[int, typer.Option(help="Size of the synthetic population.")] = 6000,
+    people: Annotated[int, typer.Option(help="Size of the synthetic population.")] = 20000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     invalid_rate: Annotated[float, typer.Option(help="Share of rows with a planted error.")] = 0.01,
     json: JsonFlag = False,
