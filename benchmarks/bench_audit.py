@@ -33,12 +33,14 @@ from typing import Any
 import numpy as np
 from benchlib import (
     Measure,
+    add_output_args,
     console,
     goals_table,
     load_now,
     machine,
     machine_line,
     measures_table,
+    report,
     settle,
     timed,
 )
@@ -52,22 +54,13 @@ from carehaven.audit.events import (
     SubmissionReceived,
     SubmissionSuperseded,
 )
+from carehaven.audit.verify import CHAIN_COLUMNS
 from carehaven.config import Settings
 from carehaven.control.models import AuditEntry, AuditHead
 from carehaven.haven import Haven, init_haven
 
 ACTOR = "bench"
 BATCH = 50_000
-_COLS = (
-    AuditEntry.seq,
-    AuditEntry.at,
-    AuditEntry.actor,
-    AuditEntry.action,
-    AuditEntry.subject,
-    AuditEntry.details,
-    AuditEntry.prev_hash,
-    AuditEntry.hash,
-)
 
 
 def event(i: int) -> AuditEvent:
@@ -146,7 +139,7 @@ def check_formula(engine: Engine, sample_from: int) -> int:
     checked, prev = 0, "0" * 64
     with engine.connect() as conn:
         for seq, at, actor, action, subject, details, prev_hash, stored in conn.execute(
-            select(*_COLS).order_by(AuditEntry.seq)
+            select(*CHAIN_COLUMNS).order_by(AuditEntry.seq)
         ):
             assert prev_hash == prev, f"entry {seq} does not link to the one before"
             own = entry_hash(prev_hash, canonical(seq, at, actor, action, subject, details))
@@ -198,7 +191,7 @@ def floor(engine: Engine, m: Measure) -> None:
     n = 0
     with timed(m.runs), engine.connect() as conn:
         rows = conn.execution_options(yield_per=20_000).execute(
-            select(*_COLS).order_by(AuditEntry.seq)
+            select(*CHAIN_COLUMNS).order_by(AuditEntry.seq)
         )
         for _row in rows:
             n += 1
@@ -316,23 +309,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=1000, help="entries appended by record()")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best is shown")
-    parser.add_argument(
-        "--settle",
-        type=float,
-        default=120.0,
-        help="before each run wait up to this many seconds for idle CPUs (0: don't wait)",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--save", type=Path, help="also write the JSON to this file")
+    add_output_args(parser)
     args = parser.parse_args(argv)
-    out = run(args)
-    if not args.json:
-        show(out)
-    out.pop("_measures")
-    if args.save:
-        args.save.write_text(json.dumps(out, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(out, indent=2))
+    report(run(args), args, show)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,14 @@ import pyarrow.csv as pacsv
 from benchlib import (
     Measure,
     Stopwatch,
+    add_output_args,
     console,
     goals_table,
     load_now,
     machine,
     machine_line,
     measures_table,
+    report,
     settle,
     stages_table,
     timed,
@@ -343,23 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-cli", dest="cli", action="store_false", help="skip the CLI-process measurement"
     )
-    parser.add_argument(
-        "--settle",
-        type=float,
-        default=120.0,
-        help="before each run wait up to this many seconds for idle CPUs (0: don't wait)",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--save", type=Path, help="also write the JSON to this file")
+    add_output_args(parser)
     args = parser.parse_args(argv)
-    out = run(args)
-    if not args.json:
-        show(out)
-    out.pop("_measures")
-    if args.save:
-        args.save.write_text(json.dumps(out, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(out, indent=2))
+    report(run(args), args, show)
 
 
 if __name__ == "__main__":

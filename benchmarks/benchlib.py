@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import sqlite3
@@ -277,3 +279,28 @@ def console() -> Console:
 
 
 Step = Callable[[str], None]
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark shares: waiting for idle CPUs, JSON, saving."""
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        help="before each run wait up to this many seconds for idle CPUs (0: don't wait)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--save", type=Path, help="also write the JSON to this file")
+
+
+def report(
+    out: dict[str, Any], args: argparse.Namespace, show: Callable[[dict[str, Any]], None]
+) -> None:
+    """Print the tables (or JSON), and save the JSON when asked."""
+    if not args.json:
+        show(out)
+    out.pop("_measures")
+    if args.save:
+        args.save.write_text(json.dumps(out, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(out, indent=2))

@@ -9,6 +9,18 @@ from sqlalchemy import Engine, func, select
 from carehaven.audit.chain import GENESIS, canonical, entry_hash
 from carehaven.control.models import AuditEntry, AuditHead
 
+#: The columns an entry's hash covers, in the order ``canonical`` takes them.
+CHAIN_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.at,
+    AuditEntry.actor,
+    AuditEntry.action,
+    AuditEntry.subject,
+    AuditEntry.details,
+    AuditEntry.prev_hash,
+    AuditEntry.hash,
+)
+
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -28,22 +40,12 @@ class VerifyResult:
 
 def verify(engine: Engine, *, batch: int = 20_000) -> VerifyResult:
     """Check every entry in order; stream, so a million entries need little memory."""
-    cols = (
-        AuditEntry.seq,
-        AuditEntry.at,
-        AuditEntry.actor,
-        AuditEntry.action,
-        AuditEntry.subject,
-        AuditEntry.details,
-        AuditEntry.prev_hash,
-        AuditEntry.hash,
-    )
     running, expected_seq, count = GENESIS, 1, 0
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
         head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
         rows = conn.execution_options(yield_per=batch).execute(
-            select(*cols).order_by(AuditEntry.seq)
+            select(*CHAIN_COLUMNS).order_by(AuditEntry.seq)
         )
         for seq, at, actor, action, subject, details, prev_hash, stored in rows:
             count += 1
