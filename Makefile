@@ -1,6 +1,7 @@
 # carehaven: `make demo` and `make test` are the whole set-up. Both bootstrap uv (with pip, when
 # it is missing) and the locked environment (uv sync) before they run.
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv if it is on PATH, else the copy pip installs for this python3 (wherever pip puts it).
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 # Let child processes (the CLI under test) reuse compiled bytecode instead of recompiling.
 unexport PYTHONDONTWRITEBYTECODE
@@ -8,7 +9,7 @@ unexport PYTHONDONTWRITEBYTECODE
 .PHONY: demo test lint typecheck bench docs env clean
 
 env:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
 demo: env
