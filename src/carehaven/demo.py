@@ -5,7 +5,6 @@ Later capabilities (identity, tiers, disclosure, ...) add their stage here.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,10 +99,6 @@ def _clear(folder: Path) -> None:
     if not (folder / DEMO_MARK).exists():
         raise UsageError(
             f"{folder} exists and was not made by carehaven demo; "
-            "choose another --haven or remove it yourself."
+            "choose another --haven-dir or remove it yourself."
         )
     shutil.rmtree(folder)
-
-
-def manifest_files(returns: Path) -> list[dict[str, str]]:
-    return list(json.loads((returns / "manifest.json").read_text())["files"])
