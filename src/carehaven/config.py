@@ -38,10 +38,23 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the control-plane database, e.g. "
         "postgresql+psycopg://user@host/db. Default: a SQLite file in the haven.",
     )
-    data_engine: Literal["duckdb"] = Field(
+    data_engine: Literal["duckdb", "spark"] = Field(
         default="duckdb",
-        description="The data-plane engine for Ibis: duckdb (a file in the haven). Spark "
-        "arrives with the identity work.",
+        description="The engine linkage computes on: duckdb (embedded, the default) or spark "
+        "(a local Spark session; records stay in the haven's DuckDB file).",
+    )
+    link_accept: float = Field(
+        default=0.90,
+        gt=0,
+        le=1,
+        description="Match probability at or above which the model joins two profiles.",
+    )
+    link_review: float = Field(
+        default=0.60,
+        gt=0,
+        le=1,
+        description="Match probability from which, up to link_accept, a pair waits for a "
+        "person's decision instead of being joined (SHR-12).",
     )
     secret_key: SecretStr = Field(
         default=SecretStr(DEFAULT_SECRET),
@@ -79,6 +92,11 @@ class Settings(BaseSettings):
             )
         if self.environment == "production" and self.master_key is None:
             raise ValueError("CAREHAVEN_MASTER_KEY must be set in production")
+        if self.link_review > self.link_accept:
+            raise ValueError(
+                "CAREHAVEN_LINK_REVIEW must not be above CAREHAVEN_LINK_ACCEPT: the review band "
+                "runs from the first up to the second"
+            )
         return self
 
     @classmethod

@@ -111,7 +111,7 @@ def test_a_truncated_tail_is_detected(make_haven, control_backend):
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_audit_details_hold_no_free_text(make_haven, backend):
-    """Events are typed: their fields are codes, ids and counts only."""
+    """Events are typed: their fields are codes, ids, counts and thresholds only."""
     import dataclasses
 
     from carehaven.audit import events
@@ -121,4 +121,4 @@ def test_audit_details_hold_no_free_text(make_haven, backend):
         if isinstance(cls, type) and issubclass(cls, events.AuditEvent) and cls is not \
                 events.AuditEvent:
             for f in dataclasses.fields(cls):
-                assert f.type in ("str", "int"), (cls.__name__, f.name, f.type)
+                assert f.type in ("str", "int", "float"), (cls.__name__, f.name, f.type)

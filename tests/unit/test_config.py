@@ -50,3 +50,14 @@ def test_every_setting_is_described_and_documented():
     for name, field in Settings.model_fields.items():
         assert field.description, name
         assert f"CAREHAVEN_{name.upper()}" in doc, name
+
+
+def test_the_review_band_must_sit_below_the_accept_threshold() -> None:
+    import pytest
+
+    from carehaven.config import Settings
+    from carehaven.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="LINK_REVIEW"):
+        Settings.load(link_accept=0.7, link_review=0.8)
+    assert Settings.load(link_accept=0.8, link_review=0.8).link_review == 0.8

@@ -108,3 +108,68 @@ class RecoveryCompleted(AuditEvent):
     @property
     def subject(self) -> str:
         return "haven"
+
+
+@dataclass(frozen=True)
+class LinkRunCompleted(AuditEvent):
+    """A linkage run: what it saw and decided, in counts, and the thresholds it used."""
+
+    action: ClassVar[str] = "identity.linked"
+    run: int
+    engine: str
+    records: int
+    profiles: int
+    people: int
+    merged_by_rule: int
+    merged_by_model: int
+    merged_by_decision: int
+    waiting_review: int
+    accept: float
+    review: float
+
+    @property
+    def subject(self) -> str:
+        return f"link-run:{self.run}"
+
+
+@dataclass(frozen=True)
+class PersonMerged(AuditEvent):
+    """Two earlier persons proved to be one: ``person_id`` now points to ``into``."""
+
+    action: ClassVar[str] = "person.merged"
+    person_id: str
+    into: str
+    reason: str  # strong key, a person's decision, or the model
+    run: int
+
+    @property
+    def subject(self) -> str:
+        return f"person:{self.person_id}"
+
+
+@dataclass(frozen=True)
+class PersonSplit(AuditEvent):
+    """Part of an earlier person proved to be someone else, who gets ``new_person_id``."""
+
+    action: ClassVar[str] = "person.split"
+    person_id: str
+    new_person_id: str
+    reason: str
+    run: int
+
+    @property
+    def subject(self) -> str:
+        return f"person:{self.person_id}"
+
+
+@dataclass(frozen=True)
+class LinkPairDecided(AuditEvent):
+    """A person decided whether two profiles are the same person (SHR-12)."""
+
+    action: ClassVar[str] = "identity.pair-decided"
+    pair_id: str
+    decision: str  # same | different
+
+    @property
+    def subject(self) -> str:
+        return f"link-pair:{self.pair_id}"

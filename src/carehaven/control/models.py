@@ -134,3 +134,59 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class LinkRun(Base):
+    """One linkage run. The data-plane registry tables carry its number; the latest committed
+    run is the registry in force (ADR 0004)."""
+
+    __tablename__ = "link_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    engine: Mapped[str] = mapped_column(String(20))
+    records: Mapped[int] = mapped_column(BigInteger)
+    profiles: Mapped[int] = mapped_column(BigInteger)
+    people: Mapped[int] = mapped_column(BigInteger)
+    merged_by_rule: Mapped[int] = mapped_column(BigInteger)
+    merged_by_model: Mapped[int] = mapped_column(BigInteger)
+    merged_by_decision: Mapped[int] = mapped_column(BigInteger)
+    waiting_review: Mapped[int] = mapped_column(BigInteger)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)
+    # The trained model (Splink settings and m/u parameters; no record values), reused by the
+    # next run to score only what is new.
+    model: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+
+
+class LinkPair(Base):
+    """A pair of profiles the model was unsure about, and a person's decision on it.
+
+    Profiles are named by their keyed-hash ids, never by identifier values; a decision holds in
+    every later run for as long as both profiles exist.
+    """
+
+    __tablename__ = "link_pairs"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    left_profile: Mapped[str] = mapped_column(String(32))
+    right_profile: Mapped[str] = mapped_column(String(32))
+    probability: Mapped[float]
+    evidence: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    first_run: Mapped[int] = mapped_column(Integer)
+    last_run: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str | None] = mapped_column(String(20), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('waiting', 'decided', 'withdrawn')", name="ck_link_pair_status"
+        ),
+        CheckConstraint(
+            "decision IS NULL OR decision IN ('same', 'different')", name="ck_link_pair_decision"
+        ),
+        Index("ix_link_pairs_status", "status"),
+    )
