@@ -1,4 +1,4 @@
-"""The demo: a fresh haven, a synthetic population, every file submitted, a summary.
+"""The demo: a fresh haven, a synthetic population, every file submitted and linked, a summary.
 
 Later capabilities (identity, tiers, disclosure, ...) add their stage here.
 """
@@ -15,8 +15,11 @@ from carehaven.collection import submit
 from carehaven.config import Settings
 from carehaven.errors import UsageError
 from carehaven.haven import init_haven
+from carehaven.identity.counts import count_people
+from carehaven.identity.link import link
 
 DEMO_MARK = ".carehaven-demo"
+COUNTED = ("ndtms-episode", "ips-episode", "cld-event")
 
 
 @dataclass
@@ -37,6 +40,9 @@ class DemoResult:
     datasets: dict[str, DatasetTotals] = field(default_factory=dict)
     audit_entries: int = 0
     audit_ok: bool = False
+    linked_records: int = 0
+    people_found: dict[str, int] = field(default_factory=dict)  # dataset -> unique people
+    waiting_review: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -45,6 +51,11 @@ class DemoResult:
             "people": self.people,
             "datasets": {k: vars(v) for k, v in self.datasets.items()},
             "audit": {"ok": self.audit_ok, "entries": self.audit_entries},
+            "identity": {
+                "records": self.linked_records,
+                "people": self.people_found,
+                "waiting_review": self.waiting_review,
+            },
         }
 
 
@@ -86,6 +97,12 @@ def run(
         totals.rejected += outcome.rows_rejected
         totals.findings += outcome.findings
         totals.rejected_files += outcome.status == "rejected"
+    progress("linking people", len(result.files), len(result.files))
+    linked = link(haven, actor=actor)
+    demo.linked_records, demo.waiting_review = linked.records, linked.waiting_review
+    for dataset in COUNTED:
+        demo.people_found[dataset] = count_people(haven, dataset).rows[0]["people"]
+    demo.people_found["all datasets"] = linked.people
     check = verify(haven.engine)
     demo.audit_ok, demo.audit_entries = check.ok, check.entries
     haven.close()

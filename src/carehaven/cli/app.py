@@ -74,6 +74,7 @@ def _register() -> None:
         collection_cmds,
         demo_cmds,
         haven_cmds,
+        identity_cmds,
         spec_cmds,
         synth_cmds,
     )

@@ -24,7 +24,7 @@ def demo(
     invalid_rate: Annotated[float, typer.Option(help="Share of rows with a planted error.")] = 0.01,
     json: JsonFlag = False,
 ) -> None:
-    """Build a demo haven, synthesise returns, submit every file and print a summary."""
+    """Build a demo haven, synthesise returns, submit and link every file, print a summary."""
     base = settings_of(ctx)
     settings = Settings.load(**{**base.model_dump(), "haven": haven, "control_url": None})
     with counter("demo", quiet=json) as progress:
@@ -47,6 +47,20 @@ def demo(
             for name, t in sorted(result.datasets.items())
         ],
     )
+    table(
+        f"Unique people found by linking {result.linked_records:,} records",
+        ["Dataset", "People"],
+        [[name, n] for name, n in result.people_found.items()],
+    )
+    out.print(
+        f"The synthetic population is {result.people:,} people; treatment episodes without "
+        "consent are counted but never linked, so each counts on its own."
+    )
+    if result.waiting_review:
+        out.print(
+            f"{result.waiting_review:,} uncertain pairs wait for a person's decision: "
+            f"carehaven --haven {result.haven} link review"
+        )
     state = "intact" if result.audit_ok else "FAILED VERIFICATION"
     out.print(f"Audit log {state}: {result.audit_entries:,} entries.")
     out.print(f"Haven: {result.haven}   Returns: {result.returns}")

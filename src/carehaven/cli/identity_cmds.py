@@ -1,0 +1,218 @@
+"""link (and its review queue), persons count, feedback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from carehaven.cli.app import JsonFlag, actor, app, settings_of
+from carehaven.cli.output import emit_json, err, out, table
+from carehaven.errors import UsageError
+from carehaven.haven import open_haven
+
+link_app = typer.Typer(
+    help="Resolve every accepted row to a person; review the uncertain pairs.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+persons_app = typer.Typer(help="Unique people (IDN-1).", no_args_is_help=True)
+app.add_typer(link_app, name="link")
+app.add_typer(persons_app, name="persons")
+
+
+@link_app.callback()
+def link(
+    ctx: typer.Context,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write the quality report (Splink's charts, cluster sizes, the estimated "
+            "false-match rate) into this folder.",
+        ),
+    ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Retrain the model and rescore every pair, instead of scoring only what is "
+            "new since the last run with its model.",
+        ),
+    ] = False,
+    json: JsonFlag = False,
+) -> None:
+    """Link every accepted row with identifiers to a person, keeping person ids stable."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from carehaven.identity.link import link as run_link
+
+    haven = open_haven(settings_of(ctx))
+    say = (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
+    result = run_link(
+        haven, actor=actor(), progress=say, keep_resolution=report is not None, full=full
+    )
+    files: list[Path] = []
+    if report is not None:
+        from carehaven.identity.quality import write_report
+
+        files = write_report(result, report)
+    if json:
+        emit_json(result.as_json())
+        return
+    out.print(
+        f"[bold green]LINKED[/] run {result.run}: {result.records:,} records, "
+        f"{result.profiles:,} profiles, {result.people:,} people."
+    )
+    out.print(
+        f"Joined by strong keys {result.merged_by_rule:,}, by the model "
+        f"{result.merged_by_model:,}, by a person's decision {result.merged_by_decision:,}."
+    )
+    if result.merges or result.splits:
+        out.print(
+            f"Person ids: {result.merges:,} merged, {result.splits:,} split "
+            "(each recorded in the audit log with its reason)."
+        )
+    if result.incremental:
+        out.print(
+            f"Scored {result.new_profiles:,} new profiles with the last run's model "
+            "(--full retrains it)."
+        )
+    if not result.model_used:
+        out.print("Too few records for the model to learn from: strong keys only this run.")
+    if result.waiting_review:
+        out.print(
+            f"{result.waiting_review:,} uncertain pairs wait for a decision: "
+            "carehaven link review"
+        )
+    if files:
+        out.print(f"Quality report: {report / 'index.html' if report else ''}")
+
+
+@link_app.command("review")
+def review(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Show at most this many pairs.")] = 50,
+    json: JsonFlag = False,
+) -> None:
+    """The uncertain pairs waiting for a person's decision, with the evidence (no identifiers)."""
+    from carehaven.identity.review import waiting
+
+    haven = open_haven(settings_of(ctx))
+    pairs = waiting(haven, limit=limit)
+    if json:
+        emit_json([p.as_json() for p in pairs])
+        return
+    if not pairs:
+        out.print("No pairs are waiting for a decision.")
+        return
+
+    def side(s: object) -> str:
+        from carehaven.identity.review import Side
+
+        return f"{s.org} ({s.source}, {s.records} rows)" if isinstance(s, Side) else "(gone)"
+
+    table(
+        "Pairs waiting for a decision",
+        ["Pair", "p", "Left", "Right", "Evidence"],
+        [
+            [
+                p.pair_id,
+                f"{p.probability:.3f}",
+                side(p.left),
+                side(p.right),
+                "; ".join(f"{k}: {v}" for k, v in p.evidence.items()),
+            ]
+            for p in pairs
+        ],
+    )
+    out.print("Decide with: carehaven link decide PAIR --same | --different")
+
+
+@link_app.command("decide")
+def decide(
+    ctx: typer.Context,
+    pair: Annotated[
+        str, typer.Argument(help="The pair id from 'link review', e.g. LP-1a2b3c4d5e6f.")
+    ],
+    same: Annotated[bool, typer.Option("--same", help="They are the same person.")] = False,
+    different: Annotated[
+        bool, typer.Option("--different", help="They are different people.")
+    ] = False,
+    json: JsonFlag = False,
+) -> None:
+    """Record your decision on a pair; it overrides the model from the next link run."""
+    from carehaven.identity.review import decide as record_decision
+
+    if same == different:
+        raise UsageError("Say either --same or --different.")
+    haven = open_haven(settings_of(ctx))
+    earlier, now = record_decision(haven, pair, same=same, actor=actor())
+    if json:
+        emit_json({"pair_id": pair, "decision": now, "previous": earlier})
+        return
+    change = f" (was {earlier})" if earlier and earlier != now else ""
+    out.print(f"[bold]{pair}[/]: {now}{change}. It applies from the next 'carehaven link'.")
+
+
+@persons_app.command("count")
+def count(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option(help="The dataset, e.g. ndtms-episode.")],
+    by: Annotated[
+        str | None,
+        typer.Option(help="Group by any of period, provider, authority (comma-separated)."),
+    ] = None,
+    json: JsonFlag = False,
+) -> None:
+    """Count unique people in a dataset, over all time or by period, provider or authority."""
+    from carehaven.identity.counts import count_people, parse_by
+
+    groups = parse_by(by)
+    haven = open_haven(settings_of(ctx))
+    result = count_people(haven, dataset, groups)
+    if result.unlinked_rows:
+        err.print(
+            f"Note: {result.unlinked_rows:,} rows accepted since the last link run are not "
+            "counted; run 'carehaven link'."
+        )
+    if json:
+        emit_json(result.as_json())
+        return
+    cols = [*groups, "people"]
+    table(
+        f"Unique people in {dataset}",
+        [c.capitalize() for c in cols],
+        [[r[c] for c in cols] for r in result.rows],
+    )
+
+
+@app.command()
+def feedback(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option(help="The treatment provider to tell.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")],
+    json: JsonFlag = False,
+) -> None:
+    """Tell a provider which of its open clients another provider is treating now (IDN-2)."""
+    from carehaven.identity.feedback import feedback as build
+
+    haven = open_haven(settings_of(ctx))
+    result = build(haven, org)
+    result.write_csv(out_file)
+    if json:
+        emit_json(
+            {
+                "org": result.org,
+                "file": str(out_file),
+                "open_clients": result.open_clients,
+                "clients_with_other_providers": result.clients_shared,
+                "rows": len(result.rows),
+            }
+        )
+        return
+    out.print(
+        f"{result.clients_shared:,} of {result.org}'s {result.open_clients:,} open clients "
+        f"are also open at another provider; written to {out_file}."
+    )
