@@ -173,3 +173,35 @@ class LinkPairDecided(AuditEvent):
     @property
     def subject(self) -> str:
         return f"link-pair:{self.pair_id}"
+
+
+@dataclass(frozen=True)
+class KeysRotated(AuditEvent):
+    """A new generation of pseudonym keys; earlier generations stay derivable for lookups."""
+
+    action: ClassVar[str] = "keys.rotated"
+    generation: int
+    previous: int
+    master_key_id: str
+
+    @property
+    def subject(self) -> str:
+        return f"key-generation:{self.generation}"
+
+
+@dataclass(frozen=True)
+class ExtractWritten(AuditEvent):
+    """An extract left the personal tier: what, at which tier, for whom, under which key id."""
+
+    action: ClassVar[str] = "extract.written"
+    extract: str
+    dataset: str
+    tier: str
+    recipient: str
+    key_id: str
+    rows: int
+    manifest_sha256: str
+
+    @property
+    def subject(self) -> str:
+        return f"extract:{self.extract}"

@@ -77,6 +77,7 @@ def _register() -> None:
         identity_cmds,
         spec_cmds,
         synth_cmds,
+        tier_cmds,
     )
 
 

@@ -190,3 +190,44 @@ class LinkPair(Base):
         ),
         Index("ix_link_pairs_status", "status"),
     )
+
+
+class KeyGeneration(Base):
+    """One generation of pseudonym keys. Recipient keys are derived from the master key, the
+    generation's number and its nonce; the nonce alone derives nothing, and no key material is
+    stored here. Earlier generations stay derivable, so an earlier release can still be searched
+    for a person after ``keys rotate``."""
+
+    __tablename__ = "key_generations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    nonce: Mapped[str] = mapped_column(String(32))
+    master_key_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Extract(Base):
+    """A file set derived from the personal tier and written out with its manifest."""
+
+    __tablename__ = "extracts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str | None] = mapped_column(String(40), default=None)
+    key_generation: Mapped[int | None] = mapped_column(
+        ForeignKey("key_generations.id"), default=None
+    )
+    key_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    spec_version: Mapped[str] = mapped_column(String(20))
+    link_run: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    directory: Mapped[str] = mapped_column(Text)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    @property
+    def label(self) -> str:
+        return f"X-{self.id}"

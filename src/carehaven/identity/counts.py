@@ -62,7 +62,7 @@ def count_people(haven: Haven, dataset: str, by: Sequence[str] = ()) -> PersonCo
         rows = in_force_rows(con, load_spec(dataset), [s.id for s in subs])
         total = int(rows.count().execute())
         if dataset == "ndtms-review":
-            people = _reviews_with_person(con, reg, rows, [e.id for e in episodes])
+            people = reviews_with_person(con, reg, rows, [e.id for e in episodes])
         else:
             people = reg.rows_with_person(rows, dataset)
             if "authority" in by:
@@ -88,10 +88,11 @@ def count_people(haven: Haven, dataset: str, by: Sequence[str] = ()) -> PersonCo
     return PersonCounts(dataset, tuple(by), rows_out, unlinked_rows=total - linked)
 
 
-def _reviews_with_person(
+def reviews_with_person(
     con: Any, reg: Any, reviews: ir.Table, episode_subs: list[str]
 ) -> ir.Table:
-    """Reviews take their person from the episode they belong to (same provider, episode_id)."""
+    """Reviews take their person from the episode they belong to (same provider, episode_id);
+    reviews of an episode not yet linked drop out."""
     eps = reg.rows_with_person(
         in_force_rows(con, load_spec("ndtms-episode"), episode_subs), "ndtms-episode"
     )
@@ -99,6 +100,7 @@ def _reviews_with_person(
         provider_code=eps.provider_code,
         episode_id=eps.episode_id,
         person_id=eps.person_id,
+        linkable=eps.linkable,
         _authority=eps.la_of_residence,
     ).distinct(on=["provider_code", "episode_id"], keep="first")
     return reviews.join(eps, ["provider_code", "episode_id"])

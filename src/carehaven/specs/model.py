@@ -43,6 +43,27 @@ class ListSpec(_Strict):
     enum: tuple[str, ...]
 
 
+Hierarchy = Literal["age", "postcode-district", "local-authority", "date", "category"]
+Tier = Literal["de-personalised", "anonymised"]
+
+
+class Derivation(_Strict):
+    """A value derived from a direct identifier for the tiers below personal (PSE-2, PSE-3):
+    age at an event date, year-month of birth, or the postcode's district."""
+
+    kind: Literal["age", "year-month", "postcode-district"]
+    name: str
+    at: str | None = None  # the event date an age is measured at
+    hierarchy: Hierarchy | None = None  # how the anonymised tier generalises it
+    tiers: tuple[Tier, ...] = ("de-personalised", "anonymised")
+
+    @model_validator(mode="after")
+    def _age_needs_date(self) -> Derivation:
+        if (self.kind == "age") != (self.at is not None):
+            raise ValueError(f"derivation {self.name}: 'at' is required for an age, only then")
+        return self
+
+
 class Field(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
@@ -54,6 +75,8 @@ class Field(BaseModel):
     codes: dict[str, str] | None = PydField(default=None, alias="carehaven:codes")
     list: ListSpec | None = PydField(default=None, alias="carehaven:list")
     check: Literal["nhs-number", "nino"] | None = PydField(default=None, alias="carehaven:check")
+    derive: tuple[Derivation, ...] = PydField(default=(), alias="carehaven:derive")
+    hierarchy: Hierarchy | None = PydField(default=None, alias="carehaven:hierarchy")
 
     @property
     def required(self) -> bool:
@@ -150,6 +173,8 @@ class Spec(BaseModel):
     submitter_field: str | None = PydField(default=None, alias="carehaven:submitterField")
     table_schema: Schema = PydField(alias="schema")
     rules: tuple[Rule, ...] = PydField(default=(), alias="carehaven:rules")
+    #: The field whose values each anonymised class must hold l distinct values of (PSE-4).
+    sensitive: str | None = PydField(default=None, alias="carehaven:sensitive")
     _source: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
@@ -172,6 +197,18 @@ class Spec(BaseModel):
                 for name in dated:
                     if name is not None and types.get(name) != "date":
                         raise ValueError(f"{self.name}: rule {rule.id} needs {name} to be a date")
+        if self.sensitive is not None and self.sensitive not in known:
+            raise ValueError(f"{self.name}: sensitive field {self.sensitive} is not a field")
+        for f in self.table_schema.fields:
+            for d in f.derive:
+                if f.field_class != FieldClass.DIRECT:
+                    raise ValueError(f"{self.name}: only a D field is derived from ({f.name})")
+                if d.at is not None and types.get(d.at) != "date":
+                    raise ValueError(f"{self.name}: {d.name} is an age at {d.at}, not a date")
+                if d.name in known:
+                    raise ValueError(f"{self.name}: derived {d.name} repeats a field name")
+            if f.hierarchy is not None and f.field_class == FieldClass.DIRECT:
+                raise ValueError(f"{self.name}: {f.name} is D; derive from it instead")
         for key in self.table_schema.primary_key:
             if key not in known:
                 raise ValueError(f"{self.name}: primary key field {key} is not a field")

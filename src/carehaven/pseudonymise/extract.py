@@ -1,0 +1,320 @@
+"""``extract``: a dataset at the de-personalised or anonymised tier, as Parquet, CSV and manifest.
+
+The rows come from the personal tier through the derivations of ``derive.py`` (and, for the
+anonymised tier, ``anonymise.py``); the result is scanned for identifiers before anything is
+written, written under a temporary name, and moved into place only when its control-plane record
+and audit entry commit.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from carehaven import clock
+from carehaven.audit import record
+from carehaven.audit.events import ExtractWritten
+from carehaven.control.models import Extract
+from carehaven.data import connect
+from carehaven.errors import UsageError
+from carehaven.haven import Haven
+from carehaven.pseudonymise.anonymise import (
+    Anonymisation,
+    QuasiIdentifier,
+    apply,
+    frequency_table,
+    search,
+)
+from carehaven.pseudonymise.derive import columns, depersonalised, with_pseudonyms
+from carehaven.pseudonymise.keys import check_recipient, current_generation, recipient_key
+from carehaven.pseudonymise.manifest import manifest_name, sha256_file
+from carehaven.pseudonymise.personal import PERSON_DATASETS, ensure_personal
+from carehaven.pseudonymise.pseudonym import pseudonym_lookup
+from carehaven.pseudonymise.scan import Allowed, LeakFoundError, ScanResult, scan_table
+from carehaven.specs import Spec, load_spec
+
+TIERS = ("personal", "de-personalised", "anonymised", "aggregate")
+EXTRACTABLE = ("de-personalised", "anonymised")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ExtractResult:
+    extract_id: str
+    tier: str
+    rows: int
+    files: list[Path]
+    manifest: Path
+    key_id: str | None
+    scan: ScanResult
+    anonymisation: Anonymisation | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "files": [str(f) for f in self.files],
+            "manifest": str(self.manifest),
+            "tier": self.tier,
+            "rows": self.rows,
+        }
+
+
+@dataclass(frozen=True)
+class Request:
+    dataset: str
+    tier: str
+    recipient: str | None = None
+    k: int = 10
+    l_div: int = 2
+    max_suppression: float = 0.05
+    sensitive: str | None = None  # default: the dataset's declared sensitive field
+
+
+def _check(req: Request) -> Spec:
+    if req.tier not in TIERS:
+        raise UsageError(f"Unknown tier {req.tier!r}; choose {' or '.join(EXTRACTABLE)}.")
+    if req.tier == "personal":
+        raise UsageError(
+            "The personal tier is never extracted; identifiers leave the haven only through a "
+            "release under a contract (SHR-1)."
+        )
+    if req.tier == "aggregate":
+        raise UsageError("Aggregate tables are made by 'carehaven publish', not by extract.")
+    if req.dataset not in PERSON_DATASETS:
+        raise UsageError(
+            f"{req.dataset} is not about people; extract one of {', '.join(PERSON_DATASETS)}."
+        )
+    spec = load_spec(req.dataset)
+    if req.tier == "de-personalised":
+        if not req.recipient:
+            raise UsageError(
+                "A de-personalised extract needs --recipient: pseudonyms are per recipient."
+            )
+        check_recipient(req.recipient)
+    if req.recipient is not None:
+        check_recipient(req.recipient)
+    if req.k < 2:
+        raise UsageError("--k must be at least 2.")
+    if req.l_div < 1:
+        raise UsageError("--l must be at least 1.")
+    if not 0.0 <= req.max_suppression <= 0.5:
+        raise UsageError("--max-suppression must be between 0 and 0.5.")
+    sensitive = req.sensitive or spec.sensitive
+    if req.tier == "anonymised":
+        if sensitive is not None and sensitive not in {c.name for c in columns(spec, req.tier)}:
+            raise UsageError(f"{sensitive} is not a column of the anonymised {req.dataset}.")
+        if not _quasi_identifiers(spec):
+            raise UsageError(f"{req.dataset} declares no quasi-identifiers to generalise.")
+    return spec
+
+
+def _quasi_identifiers(spec: Spec) -> list[QuasiIdentifier]:
+    out = []
+    for c in columns(spec, "anonymised"):
+        if c.hierarchy is None:
+            continue
+        enum = spec.field(c.name).enum if c.name in spec.field_names else None
+        out.append(QuasiIdentifier(c.name, c.hierarchy, enum))
+    return out
+
+
+def extract(
+    haven: Haven, req: Request, out: Path, *, actor: str, progress: Progress | None = None
+) -> ExtractResult:
+    spec = _check(req)
+    sensitive = req.sensitive or spec.sensitive
+    l_div = req.l_div if sensitive is not None else 1
+    targets = [
+        out / f"{req.dataset}.parquet",
+        out / f"{req.dataset}.csv",
+        out / manifest_name(req.dataset),
+    ]
+    clash = [t for t in targets if t.exists()]
+    if clash:
+        raise UsageError(f"{clash[0]} already exists; choose another --out or move it away.")
+    master = haven.master_key
+    anonymisation: Anonymisation | None = None
+    with haven.writer():
+        con = connect(haven.paths.data_db)
+        try:
+            key = gen_id = None
+            if req.tier == "de-personalised":
+                with haven.transaction() as session:
+                    gen = current_generation(session, master, actor=actor)
+                    gen_id = gen.id
+                    key = recipient_key(master, req.recipient or "", gen)
+            with haven.sessions() as session:
+                tier = ensure_personal(session, con, master, progress)
+                rows = depersonalised(spec, tier.events(req.dataset), tier.identifiers, req.tier)
+                if progress:
+                    progress(f"deriving the {req.tier} rows of {req.dataset}")
+                if key is not None:
+                    rows = with_pseudonyms(rows, pseudonym_lookup(rows, key))
+                    table = _ordered(rows)
+                else:
+                    # A record repeated in later returns is one record; classes are then
+                    # checked for k distinct people, not only k rows.
+                    rows = rows.distinct()
+                    qis = _quasi_identifiers(spec)
+                    freq = frequency_table(rows, qis, sensitive).to_pyarrow()
+                    if progress:
+                        progress(f"searching generalisations of {len(qis)} quasi-identifiers")
+                    anonymisation = search(
+                        freq,
+                        qis,
+                        k=req.k,
+                        l_div=l_div,
+                        max_suppression=req.max_suppression,
+                        sensitive=sensitive,
+                    )
+                    safe = apply(
+                        rows,
+                        qis,
+                        anonymisation.chosen.node,
+                        k=req.k,
+                        l_div=l_div,
+                        sensitive=sensitive,
+                        people="person_id",
+                    )
+                    table = _ordered(safe.drop("person_id"))
+                    anonymisation.suppressed_actual = anonymisation.rows - table.num_rows
+                allowed = Allowed(req.recipient or "", gen_id) if gen_id is not None else None
+                scan = scan_table(table, tier, session, master, allowed=allowed, progress=progress)
+                if not scan.ok:
+                    raise LeakFoundError(
+                        f"The {req.tier} extract of {req.dataset} was not written: {scan.summary()}"
+                    )
+                link_run = tier.run
+        finally:
+            con.disconnect()
+        return _write(
+            haven,
+            req,
+            spec,
+            table,
+            out,
+            targets,
+            key.key_id if key else None,
+            gen_id,
+            link_run,
+            scan,
+            anonymisation,
+            actor,
+        )
+
+
+def _ordered(rows: ir.Table) -> pa.Table:
+    """Rows in a fixed order that says nothing about submissions (sorted by their values)."""
+    return rows.order_by(list(rows.columns)).to_pyarrow()
+
+
+def _write(
+    haven: Haven,
+    req: Request,
+    spec: Spec,
+    table: pa.Table,
+    out: Path,
+    targets: list[Path],
+    key_id: str | None,
+    gen_id: int | None,
+    link_run: int,
+    scan: ScanResult,
+    anonymisation: Anonymisation | None,
+    actor: str,
+) -> ExtractResult:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".extract-{secrets.token_hex(6)}"
+    tmp.mkdir(mode=0o700)
+    moved: list[Path] = []
+    try:
+        parquet, csv, manifest_path = (tmp / t.name for t in targets)
+        pq.write_table(table, parquet, compression="zstd")
+        pacsv.write_csv(table, csv)
+        with haven.transaction() as session:
+            row = Extract(
+                dataset=req.dataset,
+                tier=req.tier,
+                recipient=req.recipient if key_id else None,
+                key_generation=gen_id,
+                key_id=key_id,
+                spec_version=spec.version,
+                link_run=link_run,
+                rows=table.num_rows,
+                directory=str(out.resolve()),
+                manifest_sha256="",
+                created_at=clock.now(),
+                created_by=actor,
+            )
+            session.add(row)
+            session.flush()
+            label = row.label
+            manifest = _manifest(
+                req, spec, table, label, key_id, gen_id, [parquet, csv], anonymisation
+            )
+            manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+            row.manifest_sha256 = sha256_file(manifest_path)
+            record(
+                session,
+                ExtractWritten(
+                    label,
+                    req.dataset,
+                    req.tier,
+                    req.recipient or "",
+                    key_id or "",
+                    table.num_rows,
+                    row.manifest_sha256,
+                ),
+                actor=actor,
+            )
+            for src, dst in zip((parquet, csv, manifest_path), targets, strict=True):
+                src.replace(dst)
+                moved.append(dst)
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExtractResult(
+        label, req.tier, table.num_rows, targets[:2], targets[2], key_id, scan, anonymisation
+    )
+
+
+def _manifest(
+    req: Request,
+    spec: Spec,
+    table: pa.Table,
+    label: str,
+    key_id: str | None,
+    gen_id: int | None,
+    files: list[Path],
+    anonymisation: Anonymisation | None,
+) -> dict[str, Any]:
+    classes = {c.name: c.cls for c in columns(spec, req.tier)} | {"pseudonym": "pseudonym"}
+    manifest: dict[str, Any] = {
+        "extract": label,
+        "dataset": req.dataset,
+        "tier": req.tier,
+        "spec_version": spec.version,
+        "recipient": req.recipient if key_id else None,
+        "key_id": key_id,
+        "key_generation": gen_id,
+        "rows": table.num_rows,
+        "columns": [{"name": n, "class": classes[n]} for n in table.column_names],
+        "files": [
+            {"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files
+        ],
+        "created_at": clock.now().isoformat(timespec="seconds"),
+    }
+    if anonymisation is not None:
+        manifest["anonymisation"] = anonymisation.report()
+    return manifest
