@@ -41,7 +41,8 @@ def _blank(value: ir.StringValue, raw: ir.Value) -> ir.StringValue:
 
 def _band(age: ir.IntegerValue, width: int) -> ir.StringValue:
     lo = (age // width) * width
-    band = lo.cast("string").concat("-", (lo + width - 1).cast("string"))
+    hi = ibis.least(lo + width - 1, TOP_AGE - 1)  # 80-89, not 80-99: 90 and over is 90+
+    band = lo.cast("string").concat("-", hi.cast("string"))
     return ibis.ifelse(age >= TOP_AGE, f"{TOP_AGE}+", band)
 
 
