@@ -180,10 +180,15 @@ def hmac_hex(values: pa.Array | pa.ChunkedArray, key: bytes, *, out_bytes: int =
         data, offsets, _pad_state(key, 0x36), _pad_state(key, 0x5C), out_bytes, _HEX
     )
     width = 2 * out_bytes
-    out_offsets = pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int32).tobytes())
-    result = pa.StringArray.from_buffers(n, out_offsets, pa.py_buffer(digest.tobytes()))
+    data = pa.py_buffer(digest)
+    if n * width < 2**31 - 1:
+        offsets = pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int32))
+        result = pa.StringArray.from_buffers(n, offsets, data)
+    else:  # 32-bit offsets would wrap: past 67M pseudonyms, a large string array
+        offsets = pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int64))
+        result = pa.LargeStringArray.from_buffers(n, offsets, data)
     if arr.null_count:
-        result = pc.if_else(arr.is_valid(), result, pa.scalar(None, pa.string()))
+        result = pc.if_else(arr.is_valid(), result, pa.scalar(None, result.type))
     return result
 
 
