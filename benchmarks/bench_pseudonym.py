@@ -26,11 +26,13 @@ whole range are checked against ``hmac`` too; the run aborts otherwise.
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import hashlib
 import hmac
 import importlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -86,7 +88,9 @@ def python_hmac(values: list[str], key: bytes) -> list[str]:
 def start_kernel(cold: bool) -> tuple[Callable[..., pa.Array], dict[str, Any]]:
     """Import the kernel and make its first call, timing each; how the first call got its code."""
     if cold:
-        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="carehaven-numba-")
+        cache = tempfile.mkdtemp(prefix="carehaven-numba-")
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
+        os.environ["NUMBA_CACHE_DIR"] = cache
     started = time.perf_counter()
     kernel = importlib.import_module("carehaven.pseudonymise.kernel")
     import_s = time.perf_counter() - started
