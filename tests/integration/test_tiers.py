@@ -244,3 +244,16 @@ def test_audit_records_extracts_without_identifiers(haven: Haven, ndec: Path) ->
         details = json.loads(e.details)
         assert not set(map(str, details.values())) & pseudonyms
         assert "PN" not in e.details
+
+
+def test_unreadable_input_is_a_sentence_without_its_content(haven: Haven, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text('a,b\n"PN0123456789abcdef,1\nx,y,z\n')
+    with pytest.raises(UsageError) as err:
+        scan_file(haven, bad)
+    assert "cannot be read" in err.value.message and "PN0123" not in err.value.message
+    not_a_folder = tmp_path / "out"
+    not_a_folder.write_text("")
+    with pytest.raises(UsageError, match="is a file"):
+        extract(haven, Request("ndtms-episode", "de-personalised", "NDEC"), not_a_folder,
+                actor="test")

@@ -119,10 +119,12 @@ class _Lattice:
         self.cards: list[list[int]] = []
         for q in range(qis):
             per_level, cards = [], []
-            for lvl in range(heights[q] + 1):
+            for lvl in range(heights[q]):
                 codes, card = _encode(freq[f"__q{q}_{lvl}"])
                 per_level.append(codes)
                 cards.append(card)
+            per_level.append(np.zeros(len(self.count), dtype=np.int64))  # the top level: "*"
+            cards.append(1)
             self.codes.append(per_level)
             self.cards.append(cards)
         if "__s" in freq.column_names:
@@ -212,7 +214,6 @@ def search(
 ) -> Anonymisation:
     """Choose the node with the least information loss whose suppression is within bounds."""
     heights = [_height(freq, i) for i in range(len(qis))]
-    freq = _with_top(freq, heights)
     lat = _Lattice(freq, len(qis), heights, k, l_div)
     limit = math.floor(max_suppression * lat.total)
     size = math.prod(h + 1 for h in heights)
@@ -236,13 +237,6 @@ def search(
 
 def _height(freq: pa.Table, i: int) -> int:
     return sum(1 for c in freq.column_names if c.startswith(f"__q{i}_"))
-
-
-def _with_top(freq: pa.Table, heights: list[int]) -> pa.Table:
-    """Add the constant top level of each quasi-identifier as a column."""
-    for i, h in enumerate(heights):
-        freq = freq.append_column(f"__q{i}_{h}", pa.array(["*"] * freq.num_rows, pa.string()))
-    return freq
 
 
 def _greedy(lat: _Lattice, heights: list[int], accept: Callable[[Outcome], bool]) -> list[Outcome]:

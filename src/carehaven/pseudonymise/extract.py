@@ -94,12 +94,10 @@ def _check(req: Request) -> Spec:
             f"{req.dataset} is not about people; extract one of {', '.join(PERSON_DATASETS)}."
         )
     spec = load_spec(req.dataset)
-    if req.tier == "de-personalised":
-        if not req.recipient:
-            raise UsageError(
-                "A de-personalised extract needs --recipient: pseudonyms are per recipient."
-            )
-        check_recipient(req.recipient)
+    if req.tier == "de-personalised" and not req.recipient:
+        raise UsageError(
+            "A de-personalised extract needs --recipient: pseudonyms are per recipient."
+        )
     if req.recipient is not None:
         check_recipient(req.recipient)
     if req.k < 2:
@@ -138,6 +136,8 @@ def extract(
         out / f"{req.dataset}.csv",
         out / manifest_name(req.dataset),
     ]
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; --out names a folder.")
     clash = [t for t in targets if t.exists()]
     if clash:
         raise UsageError(f"{clash[0]} already exists; choose another --out or move it away.")

@@ -77,8 +77,3 @@ def levels(kind: str, col: ir.Value, enum: tuple[str, ...] | None = None) -> lis
     else:
         raise ValueError(f"unknown hierarchy {kind!r}")
     return [*out, ibis.literal(TOP)]
-
-
-def heights() -> dict[str, int]:
-    """How many levels each hierarchy has above level 0 (categories vary; see ``levels``)."""
-    return {"age": 4, "postcode-district": 2, "local-authority": 2, "date": 3}

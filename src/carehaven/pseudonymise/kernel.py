@@ -157,14 +157,25 @@ def _pad_state(key: bytes, pad: int) -> npt.NDArray[np.uint32]:
     return state
 
 
+_verified = False
+
+
 def hmac_hex(values: pa.Array | pa.ChunkedArray, key: bytes, *, out_bytes: int = 16) -> pa.Array:
     """HMAC-SHA256 of every (non-null) string, as lower-case hex of its first ``out_bytes``.
 
     Nulls stay null. ``out_bytes`` = 32 gives the full digest that ``hmac.new(...).hexdigest()``
     returns; the default 16 bytes (128 bits) is what carehaven uses for pseudonyms.
     """
+    global _verified
     if not 1 <= out_bytes <= 32:
         raise ValueError("out_bytes must be between 1 and 32")
+    if not _verified:
+        _verified = True  # set first: the check itself goes through this function
+        try:
+            _self_check()
+        except BaseException:
+            _verified = False
+            raise
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], pa.large_string())
     arr = values.cast(pa.large_string())

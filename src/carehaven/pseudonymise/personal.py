@@ -22,10 +22,11 @@ import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 from sqlalchemy.orm import Session
 
+from carehaven.data import in_force_rows
 from carehaven.haven.keys import MasterKey
 from carehaven.identity.counts import reviews_with_person
 from carehaven.identity.link import current_run, in_force
-from carehaven.identity.registry_tables import NotLinkedError, registry
+from carehaven.identity.registry_tables import NotLinkedError, Registry, registry
 from carehaven.pseudonymise.kernel import hmac_hex
 from carehaven.pseudonymise.keys import nhs_token_key
 from carehaven.specs import FieldClass, Spec, load_spec
@@ -135,15 +136,13 @@ def _build(session: Session, con: DuckDBBackend, master: MasterKey, run: int) ->
         raise
 
 
-def _rows_with_person(session: Session, con: DuckDBBackend, reg: object, spec: Spec) -> ir.Table:
-    from carehaven.data import in_force_rows
-
+def _rows_with_person(session: Session, con: DuckDBBackend, reg: Registry, spec: Spec) -> ir.Table:
     subs = [s.id for s in in_force(session, spec.name)]
     rows = in_force_rows(con, spec, subs)
     if spec.name == "ndtms-review":
         episodes = [s.id for s in in_force(session, "ndtms-episode")]
         return reviews_with_person(con, reg, rows, episodes)
-    return reg.rows_with_person(rows, spec.name)  # type: ignore[attr-defined]
+    return reg.rows_with_person(rows, spec.name)
 
 
 def _materialise(con: DuckDBBackend, expr: ir.Table, final: str) -> str:

@@ -131,12 +131,12 @@ def scan_table(
         )
     finally:
         raw.unregister("__scan_in")
-    _dictionary(raw, tier, session, master, allowed)
+    people = _dictionary(raw, tier, session, master, allowed)
     hits = raw.execute(
         "SELECT d.kind, c.name, count(*) FROM __scan_cells c "
         "JOIN __scan_dict d ON c.norm = d.norm GROUP BY ALL"
     ).fetchall()
-    personal = _per_person(raw, tier, session, master, allowed, names)
+    personal = _per_person(raw, tier, people, session, master, allowed, names)
     for kind, col, n in [*hits, *personal]:
         result.by_kind[kind] += int(n)
         result.by_column[names[int(col[1:])]] += int(n)
@@ -156,7 +156,8 @@ def _dictionary(
     session: Session,
     master: MasterKey,
     allowed: Allowed | None,
-) -> None:
+) -> pa.Array:
+    """Build ``__scan_dict``; returns every person_id of the personal tier."""
     dates, initials = _short_fields()
     # Table names below are the personal tier's own (a run number), never input.
     events = " UNION ".join(
@@ -194,11 +195,13 @@ def _dictionary(
             )
         finally:
             raw.unregister("__scan_other")
+    return people
 
 
 def _per_person(
     raw: duckdb.DuckDBPyConnection,
     tier: PersonalTier,
+    people: pa.Array,
     session: Session,
     master: MasterKey,
     allowed: Allowed | None,
@@ -212,7 +215,7 @@ def _per_person(
         return []
     dates, initials = _short_fields()
     key = recipient_key(master, allowed.recipient, generation(session, allowed.generation))
-    raw.register("__scan_own", pseudonyms(_people(raw), key))
+    raw.register("__scan_own", pseudonyms(people, key))
     try:
         rows = raw.execute(
             "WITH who AS (SELECT c.__r, o.person_id FROM __scan_cells c "  # noqa: S608
@@ -249,8 +252,9 @@ def read_file(path: Path) -> pa.Table:
             return pacsv.read_csv(path, convert_options=text)
     except FileNotFoundError:
         raise UsageError(f"{path} does not exist.") from None
-    except (OSError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
-        raise UsageError(f"{path} cannot be read as {path.suffix[1:]}: {exc}") from None
+    except (OSError, UnicodeDecodeError, pa.ArrowInvalid):
+        # The engine's message can quote a cell, so it is not shown.
+        raise UsageError(f"{path} cannot be read as a {path.suffix[1:]} file.") from None
     raise UsageError(f"{path}: scan reads .parquet and .csv files.")
 
 
