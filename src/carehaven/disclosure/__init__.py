@@ -1,0 +1,1 @@
+"""Disclosure control for aggregate tables: primary rules, secondary suppression, intruder check."""
