@@ -129,6 +129,17 @@ def test_pseudonyms_are_stable_per_recipient_and_never_shared(haven: Haven, ndec
     assert len(set(third["pseudonym"].to_pylist())) == len(set(first["pseudonym"].to_pylist()))
 
 
+def test_a_file_parted_from_its_manifest_has_its_pseudonyms_flagged_as_such(
+        haven: Haven, ndec: Path, tmp_path: Path) -> None:
+    """A copy without its manifest cannot prove whose pseudonyms it holds: refused, and said so."""
+    copy = tmp_path / "copied.parquet"
+    copy.write_bytes((ndec / "ndtms-episode.parquet").read_bytes())
+    result = scan_file(haven, copy)
+    assert not result.ok
+    assert set(result.by_kind) == {"pseudonym (file not matched to an extract manifest)"}
+    assert scan_file(haven, ndec / "ndtms-episode.parquet").ok
+
+
 def test_anonymised_extract_is_k_anonymous_and_l_diverse(haven: Haven, tmp_path: Path) -> None:
     """PSE-4: every class of quasi-identifiers holds k rows and l sensitive values."""
     result = extract(haven, Request("cld-event", "anonymised", k=10, l_div=2), tmp_path,
@@ -146,6 +157,9 @@ def test_anonymised_extract_is_k_anonymous_and_l_diverse(haven: Haven, tmp_path:
     assert report["chosen"]["information_loss"] <= report["baseline_global_recoding"][
         "information_loss"]
     assert table.num_rows == result.rows > 0
+    # the suppression promised is the suppression released (people, not rows, make a class)
+    assert report["suppressed_rows_counting_people"] == report["chosen"]["suppressed_rows"]
+    assert report["chosen"]["suppressed_rows"] <= 0.05 * report["rows_in"]
     for name in ("Event_Start_Date", "Event_Reference", "LA_Person_Unique_Identifier"):
         assert name not in table.column_names
 
@@ -185,7 +199,7 @@ def test_scanner_finds_each_kind_of_identifier(haven: Haven, ndec: Path, tmp_pat
     for name, values, kind in [
         ("who", people[:n], "person_id"),
         ("nhs", [f"{v[:3]} {v[3:6]} {v[6:]}" for v in nhs[:n]], "identifier"),
-        ("other", theirs.slice(0, n).to_pylist(), "pseudonym of another recipient"),
+        ("other", theirs.slice(0, n).to_pylist(), "pseudonym"),  # no manifest: all flagged
     ]:
         tampered = table.slice(0, n).append_column(name, pa.array(values, pa.string()))
         path = tmp_path / f"{name}.parquet"

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carehaven.errors import UsageError
 from carehaven.pseudonymise import anonymise
 from carehaven.pseudonymise.anonymise import QuasiIdentifier, apply, frequency_table, search
 from carehaven.pseudonymise.derive import age_at, district_of
@@ -109,6 +110,40 @@ def test_people_not_rows_make_up_a_class() -> None:
                       people="person_id").to_pyarrow()
     assert by_rows.num_rows == 6  # P1's six rows alone form a "class of six"
     assert by_people.num_rows == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_search_promises_the_suppression_released_when_people_repeat(seed: int) -> None:
+    """With people counted, the search's suppression is exactly what apply removes (PSE-4)."""
+    rng = np.random.default_rng(seed)
+    base = population(1500, seed=seed).to_pyarrow()
+    repeats = rng.integers(1, 5, base.num_rows)  # each person has one to four records
+    idx = np.repeat(np.arange(base.num_rows), repeats)
+    table = base.take(pa.array(idx)).append_column(
+        "person_id", pa.array([f"P{i}" for i in idx])
+    )
+    table = table.set_column(
+        table.schema.get_field_index("need"), "need",
+        pa.array(rng.choice(["physical", "memory", "mental health"], len(idx))),
+    )
+    rows = ibis.memtable(table)
+    freq = frequency_table(rows, QIS, "need", "person_id").to_pyarrow()
+    found = search(freq, QIS, k=10, l_div=2, max_suppression=0.05, sensitive="need")
+    out = apply(rows, QIS, found.chosen.node, k=10, l_div=2, sensitive="need",
+                people="person_id").to_pyarrow()
+    assert table.num_rows - out.num_rows == found.chosen.suppressed
+    assert found.chosen.suppressed <= 0.05 * table.num_rows
+    names = [q.name for q in QIS]
+    people = out.group_by(names).aggregate([("person_id", "count_distinct")])
+    assert min(people["person_id_count_distinct"].to_pylist()) >= 10
+
+
+def test_no_acceptable_generalisation_is_a_clear_error() -> None:
+    """Too few people for k at any level: a sentence naming the options, not a crash."""
+    rows = population(30, seed=9)
+    freq = frequency_table(rows, QIS, None).to_pyarrow()
+    with pytest.raises(UsageError, match="max-suppression"):
+        search(freq, QIS, k=50, l_div=1, max_suppression=0.05, sensitive=None)
 
 
 def test_levels_generalise_as_declared() -> None:

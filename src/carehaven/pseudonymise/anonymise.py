@@ -32,6 +32,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from carehaven.errors import UsageError
 from carehaven.pseudonymise.hierarchy import levels as hierarchy_levels
 
 #: Lattices up to this many nodes are searched exhaustively.
@@ -127,6 +128,11 @@ class _Lattice:
             cards.append(1)
             self.codes.append(per_level)
             self.cards.append(cards)
+        # With a person column, a class's size is its distinct people, as ``apply`` counts it.
+        self.person: npt.NDArray[np.int64] | None = None
+        self.person_card = 1
+        if "__p" in freq.column_names:
+            self.person, self.person_card = _encode(freq["__p"])
         if "__s" in freq.column_names:
             self.sens: npt.NDArray[np.int64] | None
             self.sens, self.sens_card = _encode(freq["__s"])
@@ -144,22 +150,40 @@ class _Lattice:
                 key, span = _dense(key)
             key = key * card + self.codes[q][lvl]
             span *= card
-        return _dense(key)
+        return _dense(key, span)
 
     def small(
         self, node: tuple[int, ...]
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], int]:
         """Which classes must be suppressed, each frequency row's class, and the class count."""
         cls, n = self.classes(node)
-        sizes = np.bincount(cls, weights=self.count, minlength=n)
+        if self.person is None:
+            sizes = np.bincount(cls, weights=self.count, minlength=n)
+        else:
+            sizes = self._distinct_per_class(cls, n, self.person, self.person_card)
         bad = sizes < self.k
         if self.l_div > 1 and self.sens is not None:
-            pairs, _ = _dense(cls * self.sens_card + self.sens)
-            first = np.zeros(pairs.max() + 1 if len(pairs) else 0, dtype=np.int64)
-            first[pairs] = cls
-            distinct = np.bincount(first, minlength=n)
-            bad |= distinct < self.l_div
+            bad |= self._distinct_per_class(cls, n, self.sens, self.sens_card) < self.l_div
         return bad, cls, n
+
+    @staticmethod
+    def _distinct_per_class(
+        cls: npt.NDArray[np.int64], n: int, value: npt.NDArray[np.int64], card: int
+    ) -> npt.NDArray[np.int64]:
+        """How many distinct ``value`` codes each of the ``n`` classes holds."""
+        if not len(cls):
+            return np.zeros(n, dtype=np.int64)
+        if n * card < 2**62:
+            pairs, _ = _dense(cls * card + value, n * card)
+        else:  # the pair key would overflow: number the classes' pairs from a sort instead
+            order = np.lexsort((value, cls))
+            new = np.ones(len(cls), dtype=bool)
+            new[1:] = (np.diff(cls[order]) != 0) | (np.diff(value[order]) != 0)
+            pairs = np.empty(len(cls), dtype=np.int64)
+            pairs[order] = np.cumsum(new) - 1
+        first = np.zeros(int(pairs.max()) + 1, dtype=np.int64)
+        first[pairs] = cls
+        return np.bincount(first, minlength=n)
 
     def evaluate(self, node: tuple[int, ...]) -> Outcome:
         if node in self.cache:
@@ -185,20 +209,43 @@ def _encode(values: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], 
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(enc.dictionary)
 
 
-def _dense(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+DIRECT_SPAN = 1 << 24  # key ranges up to this size are numbered by a lookup table, not a hash
+
+
+def _dense(
+    key: npt.NDArray[np.int64], span: int | None = None
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Number the distinct keys 0..n-1. Keys known to lie in ``range(span)`` for a small span
+    take a lookup table, many times faster than hashing; the numbering differs, the classes not.
+    """
+    if span is not None and span <= max(DIRECT_SPAN, 4 * len(key)):
+        present = np.zeros(span, dtype=np.bool_)
+        present[key] = True
+        code = np.cumsum(present, dtype=np.int64) - 1
+        return code[key], int(code[-1] + 1) if span else 0
     return _encode(pa.array(key))
 
 
 def frequency_table(
-    rows: ir.Table, qis: Sequence[QuasiIdentifier], sensitive: str | None
+    rows: ir.Table,
+    qis: Sequence[QuasiIdentifier],
+    sensitive: str | None,
+    people: str | None = None,
 ) -> ir.Table:
-    """Counts of rows by every quasi-identifier at every level (and the sensitive value)."""
+    """Counts of rows by every quasi-identifier at every level (and the sensitive value).
+
+    With ``people`` (the column naming the person) the counts are also split by person, so the
+    search counts each class's distinct people exactly as ``apply`` will, and the suppression it
+    promises is the suppression released.
+    """
     cols: dict[str, ir.Value] = {}
     for i, q in enumerate(qis):
         for lvl, expr in enumerate(q.levels(rows)[:-1]):  # the top level is a constant
             cols[f"__q{i}_{lvl}"] = expr
     if sensitive is not None:
         cols["__s"] = rows[sensitive].cast("string").fill_null("(blank)")
+    if people is not None:
+        cols["__p"] = rows[people].cast("string")
     t = rows.select(**cols)
     return t.group_by(list(cols)).aggregate(__n=t.count())
 
@@ -228,6 +275,13 @@ def search(
     else:
         acceptable = _greedy(lat, heights, ok)
         method = "greedy with local search"
+    if not acceptable:
+        raise UsageError(
+            f"No generalisation of these {len(qis)} quasi-identifiers gives classes of {k} "
+            f"people (and {l_div} sensitive values) while suppressing at most "
+            f"{max_suppression:.0%} of the {lat.total} rows; lower --k or --l, or raise "
+            "--max-suppression."
+        )
     chosen = min(acceptable, key=lambda o: (o.loss, o.node))
     baseline = _global_recoding(lat, heights)
     return Anonymisation(
@@ -308,8 +362,8 @@ def apply(
     """``rows`` generalised to ``node``, without the rows of classes too small or too uniform.
 
     With ``people`` (a column naming the person) a class must hold ``k`` distinct people, not
-    only ``k`` rows: the guarantee holds even where one person has several records. The search
-    counts rows, so the rows actually suppressed can exceed its estimate; callers report both.
+    only ``k`` rows: the guarantee holds even where one person has several records. Give the
+    search's frequency table the same ``people`` column, so its suppression is the one applied.
     """
     names = [q.name for q in qis]
     general = rows.mutate(**{q.name: q.levels(rows)[lvl] for q, lvl in zip(qis, node, strict=True)})

@@ -165,7 +165,7 @@ def extract(
                     # checked for k distinct people, not only k rows.
                     rows = rows.distinct()
                     qis = _quasi_identifiers(spec)
-                    freq = frequency_table(rows, qis, sensitive).to_pyarrow()
+                    freq = frequency_table(rows, qis, sensitive, "person_id").to_pyarrow()
                     if progress:
                         progress(f"searching generalisations of {len(qis)} quasi-identifiers")
                     anonymisation = search(
@@ -187,6 +187,7 @@ def extract(
                     )
                     table = _ordered(safe.drop("person_id"))
                     anonymisation.suppressed_actual = anonymisation.rows - table.num_rows
+                    _check_suppression(anonymisation, req)
                 allowed = Allowed(req.recipient or "", gen_id) if gen_id is not None else None
                 scan = scan_table(table, tier, session, master, allowed=allowed, progress=progress)
                 if not scan.ok:
@@ -209,6 +210,17 @@ def extract(
             scan,
             anonymisation,
             actor,
+        )
+
+
+def _check_suppression(anonymisation: Anonymisation, req: Request) -> None:
+    """The rows released must keep the promise of ``--max-suppression``."""
+    limit = req.max_suppression * anonymisation.rows
+    if anonymisation.suppressed_actual is not None and anonymisation.suppressed_actual > limit:
+        raise UsageError(
+            f"The anonymised extract of {req.dataset} was not written: it would suppress "
+            f"{anonymisation.suppressed_actual} of {anonymisation.rows} rows, more than "
+            f"--max-suppression {req.max_suppression:.0%} allows."
         )
 
 

@@ -90,6 +90,56 @@ def _compress(
     state[7] += h
 
 
+CHUNK = 4096  # ids per work item: scratch buffers are allocated once per chunk, not per id
+
+
+@numba.njit(cache=True)
+def _hmac_one(
+    data: npt.NDArray[np.uint8],
+    start: int,
+    length: int,
+    inner0: npt.NDArray[np.uint32],
+    outer0: npt.NDArray[np.uint32],
+    state: npt.NDArray[np.uint32],
+    block: npt.NDArray[np.uint8],
+    w: npt.NDArray[np.uint32],
+) -> None:
+    """HMAC of one value; the digest is left in ``state``."""
+    state[:] = inner0
+    # The inner message: the value, 0x80, zeros, then the bit length of key block + value.
+    total = length + 1 + 8
+    nblocks = (total + BLOCK - 1) // BLOCK
+    bits = (BLOCK + length) * 8
+    for blk in range(nblocks):
+        for j in range(BLOCK):
+            pos = blk * BLOCK + j
+            if pos < length:
+                block[j] = data[start + pos]
+            elif pos == length:
+                block[j] = 0x80
+            else:
+                block[j] = 0
+        if blk == nblocks - 1:
+            for j in range(8):
+                block[BLOCK - 1 - j] = (bits >> (8 * j)) & 0xFF
+        _compress(state, block, w)
+    # The outer message: the 32-byte inner digest, padded, after the outer key block.
+    for j in range(8):
+        v = state[j]
+        block[4 * j] = (v >> np.uint32(24)) & np.uint32(0xFF)
+        block[4 * j + 1] = (v >> np.uint32(16)) & np.uint32(0xFF)
+        block[4 * j + 2] = (v >> np.uint32(8)) & np.uint32(0xFF)
+        block[4 * j + 3] = v & np.uint32(0xFF)
+    block[32] = 0x80
+    for j in range(33, BLOCK):
+        block[j] = 0
+    outer_bits = (BLOCK + 32) * 8
+    block[62] = (outer_bits >> 8) & 0xFF
+    block[63] = outer_bits & 0xFF
+    state[:] = outer0
+    _compress(state, block, w)
+
+
 @numba.njit(parallel=True, cache=True)
 def _hmac_column(
     data: npt.NDArray[np.uint8],
@@ -101,49 +151,19 @@ def _hmac_column(
 ) -> npt.NDArray[np.uint8]:
     n = offsets.shape[0] - 1
     out = np.empty(n * out_bytes * 2, dtype=np.uint8)
-    for i in numba.prange(n):
-        state = inner0.copy()
+    chunks = (n + CHUNK - 1) // CHUNK
+    for c in numba.prange(chunks):
+        state = np.empty(8, dtype=np.uint32)
         block = np.zeros(BLOCK, dtype=np.uint8)
         w = np.empty(64, dtype=np.uint32)
-        start, end = offsets[i], offsets[i + 1]
-        length = end - start
-        # The inner message: the value, 0x80, zeros, then the bit length of key block + value.
-        total = length + 1 + 8
-        nblocks = (total + BLOCK - 1) // BLOCK
-        bits = (BLOCK + length) * 8
-        for blk in range(nblocks):
-            for j in range(BLOCK):
-                pos = blk * BLOCK + j
-                if pos < length:
-                    block[j] = data[start + pos]
-                elif pos == length:
-                    block[j] = 0x80
-                else:
-                    block[j] = 0
-            if blk == nblocks - 1:
-                for j in range(8):
-                    block[BLOCK - 1 - j] = (bits >> (8 * j)) & 0xFF
-            _compress(state, block, w)
-        # The outer message: the 32-byte inner digest, padded, after the outer key block.
-        for j in range(8):
-            v = state[j]
-            block[4 * j] = (v >> np.uint32(24)) & np.uint32(0xFF)
-            block[4 * j + 1] = (v >> np.uint32(16)) & np.uint32(0xFF)
-            block[4 * j + 2] = (v >> np.uint32(8)) & np.uint32(0xFF)
-            block[4 * j + 3] = v & np.uint32(0xFF)
-        block[32] = 0x80
-        for j in range(33, BLOCK):
-            block[j] = 0
-        outer_bits = (BLOCK + 32) * 8
-        block[62] = (outer_bits >> 8) & 0xFF
-        block[63] = outer_bits & 0xFF
-        state2 = outer0.copy()
-        _compress(state2, block, w)
-        base = i * out_bytes * 2
-        for j in range(out_bytes):
-            byte = (state2[j // 4] >> np.uint32(24 - 8 * (j % 4))) & np.uint32(0xFF)
-            out[base + 2 * j] = hexdigits[byte >> 4]
-            out[base + 2 * j + 1] = hexdigits[byte & 0xF]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            start = offsets[i]
+            _hmac_one(data, start, offsets[i + 1] - start, inner0, outer0, state, block, w)
+            base = i * out_bytes * 2
+            for j in range(out_bytes):
+                byte = (state[j // 4] >> np.uint32(24 - 8 * (j % 4))) & np.uint32(0xFF)
+                out[base + 2 * j] = hexdigits[byte >> 4]
+                out[base + 2 * j + 1] = hexdigits[byte & 0xF]
     return out
 
 

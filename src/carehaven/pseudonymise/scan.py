@@ -176,6 +176,13 @@ def _dictionary(
         {"short": [*dates, *initials], "min": MIN_GLOBAL},
     )
     people = _people(raw)
+    # Without a matching manifest the file's own recipient is unknown, so every pseudonym is
+    # flagged; the label says why rather than blaming another recipient.
+    label = (
+        "pseudonym of another recipient or key generation"
+        if allowed is not None
+        else "pseudonym (file not matched to an extract manifest)"
+    )
     pairs = session.execute(
         select(Extract.recipient, Extract.key_generation)
         .where(Extract.recipient.is_not(None), Extract.key_generation.is_not(None))
@@ -190,8 +197,9 @@ def _dictionary(
         raw.register("__scan_other", pseudonyms(people, key).select(["pseudonym"]))
         try:
             raw.execute(
-                "INSERT INTO __scan_dict SELECT DISTINCT upper(pseudonym), "
-                "'pseudonym of another recipient or key generation' FROM __scan_other"
+                "INSERT INTO __scan_dict SELECT DISTINCT upper(pseudonym), $label "
+                "FROM __scan_other",
+                {"label": label},
             )
         finally:
             raw.unregister("__scan_other")
