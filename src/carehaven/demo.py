@@ -14,7 +14,7 @@ from carehaven.audit import verify
 from carehaven.collection import submit
 from carehaven.config import Settings
 from carehaven.errors import UsageError
-from carehaven.haven import init_haven
+from carehaven.haven import Haven, init_haven
 from carehaven.identity.counts import count_people
 from carehaven.identity.link import link
 
@@ -43,6 +43,9 @@ class DemoResult:
     linked_records: int = 0
     people_found: dict[str, int] = field(default_factory=dict)  # dataset -> unique people
     waiting_review: int = 0
+    #: Headline tables published for the latest quarter: name -> (cells, primary, secondary).
+    published: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    publications: Path | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -55,6 +58,13 @@ class DemoResult:
                 "records": self.linked_records,
                 "people": self.people_found,
                 "waiting_review": self.waiting_review,
+            },
+            "published": {
+                "folder": str(self.publications) if self.publications else None,
+                "tables": {
+                    n: {"cells": c, "suppressed_primary": p, "suppressed_secondary": q}
+                    for n, (c, p, q) in self.published.items()
+                },
             },
         }
 
@@ -103,10 +113,30 @@ def run(
     for dataset in COUNTED:
         demo.people_found[dataset] = count_people(haven, dataset).rows[0]["people"]
     demo.people_found["all datasets"] = linked.people
+    _publish(haven, demo, max(f.period for f in result.files), progress, actor)
     check = verify(haven.engine)
     demo.audit_ok, demo.audit_entries = check.ok, check.entries
     haven.close()
     return demo
+
+
+def _publish(
+    haven: Haven,
+    demo: DemoResult,
+    period: str,
+    progress: Callable[[str, int, int], None],
+    actor: str,
+) -> None:
+    """The headline tables for the latest quarter, protected and checked (PSE-5, OUT-4)."""
+    from carehaven.publish.definitions import definitions
+    from carehaven.publish.publish import publish
+
+    demo.publications = haven.paths.outputs / "publications" / period
+    names = list(definitions())
+    for i, name in enumerate(names, start=1):
+        progress(f"publishing {name}", i, len(names))
+        r = publish(haven, name, period, demo.publications, actor=actor)
+        demo.published[name] = (r.cells, r.suppressed_primary, r.suppressed_secondary)
 
 
 def _clear(folder: Path) -> None:

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 9
     CONFIGURATION = 10
     LEAK_FOUND = 11
+    DISCLOSURE_UNSAFE = 12
 
 
 class CarehavenError(Exception):

@@ -205,3 +205,21 @@ class ExtractWritten(AuditEvent):
     @property
     def subject(self) -> str:
         return f"extract:{self.extract}"
+
+
+@dataclass(frozen=True)
+class TablePublished(AuditEvent):
+    """A statistical table passed the intruder check and was written for the public (PSE-5)."""
+
+    action: ClassVar[str] = "table.published"
+    publication: str
+    table: str
+    period: str
+    cells: int
+    suppressed_primary: int
+    suppressed_secondary: int
+    csv_sha256: str
+
+    @property
+    def subject(self) -> str:
+        return f"publication:{self.publication}"

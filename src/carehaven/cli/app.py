@@ -75,6 +75,7 @@ def _register() -> None:
         demo_cmds,
         haven_cmds,
         identity_cmds,
+        publish_cmds,
         spec_cmds,
         synth_cmds,
         tier_cmds,

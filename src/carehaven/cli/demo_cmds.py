@@ -61,6 +61,12 @@ def demo(
             f"{result.waiting_review:,} uncertain pairs wait for a person's decision: "
             f"carehaven --haven {result.haven} link review"
         )
+    if result.published:
+        table(
+            f"Headline tables published to {result.publications}",
+            ["Table", "Cells", "Small (primary)", "Protecting them (secondary)"],
+            [[n, c, p, q] for n, (c, p, q) in result.published.items()],
+        )
     state = "intact" if result.audit_ok else "FAILED VERIFICATION"
     out.print(f"Audit log {state}: {result.audit_entries:,} entries.")
     out.print(f"Haven: {result.haven}   Returns: {result.returns}")

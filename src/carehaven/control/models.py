@@ -231,3 +231,32 @@ class Extract(Base):
     @property
     def label(self) -> str:
         return f"X-{self.id}"
+
+
+class Publication(Base):
+    """A statistical table published for one period, with each cell's published status.
+
+    The statuses are kept so that a later table (the next quarter, the year to date) is
+    protected together with everything already published (PSE-5).
+    """
+
+    __tablename__ = "publications"
+    __table_args__ = (Index("ix_publications_name_period", "name", "period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    period: Mapped[str] = mapped_column(String(20))
+    link_run: Mapped[int] = mapped_column(Integer)
+    cells: Mapped[int] = mapped_column(Integer)
+    suppressed_primary: Mapped[int] = mapped_column(Integer)
+    suppressed_secondary: Mapped[int] = mapped_column(Integer)
+    #: JSON: {"period": [[code, ..., hidden], ...], "year_to_date": [...] or null}
+    statuses: Mapped[str] = mapped_column(Text)
+    directory: Mapped[str] = mapped_column(Text)
+    csv_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    @property
+    def label(self) -> str:
+        return f"T-{self.id}"

@@ -35,6 +35,13 @@ def regions() -> dict[str, str]:
     return dict(json.loads(text)["authorities"])
 
 
+@cache
+def region_names() -> dict[str, str]:
+    """ONS region code to its name."""
+    text = resources.files("carehaven.pseudonymise").joinpath("regions.json").read_text()
+    return dict(json.loads(text)["regions"])
+
+
 def _blank(value: ir.StringValue, raw: ir.Value) -> ir.StringValue:
     return ibis.ifelse(raw.isnull(), BLANK, value)
 

@@ -1,0 +1,1 @@
+"""Publishing protected tables: long CSV with its structure, accessible spreadsheet, charts."""

@@ -1,0 +1,77 @@
+"""Publishing as a user runs it (issue 5): the demo ends by publishing, publish --list,
+publish NAME, disclosure check (PSE-5, OUT-4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_cli import run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    root = tmp_path_factory.mktemp("cli-publish")
+    r = run("demo", "--haven-dir", str(root / "haven"), "--people", "1500", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    out["root"] = str(root)
+    return out  # type: ignore[no-any-return]
+
+
+def test_the_demo_ends_by_publishing_every_headline_table(demo: dict) -> None:  # type: ignore[type-arg]
+    listed = run("publish", "--list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    names = [t["name"] for t in json.loads(listed.stdout)]
+    assert set(json.loads(listed.stdout)[0]) == {"name", "dataset", "description"}
+    published = demo["published"]
+    assert set(published["tables"]) == set(names) and len(names) >= 6
+    folder = Path(published["folder"])
+    for name in names:
+        csv = folder / f"{name}.csv"
+        r = run("disclosure", "check", str(csv), "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        result = json.loads(r.stdout)
+        assert result == {"safe": True, "cells_checked": result["cells_checked"], "unsafe": []}
+
+
+def test_publish_and_check_from_the_command_line(demo: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    haven = str(Path(demo["root"]) / "haven")
+    r = run("--haven", haven, "publish", "ndtms-people-in-treatment", "--period", "2025Q1",
+            "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert set(result) == {"files", "cells", "suppressed_primary", "suppressed_secondary", "safe"}
+    assert result["safe"] is True and result["cells"] > 0
+    assert str(tmp_path / "ndtms-people-in-treatment.csv") in result["files"]
+    for ext in ("csv", "structure.json", "png", "html"):
+        assert (tmp_path / f"ndtms-people-in-treatment.{ext}").exists()
+    again = run("--haven", haven, "publish", "ndtms-people-in-treatment", "--period", "2025Q1",
+                "--out", str(tmp_path))
+    assert again.returncode == 2 and "already exists" in again.stderr + again.stdout
+    bad = run("--haven", haven, "publish", "no-such-table", "--period", "2025Q1",
+              "--out", str(tmp_path))
+    assert bad.returncode == 9 and "Traceback" not in bad.stderr
+
+
+def test_check_finds_a_cell_given_away_by_its_totals(tmp_path: Path) -> None:
+    """One suppressed cell alone in its row is recovered exactly from the row total: exit 12."""
+    csv = tmp_path / "leaky.csv"
+    csv.write_text(
+        "area,sex,value\n"
+        "A,F,[c]\nA,M,20\nA,Total,23\n"
+        "B,F,15\nB,M,[c]\nB,Total,19\n"
+        "Total,F,[c]\nTotal,M,[c]\nTotal,Total,42\n"
+    )
+    r = run("disclosure", "check", str(csv), "--json")
+    assert r.returncode == 12, r.stdout + r.stderr
+    result = json.loads(r.stdout)
+    assert result["safe"] is False and result["cells_checked"] == 4
+    exact = {tuple(u["cell"].values()): u["interval"] for u in result["unsafe"]}
+    assert exact[("A", "F")] == [3.0, 3.0] and exact[("B", "M")] == [4.0, 4.0]
+    text = run("disclosure", "check", str(csv))
+    assert text.returncode == 12 and "UNSAFE" in text.stdout
