@@ -11,7 +11,10 @@ that interval still reaches ``value - lpl`` below and ``value + upl`` above.
 The LPs share one HiGHS model (only the relations touching an unknown, published values
 moved to the right-hand side); between cells only the objective changes, so the simplex
 warm-starts from the previous basis. A vertex that already sits on a cell's own bound settles
-that side of the cell's interval without another LP.
+that side of the cell's interval without another LP. :func:`check` only needs to know whether
+each primary can reach its targets, so it first solves a few LPs that push many primaries at
+once (:func:`push_many`): any feasible vertex reaching a target proves that side safe. Exact
+LPs run only for what is left, and give the intervals reported in findings.
 """
 
 from __future__ import annotations
@@ -337,20 +340,23 @@ def check(
     shown = np.flatnonzero(prim & ~hidden)
     for var in shown:
         val = float(values[var])
-        findings.append(Finding(int(var), val, val, val, val - lpl[var], val + upl[var]))
+        findings.append(Finding(int(var), val, val, val, val - float(lpl[var]),
+                                val + float(upl[var])))
     cells = np.flatnonzero(prim & hidden)
     if len(cells) == 0:
         return findings
     intruder = _Intruder(problem, hidden, known_lo, known_hi)
-    intruder.push(cells, values[cells] + upl[cells], values[cells] - lpl[cells])
+    # Cells cannot go below zero, so the lower protection asked for is at most the value.
+    need_lo = values - np.minimum(np.asarray(lpl, dtype=np.float64), np.maximum(values, 0.0))
+    need_hi = values + np.asarray(upl, dtype=np.float64)
+    intruder.push(cells, need_hi[cells], need_lo[cells])
     for cell in cells:
         v = int(cell)
         val = float(values[v])
-        need_lo, need_hi = val - float(lpl[v]), val + float(upl[v])
         # Any feasible vertex reaching the target settles a side; exact LPs only on failure.
-        if intruder.reaches(v, -1.0, need_hi) and intruder.reaches(v, 1.0, need_lo):
+        if intruder.reaches(v, -1.0, need_hi[v]) and intruder.reaches(v, 1.0, need_lo[v]):
             continue
         lo, hi = intruder.extreme(v, 1.0), intruder.extreme(v, -1.0)
-        findings.append(Finding(v, val, lo, hi, need_lo, need_hi))
+        findings.append(Finding(v, val, lo, hi, float(need_lo[v]), float(need_hi[v])))
     findings.sort(key=lambda f: f.var)
     return findings
