@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     CONFIGURATION = 10
     LEAK_FOUND = 11
     DISCLOSURE_UNSAFE = 12
+    ACCESS_DENIED = 13
+    POLICY_DENIED = 14
 
 
 class CarehavenError(Exception):
@@ -46,3 +48,15 @@ class NotFoundError(CarehavenError):
 
 class ConfigurationError(CarehavenError):
     exit_code = ExitCode.CONFIGURATION
+
+
+class AccessDeniedError(CarehavenError):
+    """The acting user's roles do not allow the command (SHR-6, SHR-7)."""
+
+    exit_code = ExitCode.ACCESS_DENIED
+
+
+class PolicyDeniedError(CarehavenError):
+    """The sharing policy refuses a release (SHR-1 to SHR-8, CON-1)."""
+
+    exit_code = ExitCode.POLICY_DENIED

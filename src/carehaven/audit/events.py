@@ -223,3 +223,160 @@ class TablePublished(AuditEvent):
     @property
     def subject(self) -> str:
         return f"publication:{self.publication}"
+
+
+# ---- governance (issue 6) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipientAdded(AuditEvent):
+    action: ClassVar[str] = "recipient.added"
+    code: str
+    kind: str
+
+    @property
+    def subject(self) -> str:
+        return f"recipient:{self.code}"
+
+
+@dataclass(frozen=True)
+class AgreementAdded(AuditEvent):
+    """A data sharing agreement was recorded: its terms as codes, never a person's value."""
+
+    action: ClassVar[str] = "agreement.added"
+    agreement: str
+    recipient: str
+    tier: str
+    datasets: tuple[str, ...]
+    purposes: tuple[str, ...]
+    lawful_bases: tuple[str, ...]
+    expires_on: str
+
+    @property
+    def subject(self) -> str:
+        return f"agreement:{self.agreement}"
+
+
+@dataclass(frozen=True)
+class AgreementRevoked(AuditEvent):
+    action: ClassVar[str] = "agreement.revoked"
+    agreement: str
+    on: str
+
+    @property
+    def subject(self) -> str:
+        return f"agreement:{self.agreement}"
+
+
+@dataclass(frozen=True)
+class ReleaseProposed(AuditEvent):
+    """A release was proposed and the sharing policy decided (allow or deny, with the ids)."""
+
+    action: ClassVar[str] = "release.proposed"
+    release: str
+    agreement: str
+    recipient: str
+    dataset: str
+    tier: str
+    decision: str
+    requirements: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return f"release:{self.release}"
+
+
+@dataclass(frozen=True)
+class ReleaseApproved(AuditEvent):
+    """A person other than the proposer approved, and the artefact was written (SHR-12)."""
+
+    action: ClassVar[str] = "release.approved"
+    release: str
+    approved_by: str
+    extract: str
+    rows: int
+    people: int
+    manifest_sha256: str
+
+    @property
+    def subject(self) -> str:
+        return f"release:{self.release}"
+
+
+@dataclass(frozen=True)
+class ReleaseRefused(AuditEvent):
+    """An approval was refused: the approver proposed it, lacked the role, or the policy
+    no longer allows it (an agreement expired between proposal and approval)."""
+
+    action: ClassVar[str] = "release.refused"
+    release: str
+    by: str
+    reason: str
+
+    @property
+    def subject(self) -> str:
+        return f"release:{self.release}"
+
+
+@dataclass(frozen=True)
+class UserAdded(AuditEvent):
+    action: ClassVar[str] = "user.added"
+    username: str
+    org: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class RoleGranted(AuditEvent):
+    action: ClassVar[str] = "role.granted"
+    username: str
+    role: str
+    org: str  # "*" for every organisation
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class RoleRevoked(AuditEvent):
+    action: ClassVar[str] = "role.revoked"
+    username: str
+    role: str
+    org: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class AccessDenied(AuditEvent):
+    """A user asked for something their roles do not allow (SHR-6, SHR-7)."""
+
+    action: ClassVar[str] = "access.denied"
+    username: str
+    permission: str
+    org: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class NoticePublished(AuditEvent):
+    """A privacy notice version rendered from the rules was recorded (CON-3)."""
+
+    action: ClassVar[str] = "notice.published"
+    collection: str
+    version: str
+    published_on: str
+    sha256: str
+
+    @property
+    def subject(self) -> str:
+        return f"notice:{self.collection}@{self.version}"

@@ -260,3 +260,149 @@ class Publication(Base):
     @property
     def label(self) -> str:
         return f"T-{self.id}"
+
+
+# ---- governance (issue 6): recipients, agreements, releases, users, notices ---------------------
+
+
+class RecipientKind(StrEnum):
+    """Who a recipient is, as the notices distinguish them (SHR-1 to SHR-9)."""
+
+    PROCESSOR = "processor"  # a processor or contractor working for the controller
+    RESEARCH = "research"  # a research body or trusted organisation
+    GOVERNMENT = "government"  # another government department
+    LOCAL_AUTHORITY = "local-authority"
+    PARTNER = "partner"  # HMRC for IPS
+    POLICE = "police"
+    COURT = "court"
+    PUBLIC = "public"
+
+
+class Recipient(Base):
+    """An organisation (or the public) that may receive data under an agreement."""
+
+    __tablename__ = "recipients"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Agreement(Base):
+    """A data sharing agreement: who, what (tier, datasets, fields), why, on what basis, until
+    when, and what the recipient undertook (SHR-1, SHR-4, SHR-7, SHR-9, SHR-10, SHR-11)."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(ForeignKey("recipients.code"))
+    tier: Mapped[str] = mapped_column(String(20))
+    #: JSON: {"dataset": ["field", ...], ...}: the fields allowed for each dataset.
+    fields: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    lawful_bases: Mapped[list[str]] = mapped_column(JSON)
+    starts_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date] = mapped_column(Date)
+    uk_only: Mapped[bool] = mapped_column(default=True)
+    onward_sharing: Mapped[bool] = mapped_column(default=False)
+    sub_licensing: Mapped[bool] = mapped_column(default=False)
+    no_reidentification_signed: Mapped[bool] = mapped_column(default=False)
+    revoked_on: Mapped[date | None] = mapped_column(Date, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    @property
+    def label(self) -> str:
+        return f"A-{self.id}"
+
+
+class Release(Base):
+    """One artefact for one recipient under one agreement: proposed, decided by the policy,
+    approved by a person other than the proposer, then written (SHR-12)."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"), default=None)
+    recipient: Mapped[str] = mapped_column(ForeignKey("recipients.code"))
+    dataset: Mapped[str] = mapped_column(String(60))
+    tier: Mapped[str] = mapped_column(String(20))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(60))
+    #: proposed | denied | approved | written | failed
+    status: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(10))  # allow | deny
+    #: JSON: [{"requirement": "SHR-3", "text": "..."}, ...]
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    extract_id: Mapped[int | None] = mapped_column(ForeignKey("extracts.id"), default=None)
+    directory: Mapped[str | None] = mapped_column(Text, default=None)
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    manifest: Mapped[str | None] = mapped_column(Text, default=None)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    people: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    @property
+    def label(self) -> str:
+        return f"R-{self.id}"
+
+
+class Role(StrEnum):
+    """What a person may do (ARCHITECTURE "Who uses it"; SHR-6, SHR-7)."""
+
+    SUBMITTER = "submitter"
+    DATA_TEAM = "data-team"
+    IPS_TEAM = "ips-team"
+    ANALYST = "analyst"
+    AUTHORITY_VIEWER = "authority-viewer"
+    AUDITOR = "auditor"
+
+
+class User(Base):
+    """A person who uses the haven. ``org_code`` is the organisation they work for."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    org_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), default=None)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class RoleGrant(Base):
+    """A role held by a user, scoped to one organisation (``org_code``) or to all (None)."""
+
+    __tablename__ = "role_grants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"))
+    role: Mapped[str] = mapped_column(String(30))
+    org_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), default=None)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_by: Mapped[str] = mapped_column(String(100))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class NoticeDocument(Base):
+    """A privacy notice version rendered from the rules (CON-3): its content as data, so the
+    next version's change note can be generated from the difference."""
+
+    __tablename__ = "notice_documents"
+
+    collection: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(20), primary_key=True)
+    published_on: Mapped[date] = mapped_column(Date)
+    #: JSON: the notice's sections as structured data (see governance.notice).
+    content: Mapped[dict[str, object]] = mapped_column(JSON)
+    change_note: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,1 @@
+"""Governance: recipients, agreements, the sharing policy, releases, people's access, notices."""
