@@ -73,12 +73,15 @@ def _register() -> None:
         audit_cmds,
         collection_cmds,
         demo_cmds,
+        governance_cmds,
         haven_cmds,
         identity_cmds,
+        notice_cmds,
         publish_cmds,
         spec_cmds,
         synth_cmds,
         tier_cmds,
+        user_cmds,
     )
 
 

@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the governance work (issue 6)."""
+
+from __future__ import annotations
