@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from ibis.backends.duckdb import Backend as DuckDBBackend
+from sqlalchemy.orm import Session
 
 from carehaven import clock
 from carehaven.audit import record
@@ -58,6 +61,7 @@ class ExtractResult:
     key_id: str | None
     scan: ScanResult
     anonymisation: Anonymisation | None
+    people: int | None = None  # distinct people written, when lineage was kept
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +81,19 @@ class Request:
     l_div: int = 2
     max_suppression: float = 0.05
     sensitive: str | None = None  # default: the dataset's declared sensitive field
+    #: Only these fields (data minimisation, SHR-7); None keeps every column of the tier.
+    fields: tuple[str, ...] | None = None
+    #: Keep only people who consented to this sharing (CON-1): the dataset must record consent.
+    consenting_only: bool = False
+    #: A release label: the person_ids written are kept as its lineage (``release_people``).
+    lineage: str | None = None
+
+
+#: The field that records each dataset's consent to sharing beyond the collection (CON-1).
+CONSENT_FIELD = {"ips-episode": "consent_dhsc"}
+LINEAGE_TABLE = "release_people"
+#: Called inside the transaction that records the extract, so a caller's rows commit with it.
+OnCommit = Callable[[Session, Extract], None]
 
 
 def _check(req: Request) -> Spec:
@@ -107,6 +124,21 @@ def _check(req: Request) -> Spec:
     if not 0.0 <= req.max_suppression <= 0.5:
         raise UsageError("--max-suppression must be between 0 and 0.5.")
     sensitive = req.sensitive or spec.sensitive
+    if req.fields is not None:
+        known = {c.name for c in columns(spec, req.tier)}
+        unknown = [f for f in req.fields if f not in known]
+        if unknown:
+            raise UsageError(
+                f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a column of "
+                f"the {req.tier} {req.dataset}; choose from {', '.join(sorted(known))}."
+            )
+        if not req.fields:
+            raise UsageError("An extract needs at least one field.")
+        if sensitive not in req.fields:
+            sensitive = None
+    if req.consenting_only and req.dataset not in CONSENT_FIELD:
+        raise UsageError(f"{req.dataset} records no consent to sharing, so it cannot be limited "
+                         "to people who consented.")
     if req.tier == "anonymised":
         if sensitive is not None and sensitive not in {c.name for c in columns(spec, req.tier)}:
             raise UsageError(f"{sensitive} is not a column of the anonymised {req.dataset}.")
@@ -115,10 +147,12 @@ def _check(req: Request) -> Spec:
     return spec
 
 
-def _quasi_identifiers(spec: Spec) -> list[QuasiIdentifier]:
+def _quasi_identifiers(
+    spec: Spec, keep: tuple[str, ...] | None = None
+) -> list[QuasiIdentifier]:
     out = []
     for c in columns(spec, "anonymised"):
-        if c.hierarchy is None:
+        if c.hierarchy is None or (keep is not None and c.name not in keep):
             continue
         enum = spec.field(c.name).enum if c.name in spec.field_names else None
         out.append(QuasiIdentifier(c.name, c.hierarchy, enum))
@@ -126,10 +160,18 @@ def _quasi_identifiers(spec: Spec) -> list[QuasiIdentifier]:
 
 
 def extract(
-    haven: Haven, req: Request, out: Path, *, actor: str, progress: Progress | None = None
+    haven: Haven,
+    req: Request,
+    out: Path,
+    *,
+    actor: str,
+    progress: Progress | None = None,
+    on_commit: OnCommit | None = None,
 ) -> ExtractResult:
     spec = _check(req)
     sensitive = req.sensitive or spec.sensitive
+    if req.fields is not None and sensitive not in req.fields:
+        sensitive = None
     l_div = req.l_div if sensitive is not None else 1
     targets = [
         out / f"{req.dataset}.parquet",
@@ -155,8 +197,13 @@ def extract(
             with haven.sessions() as session:
                 tier = ensure_personal(session, con, master, progress)
                 rows = depersonalised(spec, tier.events(req.dataset), tier.identifiers, req.tier)
+                if req.consenting_only:
+                    rows = rows.filter(rows[CONSENT_FIELD[req.dataset]] == "Y")
+                if req.fields is not None:
+                    rows = rows.select("person_id", *req.fields)
                 if progress:
                     progress(f"deriving the {req.tier} rows of {req.dataset}")
+                released = rows
                 if key is not None:
                     rows = with_pseudonyms(rows, pseudonym_lookup(rows, key))
                     table = _ordered(rows)
@@ -164,7 +211,7 @@ def extract(
                     # A record repeated in later returns is one record; classes are then
                     # checked for k distinct people, not only k rows.
                     rows = rows.distinct()
-                    qis = _quasi_identifiers(spec)
+                    qis = _quasi_identifiers(spec, req.fields)
                     freq = frequency_table(rows, qis, sensitive, "person_id").to_pyarrow()
                     if progress:
                         progress(f"searching generalisations of {len(qis)} quasi-identifiers")
@@ -185,6 +232,7 @@ def extract(
                         sensitive=sensitive,
                         people="person_id",
                     )
+                    released = safe
                     table = _ordered(safe.drop("person_id"))
                     anonymisation.suppressed_actual = anonymisation.rows - table.num_rows
                     _check_suppression(anonymisation, req)
@@ -195,22 +243,80 @@ def extract(
                         f"The {req.tier} extract of {req.dataset} was not written: {scan.summary()}"
                     )
                 link_run = tier.run
+                people = _keep_lineage(con, req.lineage, released) if req.lineage else None
         finally:
             con.disconnect()
-        return _write(
-            haven,
-            req,
-            spec,
-            table,
-            out,
-            targets,
-            key.key_id if key else None,
-            gen_id,
-            link_run,
-            scan,
-            anonymisation,
-            actor,
+        try:
+            result = _write(
+                haven,
+                req,
+                spec,
+                table,
+                out,
+                targets,
+                key.key_id if key else None,
+                gen_id,
+                link_run,
+                scan,
+                anonymisation,
+                actor,
+                on_commit,
+            )
+        except BaseException:
+            if req.lineage:
+                _drop_lineage(haven, req.lineage)
+            raise
+        result.people = people
+        return result
+
+
+def _keep_lineage(con: DuckDBBackend, label: str, rows: ir.Table) -> int:
+    """Record which person_ids went into release ``label``, so that a later withdrawal,
+    erasure or correction finds every release it touches. Returns how many people."""
+    if LINEAGE_TABLE not in con.list_tables():
+        con.create_table(
+            LINEAGE_TABLE, schema=ibis.schema({"release": "string", "person_id": "string"})
         )
+    people = rows.select(
+        release=ibis.literal(label), person_id=rows.person_id.cast("string")
+    ).distinct()
+    con.con.execute("DELETE FROM release_people WHERE release = ?", [label])
+    con.insert(LINEAGE_TABLE, people)
+    count = con.con.execute(
+        "SELECT count(*) FROM release_people WHERE release = ?", [label]
+    ).fetchone()
+    return int(count[0]) if count else 0
+
+
+def _drop_lineage(haven: Haven, label: str) -> None:
+    """Undo :func:`_keep_lineage` when the extract was not written (the caller holds the
+    writer lock)."""
+    con = connect(haven.paths.data_db)
+    try:
+        if LINEAGE_TABLE in con.list_tables():
+            con.con.execute("DELETE FROM release_people WHERE release = ?", [label])
+    finally:
+        con.disconnect()
+
+
+def releases_of(haven: Haven, person_ids: list[str]) -> dict[str, list[str]]:
+    """For each person_id given, the releases whose artefacts held them (lineage)."""
+    with haven.writer():
+        con = connect(haven.paths.data_db)
+        try:
+            if LINEAGE_TABLE not in con.list_tables() or not person_ids:
+                return {p: [] for p in person_ids}
+            found = con.con.execute(
+                "SELECT person_id, release FROM release_people "
+                "WHERE person_id IN (SELECT unnest(?)) ORDER BY release",
+                [person_ids],
+            ).fetchall()
+        finally:
+            con.disconnect()
+    out: dict[str, list[str]] = {p: [] for p in person_ids}
+    for person, release in found:
+        out[str(person)].append(str(release))
+    return out
 
 
 def _check_suppression(anonymisation: Anonymisation, req: Request) -> None:
@@ -242,6 +348,7 @@ def _write(
     scan: ScanResult,
     anonymisation: Anonymisation | None,
     actor: str,
+    on_commit: OnCommit | None = None,
 ) -> ExtractResult:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".extract-{secrets.token_hex(6)}"
@@ -287,6 +394,8 @@ def _write(
                 ),
                 actor=actor,
             )
+            if on_commit is not None:
+                on_commit(session, row)
             for src, dst in zip((parquet, csv, manifest_path), targets, strict=True):
                 src.replace(dst)
                 moved.append(dst)
