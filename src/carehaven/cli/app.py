@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,10 @@ from carehaven import __version__
 from carehaven.cli.output import emit_json, err
 from carehaven.config import Settings
 from carehaven.errors import CarehavenError, ExitCode
+
+if TYPE_CHECKING:
+    from carehaven.governance.access import Actor, Permission
+    from carehaven.haven import Haven
 
 app = typer.Typer(
     name="carehaven",
@@ -65,6 +69,33 @@ def settings_of(ctx: typer.Context) -> Settings:
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings)
     return settings
+
+
+def who(ctx: typer.Context, haven: Haven, explicit: str | None = None) -> Actor:
+    """Who is acting (docs/access.md): ``explicit`` (a command's --as), else $CAREHAVEN_USER,
+    else the OS account; anyone at all while the haven has no users (single-operator mode)."""
+    from carehaven.governance.access import acting_user
+
+    return acting_user(haven, explicit)
+
+
+def open_as(
+    ctx: typer.Context,
+    permission: Permission | None,
+    org: str | None = None,
+    *,
+    explicit: str | None = None,
+) -> tuple[Haven, Actor]:
+    """Open the haven, resolve who is acting and check they hold ``permission`` for ``org``
+    before anything else happens (exit 13 if not). ``None``: any active user may."""
+    from carehaven.governance.access import require
+    from carehaven.haven import open_haven
+
+    haven = open_haven(settings_of(ctx))
+    acting = who(ctx, haven, explicit)
+    if permission is not None:
+        require(haven, acting, permission, org)
+    return haven, acting
 
 
 def _register() -> None:

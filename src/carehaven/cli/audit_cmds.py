@@ -8,11 +8,11 @@ import typer
 from sqlalchemy import select
 
 from carehaven.audit import verify
-from carehaven.cli.app import JsonFlag, app, settings_of
+from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, table
 from carehaven.control.models import AuditEntry
 from carehaven.errors import CarehavenError, ExitCode
-from carehaven.haven import open_haven
+from carehaven.governance.access import Permission
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -21,7 +21,8 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Check the whole chain; exit 7 naming the first entry that was tampered with."""
-    result = verify(open_haven(settings_of(ctx)).engine)
+    haven, _ = open_as(ctx, Permission.READ_AUDIT)
+    result = verify(haven.engine)
     if json:
         emit_json(result.as_json())
         if not result.ok:
@@ -42,7 +43,7 @@ def audit_show(
     json: JsonFlag = False,
 ) -> None:
     """Show the newest entries of the audit log."""
-    haven = open_haven(settings_of(ctx))
+    haven, _ = open_as(ctx, Permission.READ_AUDIT)
     with haven.sessions() as session:
         entries = list(
             session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit))

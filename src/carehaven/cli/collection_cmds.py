@@ -9,14 +9,14 @@ from typing import Annotated, Any, Literal
 import typer
 from sqlalchemy import select
 
-from carehaven.cli.app import JsonFlag, actor, app, settings_of
+from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, stages, table
 from carehaven.collection import report as reports
 from carehaven.collection import submit as submit_file
 from carehaven.collection.submit import STAGES
 from carehaven.control.models import Submission
 from carehaven.errors import ExitCode, NotFoundError
-from carehaven.haven import open_haven
+from carehaven.governance.access import Permission, require, require_visible
 
 
 @app.command()
@@ -29,10 +29,10 @@ def submit(
     json: JsonFlag = False,
 ) -> None:
     """Land, validate and accept a provider's file. Exit 0 accepted, 3 rejected."""
-    haven = open_haven(settings_of(ctx))
+    haven, who = open_as(ctx, Permission.SUBMIT, org)
     with stages(STAGES, quiet=json) as step:
         result = submit_file(
-            haven, file, dataset=dataset, org=org, period=period, actor=actor(), progress=step
+            haven, file, dataset=dataset, org=org, period=period, actor=who.label, progress=step
         )
     if json:
         emit_json(result.as_json())
@@ -57,11 +57,16 @@ def submissions(
     period: Annotated[str | None, typer.Option(help="Only this period.")] = None,
     json: JsonFlag = False,
 ) -> None:
-    """List submissions, newest first."""
-    haven = open_haven(settings_of(ctx))
+    """List submissions, newest first: those of the organisations you may read."""
+    haven, who = open_as(ctx, None)
     query = select(Submission).order_by(Submission.received_at.desc())
     if org:
+        require(haven, who, Permission.READ_SUBMISSIONS, org)
         query = query.where(Submission.org_code == org)
+    else:
+        visible = require_visible(haven, who, Permission.READ_SUBMISSIONS)
+        if visible is not None:
+            query = query.where(Submission.org_code.in_(sorted(visible)))
     if dataset:
         query = query.where(Submission.dataset == dataset)
     if period:
@@ -134,9 +139,17 @@ def report(
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the report instead.")] = False,
 ) -> None:
     """Write a submission's validation report as HTML, JSON or CSV."""
-    haven = open_haven(settings_of(ctx))
+    haven, who = open_as(ctx, None)
+    with haven.sessions() as session:
+        found = session.get(Submission, submission_id)
+    # Someone who may read only some organisations hears the same about a submission that
+    # does not exist as about another organisation's (exit 13 either way): nothing leaks.
+    require(
+        haven, who, Permission.READ_SUBMISSIONS, found.org_code if found else None,
+        message=f"There is no submission {submission_id} that you may read.",
+    )
     folder = haven.paths.reports / submission_id
-    if "/" in submission_id or not (folder / reports.SUMMARY_FILE).is_file():
+    if found is None or "/" in submission_id or not (folder / reports.SUMMARY_FILE).is_file():
         raise NotFoundError(f"There is no submission {submission_id} in this haven.")
     summary, findings = reports.load(folder)
     text = {

@@ -6,15 +6,17 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, actor, app, settings_of
+from carehaven.cli.app import JsonFlag, actor, app, open_as, settings_of
 from carehaven.cli.output import emit_json, out, table
 from carehaven.control.models import OrgKind
-from carehaven.haven import init_haven, open_haven
+from carehaven.governance.access import Permission
+from carehaven.haven import init_haven
 
 
 @app.command()
 def init(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Create a new haven: folders, key file (owner-only), control database, audit log."""
+    # A new haven has no users: whoever creates it owns it (single-operator mode).
     haven = init_haven(settings_of(ctx), actor=actor())
     result = {
         "haven": str(haven.paths.root),
@@ -45,8 +47,8 @@ def orgs_add(
     json: JsonFlag = False,
 ) -> None:
     """Register an organisation."""
-    haven = open_haven(settings_of(ctx))
-    org = haven.add_organisation(code, kind, name, actor=actor())
+    haven, who = open_as(ctx, Permission.RUN_PIPELINE)
+    org = haven.add_organisation(code, kind, name, actor=who.label)
     if json:
         emit_json({"code": org.code, "kind": org.kind, "name": org.name})
     else:
@@ -55,11 +57,9 @@ def orgs_add(
 
 @orgs.command("list")
 def orgs_list(ctx: typer.Context, json: JsonFlag = False) -> None:
-    """List the registered organisations."""
-    rows = [
-        {"code": o.code, "kind": o.kind, "name": o.name}
-        for o in open_haven(settings_of(ctx)).organisations()
-    ]
+    """List the registered organisations (any user may: they are not personal data)."""
+    haven, _ = open_as(ctx, None)
+    rows = [{"code": o.code, "kind": o.kind, "name": o.name} for o in haven.organisations()]
     if json:
         emit_json(rows)
     else:

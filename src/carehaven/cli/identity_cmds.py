@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, actor, app, settings_of
+from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.haven import open_haven
+from carehaven.governance.access import Permission
 
 link_app = typer.Typer(
     help="Resolve every accepted row to a person; review the uncertain pairs.",
@@ -48,10 +48,10 @@ def link(
         return
     from carehaven.identity.link import link as run_link
 
-    haven = open_haven(settings_of(ctx))
+    haven, who = open_as(ctx, Permission.RUN_PIPELINE)
     say = (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
     result = run_link(
-        haven, actor=actor(), progress=say, keep_resolution=report is not None, full=full
+        haven, actor=who.label, progress=say, keep_resolution=report is not None, full=full
     )
     files: list[Path] = []
     if report is not None:
@@ -99,7 +99,7 @@ def review(
     """The uncertain pairs waiting for a person's decision, with the evidence (no identifiers)."""
     from carehaven.identity.review import waiting
 
-    haven = open_haven(settings_of(ctx))
+    haven, _ = open_as(ctx, Permission.RUN_PIPELINE)
     pairs = waiting(haven, limit=limit)
     if json:
         emit_json([p.as_json() for p in pairs])
@@ -147,8 +147,8 @@ def decide(
 
     if same == different:
         raise UsageError("Say either --same or --different.")
-    haven = open_haven(settings_of(ctx))
-    earlier, now = record_decision(haven, pair, same=same, actor=actor())
+    haven, who = open_as(ctx, Permission.RUN_PIPELINE)
+    earlier, now = record_decision(haven, pair, same=same, actor=who.label)
     if json:
         emit_json({"pair_id": pair, "decision": now, "previous": earlier})
         return
@@ -170,7 +170,7 @@ def count(
     from carehaven.identity.counts import count_people, parse_by
 
     groups = parse_by(by)
-    haven = open_haven(settings_of(ctx))
+    haven, _ = open_as(ctx, Permission.RUN_PIPELINE)
     result = count_people(haven, dataset, groups)
     if result.unlinked_rows:
         err.print(
@@ -198,7 +198,7 @@ def feedback(
     """Tell a provider which of its open clients another provider is treating now (IDN-2)."""
     from carehaven.identity.feedback import feedback as build
 
-    haven = open_haven(settings_of(ctx))
+    haven, _ = open_as(ctx, Permission.READ_SUBMISSIONS, org)
     result = build(haven, org)
     result.write_csv(out_file)
     if json:

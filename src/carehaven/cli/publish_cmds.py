@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, actor, app, settings_of
+from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.haven import open_haven
+from carehaven.governance.access import Permission
 
 disclosure_app = typer.Typer(help="Disclosure control of published tables.", no_args_is_help=True)
 app.add_typer(disclosure_app, name="disclosure")
@@ -62,9 +62,9 @@ def publish(
         raise UsageError("publish needs a table NAME, --period and --out (or --list).")
     from carehaven.publish.publish import publish as run_publish
 
-    haven = open_haven(settings_of(ctx))
+    haven, who = open_as(ctx, Permission.PUBLISH)
     result = run_publish(
-        haven, name, period, out_dir, actor=actor(), progress=_say(json),  # type: ignore[arg-type]
+        haven, name, period, out_dir, actor=who.label, progress=_say(json),  # type: ignore[arg-type]
         time_limit=time_limit,
     )
     if json:

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, actor, app, settings_of
+from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import counter, emit_json, out, table
 from carehaven.errors import UsageError
-from carehaven.haven import open_haven
+from carehaven.governance.access import Permission
 
 
 @app.command()
@@ -35,17 +35,18 @@ def synth(
         raise UsageError("--people must be at least 1.")
     if not 0 <= invalid_rate <= 0.5:
         raise UsageError("--invalid-rate must be between 0 and 0.5.")
+    # Writing files needs no haven; registering their organisations in one is pipeline work.
+    haven, who = open_as(ctx, Permission.RUN_PIPELINE) if register else (None, None)
     with counter("synthesising", quiet=json) as progress:
         result = synthesise(
             out_dir, people=people, seed=seed, invalid_rate=invalid_rate, progress=progress
         )
     added = []
-    if register:
-        haven = open_haven(settings_of(ctx))
+    if haven is not None and who is not None:
         known = {o.code for o in haven.organisations()}
         for org in result.organisations:
             if org.code not in known:
-                haven.add_organisation(org.code, org.kind, org.name, actor=actor())
+                haven.add_organisation(org.code, org.kind, org.name, actor=who.label)
                 added.append(org.code)
     summary = {
         "out": str(out_dir),

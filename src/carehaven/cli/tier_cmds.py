@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, actor, app, settings_of
+from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
-from carehaven.haven import open_haven
+from carehaven.governance.access import Permission
 
 keys_app = typer.Typer(help="Pseudonym keys: generations and rotation.", no_args_is_help=True)
 extracts_app = typer.Typer(help="Extracts written so far.", no_args_is_help=True)
@@ -53,9 +53,9 @@ def extract(
     from carehaven.pseudonymise.extract import Request
     from carehaven.pseudonymise.extract import extract as run_extract
 
-    haven = open_haven(settings_of(ctx))
+    haven, who = open_as(ctx, Permission.EXTRACT)
     req = Request(dataset, tier, recipient, k, l_div, max_suppression, sensitive)
-    result = run_extract(haven, req, out_dir, actor=actor(), progress=_say(json))  # type: ignore[arg-type]
+    result = run_extract(haven, req, out_dir, actor=who.label, progress=_say(json))  # type: ignore[arg-type]
     if json:
         emit_json(result.as_json())
         return
@@ -91,7 +91,7 @@ def scan(
     """Check a file for identifiers, person ids, tokens and other recipients' pseudonyms."""
     from carehaven.pseudonymise.scan import LeakFoundError, scan_file
 
-    haven = open_haven(settings_of(ctx))
+    haven, _ = open_as(ctx, Permission.EXTRACT)
     result = scan_file(haven, file, progress=_say(json))  # type: ignore[arg-type]
     if json:
         emit_json({"ok": result.ok, "hits": result.hits})
@@ -108,7 +108,8 @@ def keys_rotate(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Start a new generation of pseudonym keys; earlier releases stay searchable."""
     from carehaven.pseudonymise.keys import rotate
 
-    gen = rotate(open_haven(settings_of(ctx)), actor=actor())
+    haven, who = open_as(ctx, Permission.RUN_PIPELINE)
+    gen = rotate(haven, actor=who.label)
     if json:
         emit_json({"generation": gen.id, "created_at": gen.created_at.isoformat()})
         return
@@ -123,7 +124,8 @@ def extracts_list(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Every extract written, with its tier, recipient and key id."""
     from carehaven.pseudonymise.lookup import list_extracts
 
-    rows = list_extracts(open_haven(settings_of(ctx)))
+    haven, _ = open_as(ctx, Permission.EXTRACT)
+    rows = list_extracts(haven)
     if json:
         emit_json(rows)
         return
@@ -154,7 +156,8 @@ def extracts_find(
     """The extracts that hold rows about a person, and how many (for a rights request)."""
     from carehaven.pseudonymise.lookup import find_person
 
-    found = find_person(open_haven(settings_of(ctx)), person)
+    haven, _ = open_as(ctx, Permission.EXTRACT)
+    found = find_person(haven, person)
     if json:
         emit_json(found)
         return

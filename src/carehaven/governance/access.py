@@ -1,0 +1,577 @@
+"""People's access: users, their roles, what each role may do, and for which organisation.
+
+SEC-1 (access strictly controlled), SHR-6 (identifiable IPS data seen only by the IPS team) and
+SHR-7 (access granted for what the agreements permit, and reviewed). The table of roles and
+permissions is data (``ROLE_PERMISSIONS``); ``docs/access.md`` shows it and a test keeps the two
+in step.
+
+Scoping. A grant is either for one organisation or for every organisation (scope ``None``).
+Submitter and authority-viewer are *organisation roles*: their grants always name one
+organisation. Every other role acts across organisations and is granted unscoped. A grant
+allows a permission for organisation ``org`` when its role carries the permission and its scope
+is ``None`` or ``org``; a permission that is not about one organisation is checked with
+``org=None`` and so needs an unscoped grant.
+
+Single-operator mode. Until the first user is added, the haven has nobody to check against:
+whoever runs the command line owns the haven folder (mode 0700), key file included, and so
+already holds everything. Commands then act as that OS account with every permission, as they
+did before users existed. Adding the first user ends the mode; that user must hold data-team,
+or nobody could run the pipeline or add users any more.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
+
+from carehaven import clock
+from carehaven.audit import record
+from carehaven.audit.events import AccessDenied, RoleGranted, RoleRevoked, UserAdded
+from carehaven.control.models import Role, RoleGrant, User
+from carehaven.errors import AccessDeniedError, NotFoundError, UsageError
+from carehaven.haven import Haven
+
+
+class Permission(StrEnum):
+    SUBMIT = "submit"  # org-scoped
+    READ_SUBMISSIONS = "read-submissions"  # org-scoped: reports, submissions, identity feedback
+    RUN_PIPELINE = "run-pipeline"  # link, review decisions, keys rotate, orgs add, synth
+    EXTRACT = "extract"  # extract, scan, extracts list / find
+    PUBLISH = "publish"  # publish
+    MANAGE_SHARING = "manage-sharing"  # recipients, agreements
+    PROPOSE_RELEASE = "propose-release"
+    APPROVE_RELEASE = "approve-release"
+    READ_GOVERNANCE = "read-governance"  # releases, access review, register, notices
+    PUBLISH_NOTICE = "publish-notice"
+    READ_IPS_IDENTIFIABLE = "read-ips-identifiable"  # SHR-6: only ips-team
+    READ_AUDIT = "read-audit"  # audit verify / show
+    MANAGE_USERS = "manage-users"
+    VIEW_DASHBOARD = "view-dashboard"  # org-scoped (the web dashboard)
+
+
+#: Permissions that are about one organisation's data: checked with that organisation.
+ORG_SCOPED: frozenset[Permission] = frozenset(
+    {Permission.SUBMIT, Permission.READ_SUBMISSIONS, Permission.VIEW_DASHBOARD}
+)
+
+#: What each role may do. docs/access.md shows this table; tests/unit/test_access.py checks it.
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
+    {
+        Role.SUBMITTER: frozenset({Permission.SUBMIT, Permission.READ_SUBMISSIONS}),
+        Role.DATA_TEAM: frozenset(
+            {
+                Permission.SUBMIT,
+                Permission.READ_SUBMISSIONS,
+                Permission.RUN_PIPELINE,
+                Permission.EXTRACT,
+                Permission.PUBLISH,
+                Permission.MANAGE_SHARING,
+                Permission.PROPOSE_RELEASE,
+                Permission.APPROVE_RELEASE,
+                Permission.READ_GOVERNANCE,
+                Permission.PUBLISH_NOTICE,
+                Permission.READ_AUDIT,
+                Permission.MANAGE_USERS,
+                Permission.VIEW_DASHBOARD,
+            }
+        ),
+        Role.IPS_TEAM: frozenset({Permission.READ_IPS_IDENTIFIABLE}),
+        Role.ANALYST: frozenset(),
+        Role.AUTHORITY_VIEWER: frozenset({Permission.VIEW_DASHBOARD}),
+        Role.AUDITOR: frozenset({Permission.READ_AUDIT, Permission.READ_GOVERNANCE}),
+    }
+)
+
+#: Roles whose every permission is about one organisation: their grants name it.
+ORG_ROLES: frozenset[Role] = frozenset(
+    r for r, perms in ROLE_PERMISSIONS.items() if perms and perms <= ORG_SCOPED
+)
+
+#: What a permission lets a person do, for the sentence that refuses it.
+DOES: Mapping[Permission, str] = MappingProxyType(
+    {
+        Permission.SUBMIT: "submit returns",
+        Permission.READ_SUBMISSIONS: "read submissions, their reports and identity feedback",
+        Permission.RUN_PIPELINE: "run the pipeline",
+        Permission.EXTRACT: "write or scan extracts",
+        Permission.PUBLISH: "publish statistical tables",
+        Permission.MANAGE_SHARING: "manage recipients and agreements",
+        Permission.PROPOSE_RELEASE: "propose releases",
+        Permission.APPROVE_RELEASE: "approve releases",
+        Permission.READ_GOVERNANCE: "read releases, the register and the access review",
+        Permission.PUBLISH_NOTICE: "publish privacy notices",
+        Permission.READ_IPS_IDENTIFIABLE: "see identifiable IPS data",
+        Permission.READ_AUDIT: "read the audit log",
+        Permission.MANAGE_USERS: "manage users and roles",
+        Permission.VIEW_DASHBOARD: "view the dashboard",
+    }
+)
+
+#: The environment variable naming the user a command acts as.
+USER_ENV = "CAREHAVEN_USER"
+#: The audit log's actor column holds 100 characters, and a user's label is ``user:<name>``.
+USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,95}$")
+#: What AccessDenied records as the permission when the acting name is not an active user.
+ACT_AS_USER = "act-as-user"
+
+_BY_NAME: Mapping[str, frozenset[Permission]] = {r.value: p for r, p in ROLE_PERMISSIONS.items()}
+
+
+def permissions_of(role: str) -> frozenset[Permission]:
+    """A role's permissions; an unknown role name has none."""
+    return _BY_NAME.get(role, frozenset())
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, with their unrevoked grants as they stood when the command started."""
+
+    username: str
+    org_code: str | None
+    roles: tuple[tuple[str, str | None], ...]  # (role, organisation scope or None = every one)
+    single_operator: bool  # the haven has no users yet: the OS account acts as its owner
+
+    @property
+    def label(self) -> str:
+        """What the audit log records as the actor."""
+        return f"cli:{self.username}" if self.single_operator else f"user:{self.username}"
+
+    def grants_for(
+        self, permission: Permission, org: str | None = None
+    ) -> list[tuple[str, str | None]]:
+        """The grants that allow ``permission`` for ``org`` (``None``: every organisation)."""
+        return [
+            (role, scope)
+            for role, scope in self.roles
+            if permission in permissions_of(role) and (scope is None or scope == org)
+        ]
+
+    def may(self, permission: Permission, org: str | None = None) -> bool:
+        return self.single_operator or bool(self.grants_for(permission, org))
+
+
+def _os_account(environ: Mapping[str, str]) -> str:
+    return environ.get("USER") or environ.get("LOGNAME") or "operator"
+
+
+def acting_user(
+    haven: Haven, explicit: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> Actor:
+    """Who is acting: ``explicit`` (a command's --as), else $CAREHAVEN_USER, else the OS account.
+
+    While the haven has no users at all, the OS account acts as the haven's owner with every
+    permission (single-operator mode). Otherwise the name must be an active user, or the
+    attempt is recorded (AccessDenied) and refused.
+    """
+    env = os.environ if environ is None else environ
+    account = _os_account(env)
+    with haven.sessions() as session:
+        if session.scalar(select(User.username).limit(1)) is None:
+            return Actor(account, None, (), single_operator=True)
+        name = explicit or env.get(USER_ENV) or account
+        valid = USERNAME.fullmatch(name) is not None
+        user = session.get(User, name) if valid else None
+        if user is not None and user.active:
+            grants = session.execute(
+                select(RoleGrant.role, RoleGrant.org_code)
+                .where(RoleGrant.username == name, RoleGrant.revoked_at.is_(None))
+                .order_by(RoleGrant.id)
+            ).all()
+            return Actor(
+                name, user.org_code, tuple((r, o) for r, o in grants), single_operator=False
+            )
+    with haven.transaction() as session:
+        record(
+            session,
+            AccessDenied(username=name if valid else "(invalid name)", permission=ACT_AS_USER,
+                         org="*"),
+            actor=f"cli:{account}",
+        )
+    who = f"{name} is not an active user of this haven" if valid else (
+        "The name given is not a valid username")
+    raise AccessDeniedError(
+        f"{who}. This haven has registered users, so every command acts as one: set "
+        f"{USER_ENV}=USERNAME (or pass --as USERNAME where a command has it); the data team "
+        "adds users with 'carehaven users add'."
+    )
+
+
+def _scope_is(scope: str | None) -> ColumnElement[bool]:
+    return RoleGrant.org_code.is_(None) if scope is None else RoleGrant.org_code == scope
+
+
+def _touch(haven: Haven, actor: Actor, grants: Iterable[tuple[str, str | None]]) -> int:
+    """Stamp the grants' last_used_at (for the access review); how many are still unrevoked."""
+    touched = 0
+    now = clock.now()
+    with haven.transaction() as session:
+        for role, scope in grants:
+            result = session.execute(
+                update(RoleGrant)
+                .where(
+                    RoleGrant.username == actor.username,
+                    RoleGrant.role == role,
+                    _scope_is(scope),
+                    RoleGrant.revoked_at.is_(None),
+                )
+                .values(last_used_at=now)
+            )
+            touched += int(getattr(result, "rowcount", 0) or 0)
+    return touched
+
+
+def _deny(
+    haven: Haven, actor: Actor, permission: str, org: str | None, message: str
+) -> NoReturn:
+    with haven.transaction() as session:
+        record(
+            session,
+            AccessDenied(username=actor.username, permission=permission, org=org or "*"),
+            actor=actor.label,
+        )
+    raise AccessDeniedError(message)
+
+
+def refusal(actor: Actor, permission: Permission, org: str | None = None) -> str:
+    """The sentence that refuses ``permission``: who, what, for which organisation."""
+    holders = ", ".join(r.value for r, p in ROLE_PERMISSIONS.items() if permission in p)
+    if org is not None:
+        where = f" for organisation {org}"
+    elif permission in ORG_SCOPED:
+        where = " for every organisation"
+    else:
+        where = ""
+    return (
+        f"User {actor.username} may not {DOES[permission]}{where} (the {permission.value} "
+        f"permission). Roles that carry it: {holders or 'none'}; a user who manages users "
+        "can grant one with 'carehaven users grant'."
+    )
+
+
+def require(
+    haven: Haven,
+    actor: Actor,
+    permission: Permission,
+    org: str | None = None,
+    *,
+    message: str | None = None,
+) -> None:
+    """Allow, or record AccessDenied and raise AccessDeniedError (exit 13).
+
+    Organisation-scoped permissions pass the organisation concerned (``None`` asks for every
+    organisation, so needs an unscoped grant); the others pass ``None``. On success the
+    narrowest grant that allowed it gets its last_used_at stamped. ``message`` replaces the
+    refusal sentence, e.g. to say no more than "not found" would.
+    """
+    if actor.single_operator:
+        return
+    grants = actor.grants_for(permission, org)
+    # The narrowest grant first: one scoped to the organisation, then the role doing least.
+    grants.sort(key=lambda g: (g[1] is None, len(permissions_of(g[0])), g[0]))
+    if grants and _touch(haven, actor, grants[:1]):
+        return
+    _deny(haven, actor, permission.value, org, message or refusal(actor, permission, org))
+
+
+def visible_orgs(actor: Actor, permission: Permission) -> set[str] | None:
+    """The organisations ``permission`` reaches for ``actor``: None means every one."""
+    if actor.single_operator:
+        return None
+    scopes = [scope for role, scope in actor.roles if permission in permissions_of(role)]
+    if any(scope is None for scope in scopes):
+        return None
+    return {s for s in scopes if s is not None}
+
+
+def require_visible(haven: Haven, actor: Actor, permission: Permission) -> set[str] | None:
+    """For a listing: the organisations to show (None: all), refusing if there are none."""
+    orgs = visible_orgs(actor, permission)
+    if orgs is None:
+        require(haven, actor, permission)
+        return None
+    grants = [g for g in actor.roles if g[1] in orgs and permission in permissions_of(g[0])]
+    if not grants or not _touch(haven, actor, grants):
+        _deny(haven, actor, permission.value, None, refusal(actor, permission))
+    return orgs
+
+
+# -- managing users ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrantView:
+    role: str
+    org_code: str | None
+    granted_at: datetime
+    granted_by: str
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        def iso(d: datetime | None) -> str | None:
+            return None if d is None else d.isoformat(timespec="seconds")
+
+        return {
+            "role": self.role,
+            "org": self.org_code,
+            "granted_at": iso(self.granted_at),
+            "granted_by": self.granted_by,
+            "last_used_at": iso(self.last_used_at),
+            "revoked_at": iso(self.revoked_at),
+        }
+
+
+@dataclass(frozen=True)
+class UserView:
+    username: str
+    display_name: str
+    org_code: str | None
+    active: bool
+    created_at: datetime
+    created_by: str
+    grants: tuple[GrantView, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "name": self.display_name,
+            "org": self.org_code,
+            "active": self.active,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "created_by": self.created_by,
+            "grants": [g.as_json() for g in self.grants],
+        }
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise UsageError(
+            f"Unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}."
+        ) from None
+
+
+def _scope(haven: Haven, role: Role, org_code: str | None, user_org: str | None) -> str | None:
+    """The organisation a grant of ``role`` is for: org roles need one, the others take none."""
+    if role in ORG_ROLES:
+        scope = org_code or user_org
+        if scope is None:
+            raise UsageError(
+                f"A {role.value} grant is for one organisation; name it with --org."
+            )
+        haven.organisation(scope)  # exit 5 when it is not registered
+        return scope
+    if org_code is not None:
+        raise UsageError(
+            f"The {role.value} role acts across organisations; grant it without --org."
+        )
+    return None
+
+
+def _add_grant(
+    session: Session, username: str, role: Role, scope: str | None, actor: str
+) -> RoleGrant:
+    held = session.scalar(
+        select(RoleGrant.id).where(
+            RoleGrant.username == username,
+            RoleGrant.role == role.value,
+            _scope_is(scope),
+            RoleGrant.revoked_at.is_(None),
+        )
+    )
+    if held is not None:
+        where = f" for {scope}" if scope else ""
+        raise UsageError(f"{username} already holds {role.value}{where}.")
+    row = RoleGrant(
+        username=username, role=role.value, org_code=scope, granted_at=clock.now(),
+        granted_by=actor,
+    )
+    session.add(row)
+    record(
+        session, RoleGranted(username=username, role=role.value, org=scope or "*"), actor=actor
+    )
+    session.flush()
+    return row
+
+
+def add_user(
+    haven: Haven,
+    username: str,
+    display_name: str,
+    org_code: str | None,
+    *,
+    actor: str,
+    roles: Iterable[str] = (),
+) -> User:
+    """Register a person, with ``roles`` granted in the same transaction.
+
+    Organisation roles (submitter, authority-viewer) are granted for ``org_code``; the others
+    for every organisation. The first user of a haven must hold data-team: adding them ends
+    single-operator mode, and without one nobody could add users or run the pipeline.
+    """
+    if USERNAME.fullmatch(username) is None:
+        raise UsageError(
+            "A username is 1-95 characters: letters, digits and . _ - @ (no spaces)."
+        )
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > 200 or not display_name.isprintable():
+        raise UsageError("A user's --name is 1-200 printable characters.")
+    wanted = list(dict.fromkeys(_role(r) for r in roles))
+    if org_code is not None:
+        org_code = haven.organisation(org_code).code  # exit 5 when it is not registered
+    scopes = [(role, _scope(haven, role, None, org_code)) for role in wanted]
+    with haven.transaction() as session:
+        first = session.scalar(select(User.username).limit(1)) is None
+        if first and Role.DATA_TEAM not in wanted:
+            raise UsageError(
+                "The first user must be given the data-team role (--role data-team): once a "
+                "haven has users, every command must act as one, and without a data-team user "
+                "nobody could add users or run the pipeline."
+            )
+        if session.get(User, username) is not None:
+            raise UsageError(f"User {username} already exists.")
+        user = User(
+            username=username, display_name=display_name, org_code=org_code, active=True,
+            created_at=clock.now(), created_by=actor,
+        )
+        session.add(user)
+        session.flush()
+        record(session, UserAdded(username=username, org=org_code or ""), actor=actor)
+        for role, scope in scopes:
+            _add_grant(session, username, role, scope, actor)
+    return user
+
+
+def _active_user(session: Session, username: str) -> User:
+    user = session.get(User, username) if USERNAME.fullmatch(username) else None
+    if user is None or not user.active:
+        raise NotFoundError(f"There is no active user {username} in this haven.")
+    return user
+
+
+def grant(
+    haven: Haven, username: str, role: str, org_code: str | None, *, actor: str
+) -> RoleGrant:
+    """Grant ``role`` (for ``org_code``; an organisation role defaults to the user's own).
+
+    Nobody grants a role to themselves: a second person with manage-users must, so that no
+    one can give themselves, say, the IPS team's access alone (SHR-6).
+    """
+    wanted = _role(role)
+    with haven.sessions() as session:
+        user_org = _active_user(session, username).org_code
+    scope = _scope(haven, wanted, org_code, user_org)
+    if actor == f"user:{username}":
+        with haven.transaction() as session:
+            record(
+                session,
+                AccessDenied(username=username, permission=Permission.MANAGE_USERS.value,
+                             org=scope or "*"),
+                actor=actor,
+            )
+        raise AccessDeniedError(
+            "Nobody may grant a role to themselves; another user who may manage users must."
+        )
+    with haven.transaction() as session:
+        _active_user(session, username)
+        return _add_grant(session, username, wanted, scope, actor)
+
+
+def revoke(haven: Haven, username: str, role: str, org_code: str | None, *, actor: str) -> None:
+    """Revoke an unrevoked grant. The last data-team grant of an active user stays: without it
+    nobody could manage users any more."""
+    wanted = _role(role)
+    with haven.sessions() as session:
+        user = session.get(User, username) if USERNAME.fullmatch(username) else None
+        if user is None:
+            raise NotFoundError(f"There is no user {username} in this haven.")
+        user_org = user.org_code
+    scope = (org_code or user_org) if wanted in ORG_ROLES else org_code
+    where = f" for {scope}" if scope else ""
+    with haven.transaction() as session:
+        row = session.scalar(
+            select(RoleGrant).where(
+                RoleGrant.username == username,
+                RoleGrant.role == wanted.value,
+                _scope_is(scope),
+                RoleGrant.revoked_at.is_(None),
+            )
+        )
+        if row is None:
+            raise NotFoundError(f"{username} holds no {wanted.value} grant{where} to revoke.")
+        if wanted is Role.DATA_TEAM and scope is None:
+            others = session.scalar(
+                select(RoleGrant.id)
+                .join(User, User.username == RoleGrant.username)
+                .where(
+                    RoleGrant.role == Role.DATA_TEAM.value,
+                    RoleGrant.org_code.is_(None),
+                    RoleGrant.revoked_at.is_(None),
+                    RoleGrant.id != row.id,
+                    User.active.is_(True),
+                )
+                .limit(1)
+            )
+            if others is None:
+                raise UsageError(
+                    f"{username} holds the last data-team grant; grant data-team to someone "
+                    "else first, or nobody could manage users any more."
+                )
+        row.revoked_at = clock.now()
+        record(
+            session,
+            RoleRevoked(username=username, role=wanted.value, org=scope or "*"),
+            actor=actor,
+        )
+
+
+def users(haven: Haven, *, include_revoked: bool = False) -> list[UserView]:
+    """Every user with their grants (unrevoked ones, or all with ``include_revoked``)."""
+    with haven.sessions() as session:
+        people = list(session.scalars(select(User).order_by(User.username)))
+        query = select(RoleGrant).order_by(RoleGrant.username, RoleGrant.id)
+        if not include_revoked:
+            query = query.where(RoleGrant.revoked_at.is_(None))
+        by_user: dict[str, list[GrantView]] = {}
+        for g in session.scalars(query):
+            by_user.setdefault(g.username, []).append(
+                GrantView(g.role, g.org_code, g.granted_at, g.granted_by, g.last_used_at,
+                          g.revoked_at)
+            )
+    return [
+        UserView(u.username, u.display_name, u.org_code, u.active, u.created_at, u.created_by,
+                 tuple(by_user.get(u.username, ())))
+        for u in people
+    ]
+
+
+__all__ = [
+    "ORG_ROLES",
+    "ORG_SCOPED",
+    "ROLE_PERMISSIONS",
+    "USER_ENV",
+    "Actor",
+    "GrantView",
+    "Permission",
+    "UserView",
+    "acting_user",
+    "add_user",
+    "grant",
+    "permissions_of",
+    "refusal",
+    "require",
+    "require_visible",
+    "revoke",
+    "users",
+    "visible_orgs",
+]
