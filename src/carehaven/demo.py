@@ -8,8 +8,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from carehaven import clock
 from carehaven.audit import verify
 from carehaven.collection import submit
 from carehaven.config import Settings
@@ -46,6 +48,9 @@ class DemoResult:
     #: Headline tables published for the latest quarter: name -> (cells, primary, secondary).
     published: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     publications: Path | None = None
+    #: The de-personalised release proposed by one person and approved by another.
+    release: dict[str, object] = field(default_factory=dict)
+    notice: Path | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -66,6 +71,8 @@ class DemoResult:
                     for n, (c, p, q) in self.published.items()
                 },
             },
+            "release": self.release,
+            "notice": str(self.notice) if self.notice else None,
         }
 
 
@@ -114,6 +121,7 @@ def run(
         demo.people_found[dataset] = count_people(haven, dataset).rows[0]["people"]
     demo.people_found["all datasets"] = linked.people
     _publish(haven, demo, max(f.period for f in result.files), progress, actor)
+    _govern(haven, demo, progress, actor)
     check = verify(haven.engine)
     demo.audit_ok, demo.audit_entries = check.ok, check.entries
     haven.close()
@@ -137,6 +145,58 @@ def _publish(
         progress(f"publishing {name}", i, len(names))
         r = publish(haven, name, period, demo.publications, actor=actor)
         demo.published[name] = (r.cells, r.suppressed_primary, r.suppressed_secondary)
+
+
+#: The fields the demo agreement allows: no identifier, no free text (SHR-7 minimisation).
+DEMO_FIELDS = ("age_at_referral", "sex", "la_of_residence", "referral_date", "substance_1",
+               "treatment_modality", "discharge_reason")
+APPROVER = "demo-approver"
+
+
+def _govern(
+    haven: Haven, demo: DemoResult, progress: Callable[[str, int, int], None], actor: str
+) -> None:
+    """Users, a recipient, an agreement, one release proposed by one person and approved by
+    another, and the NDTMS privacy notice rendered from the rules (SHR-1 to SHR-12, CON-3)."""
+    from carehaven.governance.access import acting_user, add_user
+    from carehaven.governance.notice import content, render
+    from carehaven.governance.release import approve, propose
+    from carehaven.governance.sharing import Terms, add_agreement, add_recipient
+
+    progress("governance: users, agreement, release", 1, 3)
+    operator = acting_user(haven).username  # the account running the demo keeps data-team
+    add_user(haven, operator, "Demo operator", None, actor=actor, roles=["data-team"])
+    me = acting_user(haven, operator).label
+    add_user(haven, APPROVER, "Demo second person", None, actor=me, roles=["data-team"])
+    add_recipient(haven, "NDEC", "National Drug Evidence Centre", "research", actor=me)
+    deal = add_agreement(
+        haven,
+        Terms(
+            recipient="NDEC",
+            tier="de-personalised",
+            datasets=["ndtms-episode"],
+            fields=list(DEMO_FIELDS),
+            purposes=["research", "statistics"],
+            lawful_bases=["6.1.e", "9.2.j"],
+            expires_on=clock.today() + timedelta(days=365),
+            no_reidentification_signed=True,
+        ),
+        actor=me,
+    )
+    proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
+                       purpose="research", actor=me)
+    demo.release = proposal.as_json()
+    if proposal.decision.allow:
+        progress("governance: approving the release", 2, 3)
+        row = approve(haven, proposal.release.label, approver=acting_user(haven, APPROVER).label)
+        demo.release.update(
+            status=row.status, rows=row.rows, people=row.people, manifest=row.manifest,
+            approved_by=row.approved_by,
+        )
+    progress("governance: the NDTMS notice", 3, 3)
+    demo.notice = haven.paths.outputs / "notices" / "ndtms.html"
+    demo.notice.parent.mkdir(parents=True, exist_ok=True)
+    demo.notice.write_text(render(content(haven, "ndtms", clock.today()), "html"))
 
 
 def _clear(folder: Path) -> None:

@@ -67,6 +67,16 @@ def demo(
             ["Table", "Cells", "Small (primary)", "Protecting them (secondary)"],
             [[n, c, p, q] for n, (c, p, q) in result.published.items()],
         )
+    rel = result.release
+    if rel.get("status") == "written":
+        out.print(
+            f"Release {rel['release_id']} ({rel['decision']}: "
+            f"{', '.join(str(r['requirement']) for r in rel['reasons'])}) proposed by one person, "  # type: ignore[attr-defined]
+            f"approved by {rel['approved_by']}: {rel['rows']:,} de-personalised rows about "
+            f"{rel['people']:,} people for NDEC; manifest {rel['manifest']}"
+        )
+    if result.notice:
+        out.print(f"NDTMS privacy notice, rendered from the rules: {result.notice}")
     state = "intact" if result.audit_ok else "FAILED VERIFICATION"
     out.print(f"Audit log {state}: {result.audit_entries:,} entries.")
     out.print(f"Haven: {result.haven}   Returns: {result.returns}")

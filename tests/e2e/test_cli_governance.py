@@ -1,0 +1,115 @@
+"""The governance commands as the issue walks through them (issue 6): recipients, agreements,
+release propose / approve (by another person) / show, access review (SHR-1 to SHR-12)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from carehaven.identity.link import link
+from tests.e2e.test_cli import run
+from tests.linkage import build
+
+pytestmark = pytest.mark.slow
+
+FIELDS = "age_at_referral,sex,referral_date,substance_1"
+
+
+@pytest.fixture(scope="module")
+def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A linked haven with two data-team users, alice and bob."""
+    root = tmp_path_factory.mktemp("cli-governance")
+    haven, _ = build(root / "haven", root / "returns", people=600, seed=5, periods=("2025Q1",))
+    link(haven, actor="test")
+    haven.close()
+    h = str(root / "haven")
+    for user in ("alice", "bob"):
+        r = run("--haven", h, "users", "add", user, "--name", user.title(), "--role", "data-team",
+                env={"CAREHAVEN_USER": "alice"})
+        assert r.returncode == 0, r.stderr
+    return root / "haven"
+
+
+def _ok(*args: str, user: str = "alice") -> dict[str, object]:
+    r = run(*args, "--json", env={"CAREHAVEN_USER": user})
+    assert r.returncode == 0, r.stderr + r.stdout
+    value: dict[str, object] = json.loads(r.stdout)
+    return value
+
+
+def test_the_issue_walkthrough(haven_dir: Path, tmp_path: Path) -> None:
+    h = ["--haven", str(haven_dir)]
+    added = _ok(*h, "recipients", "add", "NDEC", "--kind", "research", "--name",
+                "National Drug Evidence Centre")
+    assert added["code"] == "NDEC" and added["kind"] == "research"
+    expires = (date.today() + timedelta(days=365)).isoformat()
+    deal = _ok(*h, "agreements", "add", "--recipient", "NDEC", "--tier", "de-personalised",
+               "--datasets", "ndtms-episode", "--fields", FIELDS, "--purposes",
+               "research,statistics", "--lawful-basis", "6.1.e,9.2.j", "--expires", expires,
+               "--no-reidentification-signed")
+    assert str(deal["agreement_id"]).startswith("A-")
+    assert deal["fields"] == {"ndtms-episode": FIELDS.split(",")}
+
+    proposed = _ok(*h, "release", "propose", "--agreement", str(deal["agreement_id"]),
+                   "--dataset", "ndtms-episode", "--purpose", "research")
+    assert proposed["decision"] == "allow" and str(proposed["release_id"]).startswith("R-")
+    assert all(set(r) == {"requirement", "text"} for r in proposed["reasons"])  # type: ignore[attr-defined]
+    rid = str(proposed["release_id"])
+
+    own = run(*h, "release", "approve", rid, "--as", "alice", "--json")
+    assert own.returncode == 14, own.stdout + own.stderr
+    assert "another person" in own.stderr or "another person" in own.stdout
+
+    approved = _ok(*h, "release", "approve", rid, "--as", "bob", "--out", str(tmp_path / "r"))
+    assert set(approved) == {"release_id", "status", "files", "manifest"}
+    assert approved["status"] == "written"
+    table = pq.read_table(tmp_path / "r" / "ndtms-episode.parquet")
+    assert table.column_names == ["pseudonym", *FIELDS.split(",")]
+
+    shown = _ok(*h, "release", "show", rid)
+    assert shown["approved_by"] == "user:bob" and shown["proposed_by"] == "user:alice"
+    assert shown["people"] and shown["rows"] == table.num_rows
+
+    text = run(*h, "release", "show", rid, env={"CAREHAVEN_USER": "bob"})
+    assert text.returncode == 0 and rid in text.stdout
+
+    review = _ok(*h, "access", "review")
+    assert any(a["agreement"] == deal["agreement_id"] for a in review["access"])  # type: ignore[attr-defined]
+
+
+def test_police_are_denied_with_the_requirement(haven_dir: Path) -> None:
+    """SHR-3 whatever the agreement says; the CLI exits 14 and prints the reasons."""
+    h = ["--haven", str(haven_dir)]
+    _ok(*h, "recipients", "add", "MET", "--kind", "police", "--name", "Metropolitan Police")
+    expires = (date.today() + timedelta(days=100)).isoformat()
+    deal = _ok(*h, "agreements", "add", "--recipient", "MET", "--tier", "anonymised",
+               "--datasets", "ndtms-episode", "--fields", "sex,substance_1", "--purposes",
+               "research", "--lawful-basis", "6.1.e", "--expires", expires)
+    r = run(*h, "release", "propose", "--agreement", str(deal["agreement_id"]), "--dataset",
+            "ndtms-episode", "--json", env={"CAREHAVEN_USER": "alice"})
+    assert r.returncode == 14
+    body = json.loads(r.stdout)
+    assert body["decision"] == "deny" and body["release_id"] is None
+    assert "SHR-3" in {x["requirement"] for x in body["reasons"]}
+
+
+def test_bad_input_gets_a_sentence(haven_dir: Path) -> None:
+    h = ["--haven", str(haven_dir)]
+    env = {"CAREHAVEN_USER": "alice"}
+    r = run(*h, "agreements", "add", "--recipient", "NOBODY", "--tier", "anonymised",
+            "--datasets", "ndtms-episode", "--fields", "sex", "--purposes", "research",
+            "--lawful-basis", "6.1.e", "--expires", "2030-01-01", env=env)
+    assert r.returncode == 9 and "NOBODY" in r.stderr and "Traceback" not in r.stderr
+    r = run(*h, "agreements", "add", "--recipient", "NDEC", "--tier", "anonymised",
+            "--datasets", "ndtms-episode", "--fields", "initials", "--purposes", "research",
+            "--lawful-basis", "6.1.e", "--expires", "2030-01-01", env=env)
+    assert r.returncode == 2 and "initials" in r.stderr
+    r = run(*h, "release", "approve", "R-999", "--as", "bob", env=env)
+    assert r.returncode == 9 and "R-999" in r.stderr
+    r = run(*h, "release", "propose", "--agreement", "A-1", "--dataset", "ndtms-episode",
+            env={"CAREHAVEN_USER": "mallory"})
+    assert r.returncode == 13
