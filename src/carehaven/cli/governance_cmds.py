@@ -228,7 +228,7 @@ def release_propose(
     ] = None,
     purpose: Annotated[
         str | None,
-        typer.Option("--purpose", help="Why [the agreement's, when it names one purpose]."),
+        typer.Option("--purpose", help="Why [the agreement's first purpose]."),
     ] = None,
     fields: Annotated[
         str | None,

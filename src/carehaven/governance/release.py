@@ -113,9 +113,9 @@ def propose(
                 "the haven only through 'publish' (aggregate) or a partner exchange (personal)."
             )
         if purpose is None:
-            if deal is None or len(deal.purposes) != 1:
-                raise UsageError("Name the --purpose of this release.")
-            purpose = deal.purposes[0]
+            if deal is None:
+                raise UsageError("Without an agreement, name the --purpose of this release.")
+            purpose = deal.purposes[0]  # the agreement's first (main) purpose
         if fields is None:
             allowed = deal.fields.get(dataset) if deal else None
             fields = list(allowed) if allowed else [c.name for c in columns(spec, tier)]
