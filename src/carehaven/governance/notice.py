@@ -19,14 +19,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from functools import cache
 from typing import Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PydField
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,234 +45,48 @@ from carehaven.governance.collections import (
     catalogue,
     load_collection,
 )
+from carehaven.governance.notice_changes import change_note
+from carehaven.governance.notice_model import (
+    _CLASS_ORDER,
+    CLASS_LABELS,
+    Basis,
+    ClassGroup,
+    ContactEntry,
+    DatasetEntry,
+    FieldEntry,
+    NoticeContent,
+    Processor,
+    PublishedVersion,
+    Purpose,
+    RecipientEntry,
+    RetentionEntry,
+    RuleEntry,
+    RuleGroup,
+    Sections,
+    Statement,
+    TierDefinition,
+    VersionNote,
+    WhoWeAre,
+)
 from carehaven.governance.policy import AgreementTerms, Rule, ShareRequest, decide, rules
 from carehaven.governance.policy.model import RECIPIENT_KINDS
 from carehaven.haven import Haven
 from carehaven.retention import rules_for
-from carehaven.specs import FieldClass, load_spec
+from carehaven.specs import load_spec
 
 Format = Literal["html", "markdown", "text"]
 FORMATS: tuple[Format, ...] = ("html", "markdown", "text")
 
-#: How each field class is described to the people the data is about (DATASETS.md "Class").
-CLASS_LABELS: dict[str, tuple[str, str]] = {
-    FieldClass.DIRECT: (
-        "Direct identifiers",
-        "These identify you. We keep them apart from the rest of your record and remove them "
-        "from every category of data below personal data.",
-    ),
-    FieldClass.QUASI: (
-        "Details that could identify you when combined",
-        "In anonymised data these are generalised (for example, age bands instead of dates) "
-        "or left out, until every combination describes several people.",
-    ),
-    FieldClass.SPECIAL: (
-        "Special category information",
-        "Health, ethnicity, religion, sexual orientation and similar information, which the "
-        "law (UK GDPR Article 9) protects more strictly.",
-    ),
-    FieldClass.OPERATIONAL: (
-        "Other information about your care",
-        "Dates, codes and references about the care you receive and how it was recorded.",
-    ),
-}
-_CLASS_ORDER = (FieldClass.DIRECT, FieldClass.QUASI, FieldClass.SPECIAL, FieldClass.OPERATIONAL)
 _VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-
-# ---- the sections, as data ---------------------------------------------------------------------
-
-
-class FieldEntry(_Model):
-    name: str
-    description: str
-    #: What takes the field's place in data without direct identifiers (spec ``derive``).
-    replaced_by: tuple[str, ...] = ()
-
-
-class ClassGroup(_Model):
-    field_class: str
-    label: str
-    explanation: str
-    fields: tuple[FieldEntry, ...]
-
-
-class DatasetEntry(_Model):
-    name: str
-    title: str
-    version: str
-    description: str
-    classes: tuple[ClassGroup, ...]
-
-    def fields(self) -> dict[str, tuple[str, FieldEntry]]:
-        return {f.name: (g.field_class, f) for g in self.classes for f in g.fields}
-
-
-class Processor(_Model):
-    name: str
-    role: str
-
-
-class WhoWeAre(_Model):
-    summary: str
-    controller: str
-    controller_statement: str
-    processors: tuple[Processor, ...] = ()
-
-
-class Purpose(_Model):
-    code: str
-    text: str
-
-
-class Basis(_Model):
-    code: str
-    article: str
-    text: str
-
-
-class TierDefinition(_Model):
-    tier: str
-    label: str
-    text: str
-
-
-class RuleEntry(_Model):
-    id: str
-    requirement: str
-    text: str
-    effect: str
-
-
-class RuleGroup(_Model):
-    """The policy rules that decide shares of exactly these tiers of the collection's data."""
-
-    tiers: tuple[str, ...]
-    label: str
-    rules: tuple[RuleEntry, ...]
-
-
-class RecipientEntry(_Model):
-    code: str
-    name: str
-    kind: str
-    tier: str
-    datasets: tuple[str, ...]
-    purposes: tuple[str, ...]
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.code, self.tier)
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.kind}, {self.tier})"
-
-
-class RetentionEntry(_Model):
-    id: str
-    requirement: str
-    record_type: str
-    period_years: int | None
-    from_event: str
-    text: str
-
-
-class Statement(_Model):
-    requirement: str
-    text: str
-
-
-class ContactEntry(_Model):
-    role: str
-    name: str
-    for_: str = PydField(alias="for")
-    email: str | None = None
-    web: str | None = None
-    address: tuple[str, ...] = ()
-
-
-class Sections(_Model):
-    """What a notice says. Two versions' sections are compared to write the change note."""
-
-    who_we_are: WhoWeAre
-    data_subjects: tuple[str, ...]
-    sources: tuple[str, ...]
-    datasets: tuple[DatasetEntry, ...]
-    purposes: tuple[Purpose, ...]
-    lawful_bases: tuple[Basis, ...]
-    tiers: tuple[TierDefinition, ...]
-    sharing: tuple[RuleGroup, ...]
-    recipients: tuple[RecipientEntry, ...]
-    retention: tuple[RetentionEntry, ...]
-    consent: tuple[Statement, ...]
-    rights: tuple[Statement, ...]
-    contacts: tuple[ContactEntry, ...]
-
-    def rule_texts(self) -> list[str]:
-        return [r.text for g in self.sharing for r in g.rules]
-
-
-class VersionNote(_Model):
-    version: str
-    published_on: date
-    change_note: tuple[str, ...]
-    rendered: bool  # False: written by hand before carehaven rendered notices
-
-
-class NoticeContent(_Model):
-    collection: str
-    title: str
-    #: The day the content describes: agreements in force, versions published by then.
-    on: date
-    #: The published version these sections are, or None for a draft that no version matches.
-    version: str | None
-    published_on: date | None
-    sections: Sections
-    #: Versions published on or before ``on`` (or up to ``version``), newest first.
-    history: tuple[VersionNote, ...] = ()
-    #: For the data team, never rendered: agreements in force that the policy would refuse.
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def draft(self) -> bool:
-        return self.version is None
-
-
-@dataclass(frozen=True)
-class PublishedVersion:
-    collection: str
-    version: str
-    published_on: date
-    change_note: tuple[str, ...]
-    rendered: bool
-    sha256: str | None
-    created_by: str | None
-    created_at: datetime | None
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "collection": self.collection,
-            "version": self.version,
-            "published_on": self.published_on.isoformat(),
-            "change_note": list(self.change_note),
-            "rendered": self.rendered,
-            "sha256": self.sha256,
-            "created_by": self.created_by,
-        }
 
 
 # ---- which policy rules concern which tiers of which datasets -----------------------------------
 
 
-def _probe_agreements(tier: str, dataset: str, fields: Sequence[str], on: date) -> Iterator[
-    AgreementTerms | None
-]:
+def _probe_agreements(
+    tier: str, dataset: str, fields: Sequence[str], on: date
+) -> Iterator[AgreementTerms | None]:
     """No agreement, one that meets every term, and each term broken in turn."""
     good = AgreementTerms(
         id="A-probe",
@@ -323,8 +135,15 @@ def _decided_tiers(dataset: str) -> dict[str, frozenset[str]]:
             for consent in (False, True):
                 for terms in _probe_agreements(tier, dataset, fields, on):
                     request = ShareRequest(
-                        recipient="PROBE", recipient_kind=kind, tier=tier, dataset=dataset,
-                        fields=fields, purpose="probe", on=on, agreement=terms, consent=consent,
+                        recipient="PROBE",
+                        recipient_kind=kind,
+                        tier=tier,
+                        dataset=dataset,
+                        fields=fields,
+                        purpose="probe",
+                        on=on,
+                        agreement=terms,
+                        consent=consent,
                     )
                     for reason in decide(request).reasons:
                         for rule_id in by_reason.get((reason.requirement, reason.text), ()):
@@ -411,9 +230,15 @@ def recipients_in_force(
             for purpose in row.purposes:
                 decision = decide(
                     ShareRequest(
-                        recipient=who.code, recipient_kind=who.kind, tier=row.tier,
-                        dataset=dataset, fields=tuple(row.fields[dataset]), purpose=purpose,
-                        on=on, agreement=terms, consent=_needs_consent(who.kind, dataset),
+                        recipient=who.code,
+                        recipient_kind=who.kind,
+                        tier=row.tier,
+                        dataset=dataset,
+                        fields=tuple(row.fields[dataset]),
+                        purpose=purpose,
+                        on=on,
+                        agreement=terms,
+                        consent=_needs_consent(who.kind, dataset),
                     )
                 )
                 if decision.allow:
@@ -432,8 +257,12 @@ def recipients_in_force(
         entry[2].update(p for _, p in allowed)
     out = [
         RecipientEntry(
-            code=who.code, name=_clean(who.name), kind=who.kind, tier=tier,
-            datasets=tuple(d for d in datasets if d in ds), purposes=tuple(sorted(ps)),
+            code=who.code,
+            name=_clean(who.name),
+            kind=who.kind,
+            tier=tier,
+            datasets=tuple(d for d in datasets if d in ds),
+            purposes=tuple(sorted(ps)),
         )
         for (_, tier), (who, ds, ps) in merged.items()
     ]
@@ -462,12 +291,16 @@ def _dataset(name: str) -> DatasetEntry:
         if fields:
             label, explanation = CLASS_LABELS[cls]
             groups.append(
-                ClassGroup(field_class=cls.value, label=label, explanation=explanation,
-                           fields=fields)
+                ClassGroup(
+                    field_class=cls.value, label=label, explanation=explanation, fields=fields
+                )
             )
     first = spec.description.split(". ")[0].rstrip(".") + "." if spec.description else ""
     return DatasetEntry(
-        name=spec.name, title=spec.title, version=spec.version, description=first,
+        name=spec.name,
+        title=spec.title,
+        version=spec.version,
+        description=first,
         classes=tuple(groups),
     )
 
@@ -494,8 +327,12 @@ def sections(collection: Collection, recipients: Sequence[RecipientEntry]) -> Se
         recipients=tuple(recipients),
         retention=tuple(
             RetentionEntry(
-                id=r.id, requirement=r.requirement, record_type=r.record_type,
-                period_years=r.period_years, from_event=r.from_event, text=r.text,
+                id=r.id,
+                requirement=r.requirement,
+                record_type=r.record_type,
+                period_years=r.period_years,
+                from_event=r.from_event,
+                text=r.text,
             )
             for r in rules_for(collection.datasets)
         ),
@@ -610,17 +447,27 @@ def _note(text: str) -> tuple[str, ...]:
 def _all_versions(session: Session, collection: str) -> list[PublishedVersion]:
     out = [
         PublishedVersion(
-            collection=collection, version=r.version, published_on=r.published_on,
-            change_note=_note(r.change_note), rendered=False, sha256=None, created_by=None,
+            collection=collection,
+            version=r.version,
+            published_on=r.published_on,
+            change_note=_note(r.change_note),
+            rendered=False,
+            sha256=None,
+            created_by=None,
             created_at=None,
         )
         for r in _hand_written(session, collection)
     ]
     out += [
         PublishedVersion(
-            collection=collection, version=d.version, published_on=d.published_on,
-            change_note=_note(d.change_note), rendered=True, sha256=d.sha256,
-            created_by=d.created_by, created_at=d.created_at,
+            collection=collection,
+            version=d.version,
+            published_on=d.published_on,
+            change_note=_note(d.change_note),
+            rendered=True,
+            sha256=d.sha256,
+            created_by=d.created_by,
+            created_at=d.created_at,
         )
         for d in _documents(session, collection)
     ]
@@ -637,7 +484,9 @@ def _history(
     ]
     return tuple(
         VersionNote(
-            version=v.version, published_on=v.published_on, change_note=v.change_note,
+            version=v.version,
+            published_on=v.published_on,
+            change_note=v.change_note,
             rendered=v.rendered,
         )
         for v in reversed(chosen)
@@ -652,9 +501,7 @@ def versions(haven: Haven, collection: str | None = None) -> list[PublishedVersi
         return [v for c in chosen for v in _all_versions(session, c)]
 
 
-def publish(
-    haven: Haven, collection: str, version: str, on: date, *, actor: str
-) -> NoticeDocument:
+def publish(haven: Haven, collection: str, version: str, on: date, *, actor: str) -> NoticeDocument:
     """Publish ``version`` of the collection's notice as the rules stand on ``on``: the sections
     are stored with a generated change note, the version is added to the notice versions a
     consent may cite, and ``NoticePublished`` is audited, all in one transaction."""
@@ -704,14 +551,19 @@ def publish(
         session.add(doc)
         session.add(
             NoticeVersionRecord(
-                notice=collection, version=version, published_on=on,
-                change_note="\n".join(note), date_stated=True,
+                notice=collection,
+                version=version,
+                published_on=on,
+                change_note="\n".join(note),
+                date_stated=True,
             )
         )
         record(
             session,
             NoticePublished(
-                collection=collection, version=version, published_on=on.isoformat(),
+                collection=collection,
+                version=version,
+                published_on=on.isoformat(),
                 sha256=digest,
             ),
             actor=actor,
@@ -752,168 +604,6 @@ def diff(haven: Haven, collection: str, v1: str, v2: str) -> list[str]:
 
 def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-# ---- change notes ---------------------------------------------------------------------------
-
-
-def _listed(what: str, old: Iterable[str], new: Iterable[str]) -> list[str]:
-    before, after = list(old), list(new)
-    out = [f"Added {what}: {t}" for t in after if t not in before]
-    out += [f"Removed {what}: {t}" for t in before if t not in after]
-    return [_sentence(s) for s in out]
-
-
-def _texts(items: Iterable[Statement]) -> list[str]:
-    return [s.text for s in items]
-
-
-def _sentence(text: str) -> str:
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def change_note(old: Sections, new: Sections) -> list[str]:
-    """What changed from ``old`` to ``new``, one sentence per change, section by section."""
-    out: list[str] = []
-    a, b = old.who_we_are, new.who_we_are
-    if a.controller != b.controller:
-        out.append(_sentence(f"The controller is now {b.controller} (was {a.controller})"))
-    if (a.summary, a.controller_statement) != (b.summary, b.controller_statement):
-        out.append("Changed the description of who we are.")
-    out += _listed("processor", [p.name for p in a.processors], [p.name for p in b.processors])
-    out += _listed("people this notice is about", old.data_subjects, new.data_subjects)
-    out += _listed("source of information", old.sources, new.sources)
-    out += _datasets(old.datasets, new.datasets)
-    out += _keyed(
-        "purpose", {p.code: p.text for p in old.purposes}, {p.code: p.text for p in new.purposes}
-    )
-    out += _keyed(
-        "lawful basis",
-        {b.article: b.text for b in old.lawful_bases},
-        {b.article: b.text for b in new.lawful_bases},
-    )
-    for t_old in old.tiers:
-        t_new = next((t for t in new.tiers if t.tier == t_old.tier), None)
-        if t_new is not None and t_new.text != t_old.text:
-            out.append(f"Changed the description of {t_new.label.lower()}.")
-    out += _rules(old.sharing, new.sharing)
-    out += _recipients(old.recipients, new.recipients)
-    out += _keyed(
-        "retention rule",
-        {r.id: r.text for r in old.retention},
-        {r.id: r.text for r in new.retention},
-        show_key=False,
-    )
-    out += _listed("consent statement", _texts(old.consent), _texts(new.consent))
-    out += _listed("right", _texts(old.rights), _texts(new.rights))
-    out += _contacts(old.contacts, new.contacts)
-    return out
-
-
-def _keyed(
-    what: str, old: dict[str, str], new: dict[str, str], *, show_key: bool = True
-) -> list[str]:
-    """Items matched by key: added, changed (same key, new text) and removed."""
-
-    def say(verb: str, key: str, text: str) -> str:
-        return _sentence(f"{verb} {what} {key}: {text}" if show_key else f"{verb} {what}: {text}")
-
-    out = [say("Added", k, t) for k, t in new.items() if k not in old]
-    out += [say("Changed", k, t) for k, t in new.items() if k in old and old[k] != t]
-    out += [say("Removed", k, t) for k, t in old.items() if k not in new]
-    return out
-
-
-def _datasets(old: Sequence[DatasetEntry], new: Sequence[DatasetEntry]) -> list[str]:
-    out: list[str] = []
-    before = {d.name: d for d in old}
-    after = {d.name: d for d in new}
-    out += [f"Added dataset {n} ({d.title})." for n, d in after.items() if n not in before]
-    out += [f"Removed dataset {n} ({d.title})." for n, d in before.items() if n not in after]
-    for name in (n for n in after if n in before):
-        was, now = before[name].fields(), after[name].fields()
-        for field, (cls, entry) in now.items():
-            label = CLASS_LABELS[FieldClass(cls)][0].lower()
-            if field not in was:
-                out.append(f"Added field {field} to {name} ({label}).")
-                continue
-            old_cls, old_entry = was[field]
-            if old_cls != cls:
-                old_label = CLASS_LABELS[FieldClass(old_cls)][0].lower()
-                out.append(f"Field {field} of {name} is now among {label} (was {old_label}).")
-            if old_entry.description != entry.description:
-                out.append(f"Changed the description of field {field} of {name}.")
-            if old_entry.replaced_by != entry.replaced_by:
-                now_by = ", ".join(entry.replaced_by) or "nothing"
-                out.append(
-                    f"In data without direct identifiers, {field} of {name} is now replaced "
-                    f"by {now_by}."
-                )
-        out += [f"Removed field {f} from {name}." for f in was if f not in now]
-        if before[name].version != after[name].version:
-            out.append(
-                f"Dataset {name} is now version {after[name].version} "
-                f"(was {before[name].version})."
-            )
-    return out
-
-
-def _rules(old: Sequence[RuleGroup], new: Sequence[RuleGroup]) -> list[str]:
-    before = {r.id: (r, g) for g in old for r in g.rules}
-    after = {r.id: (r, g) for g in new for r in g.rules}
-    out = [
-        _sentence(f"Added sharing rule for {g.label.lower()}: {r.text}")
-        for i, (r, g) in after.items()
-        if i not in before
-    ]
-    for i, (r, g) in after.items():
-        if i not in before:
-            continue
-        was, was_group = before[i]
-        if was.text != r.text:
-            out.append(_sentence(f"Changed sharing rule: {r.text} (was: {was.text})"))
-        if was_group.tiers != g.tiers:
-            out.append(_sentence(f"Sharing rule now applies to {g.label.lower()}: {r.text}"))
-    out += [_sentence(f"Removed sharing rule: {r.text}") for i, (r, _) in before.items()
-            if i not in after]
-    return out
-
-
-def _recipients(old: Sequence[RecipientEntry], new: Sequence[RecipientEntry]) -> list[str]:
-    before = {r.key: r for r in old}
-    after = {r.key: r for r in new}
-    out = [f"Added recipient {r.label}." for k, r in after.items() if k not in before]
-    out += [f"Removed recipient {r.label}." for k, r in before.items() if k not in after]
-    for key, now in after.items():
-        was = before.get(key)
-        if was is None:
-            continue
-        if (was.name, was.kind) != (now.name, now.kind):
-            out.append(f"Recipient {was.label} is now {now.label}.")
-        if was.purposes != now.purposes:
-            out.append(
-                f"Recipient {now.label} now receives data for {', '.join(now.purposes)} "
-                f"(was {', '.join(was.purposes)})."
-            )
-        if was.datasets != now.datasets:
-            out.append(
-                f"Recipient {now.label} now receives {', '.join(now.datasets)} "
-                f"(was {', '.join(was.datasets)})."
-            )
-    return out
-
-
-def _contacts(old: Sequence[ContactEntry], new: Sequence[ContactEntry]) -> list[str]:
-    before = {(c.role, c.name): c for c in old}
-    after = {(c.role, c.name): c for c in new}
-    out = [f"Added contact {c.name}." for k, c in after.items() if k not in before]
-    out += [f"Removed contact {c.name}." for k, c in before.items() if k not in after]
-    out += [
-        f"Changed the contact details of {c.name}."
-        for k, c in after.items()
-        if k in before and before[k] != c
-    ]
-    return out
 
 
 # ---- rendering -------------------------------------------------------------------------------
@@ -964,8 +654,10 @@ def render(notice: NoticeContent, format: str) -> str:
     if format not in _TEMPLATES:
         raise UsageError(f"Unknown notice format {format!r}; use one of: {', '.join(FORMATS)}.")
     purposes = {p.code: p.text for p in notice.sections.purposes}
-    return _environment().get_template(_TEMPLATES[format]).render(
-        c=notice, s=notice.sections, purposes=purposes
+    return (
+        _environment()
+        .get_template(_TEMPLATES[format])
+        .render(c=notice, s=notice.sections, purposes=purposes)
     )
 
 

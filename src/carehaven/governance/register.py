@@ -24,16 +24,9 @@ from carehaven.collection.report import neutralise
 from carehaven.control.models import Agreement, Recipient
 from carehaven.errors import UsageError
 from carehaven.governance.collections import catalogue
-from carehaven.governance.notice import (
-    Basis,
-    ContactEntry,
-    Purpose,
-    RetentionEntry,
-    recipients_in_force,
-    rule_scopes,
-    sections,
-)
 from carehaven.governance.notice import markdown_escape as _md
+from carehaven.governance.notice import recipients_in_force, rule_scopes, sections
+from carehaven.governance.notice_model import Basis, ContactEntry, Purpose, RetentionEntry
 from carehaven.haven import Haven
 from carehaven.specs import FieldClass
 
