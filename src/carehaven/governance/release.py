@@ -180,10 +180,16 @@ def approve(
         raise UsageError(f"Release {row.label} is {row.status}; only a proposed release can be "
                          "approved.")
     if approver == row.proposed_by:
+        hint = (
+            " This haven has no registered users, so everyone acts as the same person: add at "
+            "least two data-team users first (docs/access.md)."
+            if approver.startswith("cli:")
+            else ""
+        )
         raise _refuse(
             haven, row.label, approver, "proposer",
             f"Release {row.label} was proposed by {approver}; another person must approve it "
-            "(SHR-12).",
+            f"(SHR-12).{hint}",
         )
     decision = decide(_request(row, kind, terms_of(deal) if deal else None))
     if not decision.allow:
