@@ -229,3 +229,13 @@ def test_release_rows_are_never_silently_changed(haven: Haven) -> None:
         statuses = set(session.scalars(select(Release.status)))
     assert statuses <= {"proposed", "denied", "written"}
     assert date.today()  # the haven's clock is restored
+
+
+def test_without_users_nobody_can_approve(haven: Haven, tmp_path: Path) -> None:
+    """SHR-12: in single-operator mode proposer and approver are the same account."""
+    deal = add_agreement(haven, _terms(), actor="cli:alice")
+    proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
+                       actor="cli:root")
+    assert proposal.release.purpose == "research"  # the agreement's first purpose
+    with pytest.raises(PolicyDeniedError, match="no registered users"):
+        approve(haven, proposal.release.label, approver="cli:root", out=tmp_path / "x")
