@@ -247,9 +247,9 @@ class AgreementAdded(AuditEvent):
     agreement: str
     recipient: str
     tier: str
-    datasets: tuple[str, ...]
-    purposes: tuple[str, ...]
-    lawful_bases: tuple[str, ...]
+    datasets: str  # comma-separated codes
+    purposes: str
+    lawful_bases: str
     expires_on: str
 
     @property
@@ -279,7 +279,7 @@ class ReleaseProposed(AuditEvent):
     dataset: str
     tier: str
     decision: str
-    requirements: tuple[str, ...]
+    requirements: str  # comma-separated requirement ids, e.g. "SHR-3,SHR-7"
 
     @property
     def subject(self) -> str:

@@ -150,7 +150,7 @@ def propose(
                 dataset=dataset,
                 tier=tier,
                 decision=row.decision,
-                requirements=decision.requirements,
+                requirements=",".join(decision.requirements),
             ),
             actor=actor,
         )
