@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from carehaven.audit import verify
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, table
-from carehaven.control.models import AuditEntry
 from carehaven.errors import CarehavenError, ExitCode
-from carehaven.governance.access import Permission
+from carehaven.governance.permissions import Permission
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -21,6 +18,8 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Check the whole chain; exit 7 naming the first entry that was tampered with."""
+    from carehaven.audit import verify
+
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
     result = verify(haven.engine)
     if json:
@@ -43,6 +42,10 @@ def audit_show(
     json: JsonFlag = False,
 ) -> None:
     """Show the newest entries of the audit log."""
+    from sqlalchemy import select
+
+    from carehaven.control.models import AuditEntry
+
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
     with haven.sessions() as session:
         entries = list(

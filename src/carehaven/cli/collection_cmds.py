@@ -7,16 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from sqlalchemy import select
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, stages, table
-from carehaven.collection import report as reports
-from carehaven.collection import submit as submit_file
-from carehaven.collection.submit import STAGES
-from carehaven.control.models import Submission
 from carehaven.errors import ExitCode, NotFoundError
-from carehaven.governance.access import Permission, require, require_visible
+from carehaven.governance.permissions import Permission
 
 
 @app.command()
@@ -29,6 +24,9 @@ def submit(
     json: JsonFlag = False,
 ) -> None:
     """Land, validate and accept a provider's file. Exit 0 accepted, 3 rejected."""
+    from carehaven.collection import submit as submit_file
+    from carehaven.collection.submit import STAGES
+
     haven, who = open_as(ctx, Permission.SUBMIT, org)
     with stages(STAGES, quiet=json) as step:
         result = submit_file(
@@ -58,6 +56,11 @@ def submissions(
     json: JsonFlag = False,
 ) -> None:
     """List submissions, newest first: those of the organisations you may read."""
+    from sqlalchemy import select
+
+    from carehaven.control.models import Submission
+    from carehaven.governance.access import require, require_visible
+
     haven, who = open_as(ctx, None)
     query = select(Submission).order_by(Submission.received_at.desc())
     if org:
@@ -139,6 +142,10 @@ def report(
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the report instead.")] = False,
 ) -> None:
     """Write a submission's validation report as HTML, JSON or CSV."""
+    from carehaven.collection import report as reports
+    from carehaven.control.models import Submission
+    from carehaven.governance.access import require
+
     haven, who = open_as(ctx, None)
     with haven.sessions() as session:
         found = session.get(Submission, submission_id)

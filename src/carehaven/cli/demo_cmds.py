@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from carehaven import demo as demo_run
 from carehaven.cli.app import JsonFlag, actor, app, settings_of
 from carehaven.cli.output import counter, emit_json, out, table
-from carehaven.config import Settings
 
 
 @app.command()
@@ -25,6 +23,9 @@ def demo(
     json: JsonFlag = False,
 ) -> None:
     """Build a demo haven, synthesise returns, submit and link every file, print a summary."""
+    from carehaven import demo as demo_run
+    from carehaven.config import Settings
+
     base = settings_of(ctx)
     settings = Settings.load(**{**base.model_dump(), "haven": haven, "control_url": None})
     with counter("demo", quiet=json) as progress:

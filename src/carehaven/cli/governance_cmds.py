@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,11 @@ from carehaven import clock
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import ExitCode, UsageError
-from carehaven.governance.access import Actor, Permission
-from carehaven.haven import Haven
+from carehaven.governance.permissions import Permission
+
+if TYPE_CHECKING:
+    from carehaven.governance.access import Actor
+    from carehaven.haven import Haven
 
 recipients_app = typer.Typer(help="Organisations that may receive data.", no_args_is_help=True)
 agreements_app = typer.Typer(help="Data sharing agreements.", no_args_is_help=True)

@@ -8,14 +8,15 @@ import typer
 
 from carehaven.cli.app import JsonFlag, actor, app, open_as, settings_of
 from carehaven.cli.output import emit_json, out, table
-from carehaven.control.models import OrgKind
-from carehaven.governance.access import Permission
-from carehaven.haven import init_haven
+from carehaven.control.kinds import OrgKind
+from carehaven.governance.permissions import Permission
 
 
 @app.command()
 def init(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Create a new haven: folders, key file (owner-only), control database, audit log."""
+    from carehaven.haven import init_haven
+
     # A new haven has no users: whoever creates it owns it (single-operator mode).
     haven = init_haven(settings_of(ctx), actor=actor())
     result = {

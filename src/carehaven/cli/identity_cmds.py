@@ -10,7 +10,7 @@ import typer
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.access import Permission
+from carehaven.governance.permissions import Permission
 
 link_app = typer.Typer(
     help="Resolve every accepted row to a person; review the uncertain pairs.",

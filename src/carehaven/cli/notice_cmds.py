@@ -15,7 +15,7 @@ from carehaven import clock
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.access import Permission
+from carehaven.governance.permissions import Permission
 
 notice_app = typer.Typer(
     help="Privacy notices rendered from the rules: render, publish versions, compare them.",

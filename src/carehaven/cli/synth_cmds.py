@@ -10,7 +10,7 @@ import typer
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import counter, emit_json, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.access import Permission
+from carehaven.governance.permissions import Permission
 
 
 @app.command()

@@ -9,7 +9,7 @@ import typer
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
-from carehaven.governance.access import Permission
+from carehaven.governance.permissions import Permission
 
 keys_app = typer.Typer(help="Pseudonym keys: generations and rotation.", no_args_is_help=True)
 extracts_app = typer.Typer(help="Extracts written so far.", no_args_is_help=True)

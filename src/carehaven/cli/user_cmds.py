@@ -8,15 +8,8 @@ import typer
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
-from carehaven.control.models import Role
-from carehaven.governance.access import (
-    USER_ENV,
-    Permission,
-    add_user,
-    grant,
-    revoke,
-    users,
-)
+from carehaven.control.kinds import Role
+from carehaven.governance.permissions import Permission
 
 users_app = typer.Typer(
     help="People who use the haven, their roles and organisations (docs/access.md).",
@@ -57,6 +50,8 @@ def users_add(
     json: JsonFlag = False,
 ) -> None:
     """Add a user, with their roles granted in the same step."""
+    from carehaven.governance.access import USER_ENV, add_user, users
+
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
     user = add_user(haven, username, name, org, roles=role or (), actor=who.label)
     added = next(u for u in users(haven) if u.username == user.username)
@@ -83,6 +78,8 @@ def users_grant(
     json: JsonFlag = False,
 ) -> None:
     """Grant a role; nobody may grant one to themselves."""
+    from carehaven.governance.access import grant
+
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
     row = grant(haven, username, role, org, actor=who.label)
     if json:
@@ -100,6 +97,8 @@ def users_revoke(
     json: JsonFlag = False,
 ) -> None:
     """Revoke a role; the grant stays on record, marked revoked."""
+    from carehaven.governance.access import revoke
+
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
     revoke(haven, username, role, org, actor=who.label)
     if json:
@@ -117,6 +116,8 @@ def users_list(
     json: JsonFlag = False,
 ) -> None:
     """Every user with their roles and when each was last used (for the access review)."""
+    from carehaven.governance.access import users
+
     haven, _ = open_as(ctx, Permission.MANAGE_USERS)
     people = users(haven, include_revoked=revoked)
     if json:

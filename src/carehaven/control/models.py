@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -19,27 +18,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The kinds are plain enums in their own module, so the command line can name them without
+# importing SQLAlchemy; they are re-exported here where the tables use them.
+from carehaven.control.kinds import OrgKind as OrgKind
+from carehaven.control.kinds import RecipientKind as RecipientKind
+from carehaven.control.kinds import Role as Role
+from carehaven.control.kinds import SubmissionStatus as SubmissionStatus
+
 # SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for a long log.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
     pass
-
-
-class OrgKind(StrEnum):
-    TREATMENT_SERVICE = "treatment-service"
-    LOCAL_AUTHORITY = "local-authority"
-    CRIMINAL_JUSTICE_TEAM = "criminal-justice-team"
-    PRISON = "prison"
-    SECURE_SETTING = "secure-setting"
-    PARTNER = "partner"
-    RECIPIENT = "recipient"
-
-
-class SubmissionStatus(StrEnum):
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
 
 
 class Organisation(Base):
@@ -265,19 +256,6 @@ class Publication(Base):
 # ---- governance (issue 6): recipients, agreements, releases, users, notices ---------------------
 
 
-class RecipientKind(StrEnum):
-    """Who a recipient is, as the notices distinguish them (SHR-1 to SHR-9)."""
-
-    PROCESSOR = "processor"  # a processor or contractor working for the controller
-    RESEARCH = "research"  # a research body or trusted organisation
-    GOVERNMENT = "government"  # another government department
-    LOCAL_AUTHORITY = "local-authority"
-    PARTNER = "partner"  # HMRC for IPS
-    POLICE = "police"
-    COURT = "court"
-    PUBLIC = "public"
-
-
 class Recipient(Base):
     """An organisation (or the public) that may receive data under an agreement."""
 
@@ -350,17 +328,6 @@ class Release(Base):
     @property
     def label(self) -> str:
         return f"R-{self.id}"
-
-
-class Role(StrEnum):
-    """What a person may do (ARCHITECTURE "Who uses it"; SHR-6, SHR-7)."""
-
-    SUBMITTER = "submitter"
-    DATA_TEAM = "data-team"
-    IPS_TEAM = "ips-team"
-    ANALYST = "analyst"
-    AUTHORITY_VIEWER = "authority-viewer"
-    AUDITOR = "auditor"
 
 
 class User(Base):

@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -38,25 +37,8 @@ from carehaven.audit import record
 from carehaven.audit.events import AccessDenied, RoleGranted, RoleRevoked, UserAdded
 from carehaven.control.models import Role, RoleGrant, User
 from carehaven.errors import AccessDeniedError, NotFoundError, UsageError
+from carehaven.governance.permissions import Permission as Permission
 from carehaven.haven import Haven
-
-
-class Permission(StrEnum):
-    SUBMIT = "submit"  # org-scoped
-    READ_SUBMISSIONS = "read-submissions"  # org-scoped: reports, submissions, identity feedback
-    RUN_PIPELINE = "run-pipeline"  # link, review decisions, keys rotate, orgs add, synth
-    EXTRACT = "extract"  # extract, scan, extracts list / find
-    PUBLISH = "publish"  # publish
-    MANAGE_SHARING = "manage-sharing"  # recipients, agreements
-    PROPOSE_RELEASE = "propose-release"
-    APPROVE_RELEASE = "approve-release"
-    READ_GOVERNANCE = "read-governance"  # releases, access review, register, notices
-    PUBLISH_NOTICE = "publish-notice"
-    READ_IPS_IDENTIFIABLE = "read-ips-identifiable"  # SHR-6: only ips-team
-    READ_AUDIT = "read-audit"  # audit verify / show
-    MANAGE_USERS = "manage-users"
-    VIEW_DASHBOARD = "view-dashboard"  # org-scoped (the web dashboard)
-
 
 #: Permissions that are about one organisation's data: checked with that organisation.
 ORG_SCOPED: frozenset[Permission] = frozenset(
