@@ -20,3 +20,13 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
                 if not (isinstance(d, tuple) and d[0] in {"add_index", "remove_index"}
                         and d[1].name.startswith("sqlite_"))]
     assert diff == [], diff
+
+
+def test_head_constant_is_the_newest_migration(tmp_path: Path) -> None:
+    """``db.HEAD`` lets a command check the schema without loading Alembic; it must follow
+    the scripts, or every haven would be migrated (or refused) on each open."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    assert db.script_head(engine) == db.HEAD
+    assert not db.is_current(engine)
+    db.migrate(engine)
+    assert db.is_current(engine)
