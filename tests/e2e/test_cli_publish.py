@@ -75,3 +75,23 @@ def test_check_finds_a_cell_given_away_by_its_totals(tmp_path: Path) -> None:
     assert exact[("A", "F")] == [3.0, 3.0] and exact[("B", "M")] == [4.0, 4.0]
     text = run("disclosure", "check", str(csv))
     assert text.returncode == 12 and "UNSAFE" in text.stdout
+
+
+def test_the_demo_releases_once_with_two_people_and_renders_the_notice(
+    demo: dict,  # type: ignore[type-arg]
+) -> None:
+    """Issue 6, done when: the demo proposes and approves one de-personalised release (by two
+    different people) and renders the NDTMS notice from the rules."""
+    release = demo["release"]
+    assert release["decision"] == "allow" and release["status"] == "written"
+    assert release["rows"] > 0 and 0 < release["people"] <= release["rows"]
+    assert Path(release["manifest"]).is_file()
+    shown = run("--haven", str(Path(demo["root"]) / "haven"), "release", "show",
+                release["release_id"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["approved_by"] != record["proposed_by"]
+    assert record["tier"] == "de-personalised" and record["recipient"] == "NDEC"
+    notice = Path(demo["notice"]).read_text()
+    assert notice.startswith("<!DOCTYPE html>") or "<html" in notice
+    assert "National Drug Evidence Centre" in notice and "initials" in notice
