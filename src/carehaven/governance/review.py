@@ -8,7 +8,7 @@ with nothing released for a year (or ever); and role grants not used for ``idle`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -42,6 +42,11 @@ class Review:
 
 def _day(when: datetime | None) -> str | None:
     return when.date().isoformat() if when else None
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; the control plane stores UTC."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 def review(
@@ -84,9 +89,7 @@ def review(
         )
         since = clock.now() - timedelta(days=quiet)
         for who in session.scalars(select(Recipient).order_by(Recipient.code)):
-            when = last.get(who.code)
-            if when is not None and when.tzinfo is None:  # SQLite hands back naive UTC
-                when = when.replace(tzinfo=since.tzinfo)
+            when = _aware(last.get(who.code))
             if when is None or when < since:
                 out.quiet_recipients.append(
                     {"recipient": who.code, "kind": who.kind, "last_release": _day(when)}
@@ -96,13 +99,8 @@ def review(
             select(RoleGrant).where(RoleGrant.revoked_at.is_(None)).order_by(RoleGrant.username)
         )
         for grant in grants:
-            used = grant.last_used_at
-            if used is not None and used.tzinfo is None:
-                used = used.replace(tzinfo=cutoff.tzinfo)
-            granted = grant.granted_at
-            if granted.tzinfo is None:
-                granted = granted.replace(tzinfo=cutoff.tzinfo)
-            if (used or granted) < cutoff:
+            used = _aware(grant.last_used_at)
+            if (used or _aware(grant.granted_at) or cutoff) < cutoff:
                 out.idle_roles.append(
                     {
                         "user": grant.username,

@@ -123,7 +123,7 @@ def _check(req: Request) -> Spec:
         raise UsageError("--l must be at least 1.")
     if not 0.0 <= req.max_suppression <= 0.5:
         raise UsageError("--max-suppression must be between 0 and 0.5.")
-    sensitive = req.sensitive or spec.sensitive
+    sensitive = _sensitive(req, spec)
     if req.fields is not None:
         known = {c.name for c in columns(spec, req.tier)}
         unknown = [f for f in req.fields if f not in known]
@@ -134,8 +134,6 @@ def _check(req: Request) -> Spec:
             )
         if not req.fields:
             raise UsageError("An extract needs at least one field.")
-        if sensitive not in req.fields:
-            sensitive = None
     if req.consenting_only and req.dataset not in CONSENT_FIELD:
         raise UsageError(f"{req.dataset} records no consent to sharing, so it cannot be limited "
                          "to people who consented.")
@@ -144,7 +142,21 @@ def _check(req: Request) -> Spec:
             raise UsageError(f"{sensitive} is not a column of the anonymised {req.dataset}.")
         if not _quasi_identifiers(spec):
             raise UsageError(f"{req.dataset} declares no quasi-identifiers to generalise.")
+        if not _quasi_identifiers(spec, req.fields):
+            names = ", ".join(q.name for q in _quasi_identifiers(spec))
+            raise UsageError(
+                f"The fields asked for hold none of the quasi-identifiers of {req.dataset}, so "
+                f"there is nothing to anonymise them by; include at least one of {names}."
+            )
     return spec
+
+
+def _sensitive(req: Request, spec: Spec) -> str | None:
+    """The sensitive field for l-diversity: asked for or the spec's, if the extract keeps it."""
+    sensitive = req.sensitive or spec.sensitive
+    if req.fields is not None and sensitive not in req.fields:
+        return None
+    return sensitive
 
 
 def _quasi_identifiers(
@@ -169,9 +181,7 @@ def extract(
     on_commit: OnCommit | None = None,
 ) -> ExtractResult:
     spec = _check(req)
-    sensitive = req.sensitive or spec.sensitive
-    if req.fields is not None and sensitive not in req.fields:
-        sensitive = None
+    sensitive = _sensitive(req, spec)
     l_div = req.l_div if sensitive is not None else 1
     targets = [
         out / f"{req.dataset}.parquet",
