@@ -38,6 +38,19 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the control-plane database, e.g. "
         "postgresql+psycopg://user@host/db. Default: a SQLite file in the haven.",
     )
+    control_admin_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the role that owns the control-plane schema and runs "
+        "the migrations (PostgreSQL). When set, carehaven itself connects as control_url's "
+        "role, which is granted rows but not ownership, so it cannot drop the audit log's "
+        "append-only triggers. Default: unset (one role does both).",
+    )
+    audit_key: Path | None = Field(
+        default=None,
+        description="The Ed25519 private key that signs audit checkpoints (PEM, owner-only). "
+        "Default: keys/audit-signing.key in the haven, created by init; production requires "
+        "a path outside the haven.",
+    )
     data_engine: Literal["duckdb", "spark"] = Field(
         default="duckdb",
         description="The engine linkage computes on: duckdb (embedded, the default) or spark "
@@ -92,6 +105,12 @@ class Settings(BaseSettings):
             )
         if self.environment == "production" and self.master_key is None:
             raise ValueError("CAREHAVEN_MASTER_KEY must be set in production")
+        if self.environment == "production" and (
+            self.audit_key is None or self.audit_key.resolve().is_relative_to(self.haven.resolve())
+        ):
+            raise ValueError(
+                "CAREHAVEN_AUDIT_KEY must be set in production, to a key file outside the haven"
+            )
         if self.link_review > self.link_accept:
             raise ValueError(
                 "CAREHAVEN_LINK_REVIEW must not be above CAREHAVEN_LINK_ACCEPT: the review band "

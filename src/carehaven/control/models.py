@@ -218,6 +218,7 @@ class Extract(Base):
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
+    artefact_id: Mapped[int | None] = mapped_column(ForeignKey("artefacts.id"), default=None)
 
     @property
     def label(self) -> str:
@@ -247,6 +248,7 @@ class Publication(Base):
     csv_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
+    artefact_id: Mapped[int | None] = mapped_column(ForeignKey("artefacts.id"), default=None)
 
     @property
     def label(self) -> str:
@@ -266,6 +268,9 @@ class Recipient(Base):
     kind: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
+    #: The registered organisation this recipient is (a local authority's own code), so that a
+    #: sub-licensed authority can be held to its own rows (SHR-9).
+    org_code: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
 class Agreement(Base):
@@ -290,6 +295,11 @@ class Agreement(Base):
     revoked_on: Mapped[date | None] = mapped_column(Date, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
+    #: JSON: {"orgs": [...], "periods": [...]}: the rows the agreement covers, by submitting
+    #: organisation (provider_code, LA_Code) and period; an empty list covers every one.
+    row_scope: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    #: The contract under which a processor works for the controller (000 §5.1, SHR-1).
+    contract_ref: Mapped[str | None] = mapped_column(String(60), default=None)
 
     @property
     def label(self) -> str:
@@ -324,6 +334,9 @@ class Release(Base):
     manifest: Mapped[str | None] = mapped_column(Text, default=None)
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
     people: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The rows asked for, as Agreement.row_scope; empty lists: every row the agreement covers.
+    row_scope: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    artefact_id: Mapped[int | None] = mapped_column(ForeignKey("artefacts.id"), default=None)
 
     @property
     def label(self) -> str:
@@ -341,6 +354,26 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
+    #: argon2id hash of the user's password (governance.auth); None: no password set yet.
+    password_hash: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class AccessToken(Base):
+    """A personal access token: the public ``id`` names it, only an argon2id hash of its secret
+    is kept. The token acts for its user alone (governance.auth, docs/access.md)."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"))
+    secret_hash: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    __table_args__ = (Index("ix_access_tokens_username", "username"),)
 
 
 class RoleGrant(Base):
@@ -373,3 +406,111 @@ class NoticeDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
+
+
+# ---- trust (issue 12): the haven's key, audit checkpoints, artefacts and lineage -----------------
+
+
+class HavenMeta(Base):
+    """Facts about the haven itself, such as the id of the master key it was created with."""
+
+    __tablename__ = "haven_meta"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the audit log's Merkle tree (RFC 9162) at one size: a witness
+    outside the haven keeps a copy, and later proves the log only grew from it."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Artefact(Base):
+    """Anything that leaves the haven (a release, a publication, provider feedback, later a
+    partner exchange or a disposal certificate) or a preview kept inside it: its files with
+    their sha256, and the checkpoint it carries. Written by ``governance.artefact`` only."""
+
+    __tablename__ = "artefacts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: release | publication | feedback | preview | exchange | certificate
+    kind: Mapped[str] = mapped_column(String(20))
+    tier: Mapped[str] = mapped_column(String(20))
+    #: Who it is for: a recipient code, an organisation code (feedback), or "public".
+    recipient: Mapped[str | None] = mapped_column(String(40), default=None)
+    directory: Mapped[str] = mapped_column(Text)
+    #: JSON: [{"name": ..., "sha256": ..., "bytes": ...}, ...]
+    files: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    people: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("audit_checkpoints.id"), default=None
+    )
+    #: The temporary folder the files wait in until they are renamed into place; cleared
+    #: once they are (recovery finishes a rename a crash interrupted).
+    staging: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('release', 'publication', 'feedback', 'preview', 'exchange', "
+            "'certificate')",
+            name="ck_artefact_kind",
+        ),
+    )
+
+    @property
+    def label(self) -> str:
+        return f"O-{self.id}"
+
+
+class ArtefactPerson(Base):
+    """Lineage: a person whose rows an artefact holds (the one place this is kept), so that a
+    withdrawal, erasure or correction finds every artefact it touches."""
+
+    __tablename__ = "artefact_people"
+
+    artefact_id: Mapped[int] = mapped_column(ForeignKey("artefacts.id"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    __table_args__ = (Index("ix_artefact_people_person", "person_id"),)
+
+
+class FeedbackHold(Base):
+    """A match that would tell a provider about another provider's client, held for the data
+    team because the provider's client has no history there yet (IDN-2; issue 12)."""
+
+    __tablename__ = "feedback_holds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"))
+    person_id: Mapped[str] = mapped_column(String(40))
+    #: waiting | released | refused
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(40))
+    link_run: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('waiting', 'released', 'refused')", name="ck_feedback_hold_status"
+        ),
+        Index("ix_feedback_holds_slot", "org_code", "person_id", unique=True),
+    )
+
+    @property
+    def label(self) -> str:
+        return f"FH-{self.id}"

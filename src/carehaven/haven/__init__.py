@@ -17,8 +17,14 @@ from carehaven.audit.events import HavenInitialised, OrganisationAdded
 from carehaven.config import Settings
 from carehaven.consent.notices import published_versions
 from carehaven.control import db
-from carehaven.control.models import NoticeVersionRecord, Organisation, OrgKind
-from carehaven.errors import CarehavenError, ExitCode, NotFoundError, UsageError
+from carehaven.control.models import HavenMeta, NoticeVersionRecord, Organisation, OrgKind
+from carehaven.errors import (
+    CarehavenError,
+    ConfigurationError,
+    ExitCode,
+    NotFoundError,
+    UsageError,
+)
 from carehaven.haven.keys import MasterKey, create_key_file, load_master_key
 from carehaven.haven.lock import writer_lock
 from carehaven.haven.paths import HavenPaths
@@ -124,6 +130,7 @@ def init_haven(settings: Settings, *, actor: str) -> Haven:
     key = haven.master_key
     db.migrate(haven.engine)
     with haven.transaction() as session:
+        session.add(HavenMeta(name=MASTER_KEY_ID, value=key.key_id))
         for v in published_versions():
             session.merge(
                 NoticeVersionRecord(
@@ -153,15 +160,44 @@ def open_haven(settings: Settings) -> Haven:
         )
     if not db.is_current(haven.engine):
         db.migrate(haven.engine)
+    check_key(haven)
     return haven
 
 
+#: The haven_meta row holding the id of the master key the haven was created with.
+MASTER_KEY_ID = "master_key_id"
+
+
+def check_key(haven: Haven) -> None:
+    """Refuse a master key that is not the haven's own (exit 10), before anything is read or
+    written with it: another haven's key file or a mistyped CAREHAVEN_MASTER_KEY would
+    otherwise give every person a new pseudonym and land new files under the wrong key."""
+    with haven.sessions() as session:
+        recorded = session.get(HavenMeta, MASTER_KEY_ID)
+    given = haven.master_key.key_id
+    if recorded is None:
+        raise ConfigurationError(
+            f"{haven.paths.root} records no master key id, so the key given cannot be checked; "
+            "the control database is not this haven's or was altered."
+        )
+    if recorded.value != given:
+        source = (
+            "CAREHAVEN_MASTER_KEY" if haven.settings.master_key is not None
+            else f"the key file {haven.paths.key_file}"
+        )
+        raise ConfigurationError(
+            f"The master key from {source} ({given}) is not this haven's key "
+            f"({recorded.value}); nothing was read or written. Use the key the haven was "
+            "created with."
+        )
+
+
 __all__ = [
-    "CLI_ACTOR",
     "Haven",
     "NoHavenError",
     "NotFoundError",
     "UnknownOrganisationError",
+    "check_key",
     "init_haven",
     "open_haven",
 ]

@@ -41,8 +41,18 @@ class HavenPaths:
         return self.keys / "haven.key"
 
     @property
+    def audit_key(self) -> Path:
+        """The default place of the audit checkpoint signing key (CAREHAVEN_AUDIT_KEY)."""
+        return self.keys / "audit-signing.key"
+
+    @property
     def outputs(self) -> Path:
         return self.root / "outputs"
+
+    @property
+    def previews(self) -> Path:
+        """Tiers previewed by the data team: inside the haven, never for release."""
+        return self.root / "previews"
 
     @property
     def logs(self) -> Path:
@@ -65,6 +75,7 @@ class HavenPaths:
             self.reports,
             self.keys,
             self.outputs,
+            self.previews,
             self.logs,
             self.tmp,
         )
