@@ -40,7 +40,7 @@ EXPECTED: dict[Role, set[Permission]] = {
     Role.IPS_TEAM: {P.READ_IPS_IDENTIFIABLE},
     Role.ANALYST: set(),
     Role.AUTHORITY_VIEWER: {P.VIEW_DASHBOARD},
-    Role.AUDITOR: {P.READ_AUDIT, P.READ_GOVERNANCE},
+    Role.AUDITOR: {P.READ_AUDIT, P.READ_GOVERNANCE, P.SIGN_CHECKPOINT},
 }
 ORGS = (("P001", "treatment-service", "Riverside Recovery"),
         ("P002", "treatment-service", "Hillside Hope"),

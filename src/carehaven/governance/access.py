@@ -69,7 +69,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
         Role.IPS_TEAM: frozenset({Permission.READ_IPS_IDENTIFIABLE}),
         Role.ANALYST: frozenset(),
         Role.AUTHORITY_VIEWER: frozenset({Permission.VIEW_DASHBOARD}),
-        Role.AUDITOR: frozenset({Permission.READ_AUDIT, Permission.READ_GOVERNANCE}),
+        Role.AUDITOR: frozenset(
+            {Permission.READ_AUDIT, Permission.READ_GOVERNANCE, Permission.SIGN_CHECKPOINT}
+        ),
     }
 )
 
@@ -93,6 +95,7 @@ DOES: Mapping[Permission, str] = MappingProxyType(
         Permission.PUBLISH_NOTICE: "publish privacy notices",
         Permission.READ_IPS_IDENTIFIABLE: "see identifiable IPS data",
         Permission.READ_AUDIT: "read the audit log",
+        Permission.SIGN_CHECKPOINT: "sign audit checkpoints",
         Permission.MANAGE_USERS: "manage users and roles",
         Permission.VIEW_DASHBOARD: "view the dashboard",
     }

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     READ_GOVERNANCE = "read-governance"  # releases, access review, register, notices
     PUBLISH_NOTICE = "publish-notice"
     READ_IPS_IDENTIFIABLE = "read-ips-identifiable"  # SHR-6: only ips-team
-    READ_AUDIT = "read-audit"  # audit verify / show
+    READ_AUDIT = "read-audit"  # audit verify / show / prove
+    SIGN_CHECKPOINT = "sign-checkpoint"  # audit checkpoint: the signing key is not the data team's
     MANAGE_USERS = "manage-users"
     VIEW_DASHBOARD = "view-dashboard"  # org-scoped (the web dashboard)
