@@ -36,7 +36,7 @@ P = Permission
 #: The table as docs/access.md states it, written out once more by hand.
 EXPECTED: dict[Role, set[Permission]] = {
     Role.SUBMITTER: {P.SUBMIT, P.READ_SUBMISSIONS},
-    Role.DATA_TEAM: set(Permission) - {P.READ_IPS_IDENTIFIABLE},
+    Role.DATA_TEAM: set(Permission) - {P.READ_IPS_IDENTIFIABLE, P.SIGN_CHECKPOINT},
     Role.IPS_TEAM: {P.READ_IPS_IDENTIFIABLE},
     Role.ANALYST: set(),
     Role.AUTHORITY_VIEWER: {P.VIEW_DASHBOARD},
