@@ -74,6 +74,20 @@ class SubmissionReceived(AuditEvent):
 
 
 @dataclass(frozen=True)
+class SubmissionRefused(AuditEvent):
+    """An organisation tried to submit a dataset its kind does not return (COL-9)."""
+
+    action: ClassVar[str] = "submission.refused"
+    org: str
+    kind: str
+    dataset: str
+
+    @property
+    def subject(self) -> str:
+        return f"organisation:{self.org}"
+
+
+@dataclass(frozen=True)
 class SubmissionSuperseded(AuditEvent):
     action: ClassVar[str] = "submission.superseded"
     submission_id: str
@@ -233,6 +247,7 @@ class RecipientAdded(AuditEvent):
     action: ClassVar[str] = "recipient.added"
     code: str
     kind: str
+    org: str = ""
 
     @property
     def subject(self) -> str:
@@ -251,6 +266,9 @@ class AgreementAdded(AuditEvent):
     purposes: str
     lawful_bases: str
     expires_on: str
+    orgs: str = ""  # the row scope, comma-separated codes; "" covers every organisation
+    periods: str = ""
+    contract_ref: str = ""
 
     @property
     def subject(self) -> str:
@@ -354,6 +372,39 @@ class RoleRevoked(AuditEvent):
 
 
 @dataclass(frozen=True)
+class TokenIssued(AuditEvent):
+    action: ClassVar[str] = "token.issued"
+    token_id: str
+    username: str
+    expires: str  # ISO 8601, UTC
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class TokenRevoked(AuditEvent):
+    action: ClassVar[str] = "token.revoked"
+    token_id: str
+    username: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class PasswordSet(AuditEvent):
+    action: ClassVar[str] = "password.set"
+    username: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
 class AccessDenied(AuditEvent):
     """A user asked for something their roles do not allow (SHR-6, SHR-7)."""
 
@@ -380,3 +431,92 @@ class NoticePublished(AuditEvent):
     @property
     def subject(self) -> str:
         return f"notice:{self.collection}@{self.version}"
+
+
+# ---- artefacts and disclosures (issue 12) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArtefactWritten(AuditEvent):
+    """Something was written to leave the haven (or to preview inside it), through the one
+    artefact writer: its kind, tier, recipient, sizes, the manifest's sha256 and the signed
+    checkpoint it carries ("" when none had been signed)."""
+
+    action: ClassVar[str] = "artefact.written"
+    artefact: str
+    kind: str
+    tier: str
+    recipient: str
+    files: int
+    rows: int
+    people: int
+    manifest_sha256: str
+    checkpoint: str
+
+    @property
+    def subject(self) -> str:
+        return f"artefact:{self.artefact}"
+
+
+@dataclass(frozen=True)
+class FeedbackDisclosed(AuditEvent):
+    """Concurrent-provider feedback (IDN-2) told a provider about other providers: which
+    provider, how many of its clients, how many other providers; never who."""
+
+    action: ClassVar[str] = "feedback.disclosed"
+    artefact: str
+    org: str
+    clients: int
+    other_providers: int
+    held: int
+
+    @property
+    def subject(self) -> str:
+        return f"organisation:{self.org}"
+
+
+@dataclass(frozen=True)
+class FeedbackHeld(AuditEvent):
+    """A match about a provider's client with no history there was held for the data team."""
+
+    action: ClassVar[str] = "feedback.held"
+    hold: str
+    org: str
+    reason: str
+
+    @property
+    def subject(self) -> str:
+        return f"feedback-hold:{self.hold}"
+
+
+@dataclass(frozen=True)
+class FeedbackHoldDecided(AuditEvent):
+    """The data team released or refused a held feedback match."""
+
+    action: ClassVar[str] = "feedback.hold-decided"
+    hold: str
+    org: str
+    decision: str
+
+    @property
+    def subject(self) -> str:
+        return f"feedback-hold:{self.hold}"
+
+
+# ---- tamper evidence (issue 12, item 6) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointSigned(AuditEvent):
+    """The audit log's Merkle tree (RFC 9162) was signed at ``size`` entries: its root and the
+    id of the signing key, for a witness outside the haven to keep."""
+
+    action: ClassVar[str] = "audit.checkpoint-signed"
+    checkpoint: str
+    size: int
+    root: str
+    key_id: str
+
+    @property
+    def subject(self) -> str:
+        return f"audit-checkpoint:{self.checkpoint}"

@@ -1,38 +1,245 @@
-"""audit verify / audit show."""
+"""audit verify / show / checkpoint / prove."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from carehaven.cli.app import JsonFlag, app, open_as
-from carehaven.cli.output import emit_json, out, table
-from carehaven.errors import CarehavenError, ExitCode
+from carehaven.cli.output import counter, emit_json, err, out, table
+from carehaven.errors import CarehavenError, ExitCode, UsageError
 from carehaven.governance.permissions import Permission
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from carehaven.collection.readback import LandedProblem
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
+PublicKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--public-key",
+        help="The audit signing public key (PEM) a witness pins; the checkpoint must be signed "
+        "with it. Without it, with this haven's own signing key.",
+        show_default=False,
+    ),
+]
+
+
+def _pinned(path: Path | None) -> Ed25519PublicKey | None:
+    from carehaven.audit.signing import load_public_file
+
+    return None if path is None else load_public_file(path)
+
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, json: JsonFlag = False) -> None:
-    """Check the whole chain; exit 7 naming the first entry that was tampered with."""
+def audit_verify(
+    ctx: typer.Context,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A witness's checkpoint file (from 'audit checkpoint'); repeat for several. "
+            "Proves the log still holds what the witness saw and only grew since.",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: PublicKeyOption = None,
+    skip_landing: Annotated[
+        bool, typer.Option("--skip-landing", help="Do not read the landed files back.")
+    ] = False,
+    json: JsonFlag = False,
+) -> None:
+    """Check the chain, the witnessed checkpoints and every landed file; exit 7 naming what
+    failed."""
     from carehaven.audit import verify
+    from carehaven.audit.witness import check_log
 
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
-    result = verify(haven.engine)
+    if public_key is not None and not checkpoint:
+        raise UsageError("--public-key pins the key a --checkpoint is signed with; give one.")
+    pinned = _pinned(public_key)
+
+    def say(message: str) -> None:
+        if not json and err.is_terminal:
+            err.print(f"  {message}")
+
+    say("walking the hash chain")
+    chain = verify(haven.engine)
+    say("recomputing the Merkle tree")
+    log = check_log(haven, list(checkpoint or []), pinned=pinned)
+    landed: list[LandedProblem] = []
+    checked = 0
+    if not skip_landing:
+        # Importing the collection package is slow: only when the files are read back.
+        from carehaven.collection.readback import verify_landed
+
+        with counter("reading landed files back", quiet=json) as progress:
+
+            def step(done: int, total: int) -> None:
+                nonlocal checked
+                checked = total
+                progress("reading landed files back", done, total)
+
+            landed = verify_landed(haven, step)
+    failures = (
+        ([chain.reason] if not chain.ok and chain.reason else [])
+        + [w.reason for w in log.witnesses if not w.ok and w.reason]
+        + ([_landing_sentence(landed)] if landed else [])
+    )
+    first_bad = chain.first_bad if not chain.ok else next(
+        (w.first_bad for w in log.witnesses if not w.ok and w.first_bad is not None), None)
     if json:
-        emit_json(result.as_json())
-        if not result.ok:
+        emit_json(
+            {
+                "ok": not failures,
+                "entries": chain.entries,
+                "first_bad": first_bad,
+                "reason": failures[0] if failures else None,
+                "chain": chain.as_json(),
+                "tree": {"size": log.size, "root": log.root},
+                "checkpoints": [w.as_json() for w in log.witnesses],
+                "landing": {
+                    "checked": None if skip_landing else checked,
+                    "failed": [p.as_json() for p in landed],
+                },
+            }
+        )
+        if failures:
             raise typer.Exit(int(ExitCode.AUDIT_FAILED))
         return
-    if not result.ok:
+    if failures:
+        where = f" after {chain.entries:,} entries" if not chain.ok else ""
         raise CarehavenError(
-            f"Audit log verification failed after {result.entries:,} entries: {result.reason}.",
+            f"Audit verification failed{where}: {failures[0]}."
+            + (f" ({len(failures) - 1} more problem(s): use --json to list them.)"
+               if len(failures) > 1 else ""),
             exit_code=ExitCode.AUDIT_FAILED,
         )
-    out.print(f"Audit log intact: {result.entries:,} entries, every link verified.")
+    out.print(f"Audit log intact: {chain.entries:,} entries, every link verified.")
+    for w in log.witnesses:
+        grew = log.size - (w.size or 0)
+        out.print(
+            f"Checkpoint {escape(w.file)}: the first {w.size:,} entries match its signed "
+            f"root, and the log only grew since ({grew:,} appended; consistency proof "
+            "verified)."
+        )
+    if not skip_landing:
+        out.print(f"Landing zone intact: {checked:,} landed files decrypt to their recorded "
+                  "sha256.")
+
+
+def _landing_sentence(problems: list[LandedProblem]) -> str:
+    first = problems[0].sentence()
+    if len(problems) == 1:
+        return first
+    named = ", ".join(p.submission_id for p in problems[1:6])
+    more = f" and {len(problems) - 6:,} others" if len(problems) > 6 else ""
+    return f"{first}, and the landed files of {named}{more} fail too"
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    ctx: typer.Context,
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Where the witness file is written: outside the haven, a new file.",
+            show_default=False,
+        ),
+    ],
+    json: JsonFlag = False,
+) -> None:
+    """Sign the audit log's Merkle root as it is now, for a witness to keep outside the haven."""
+    from carehaven.audit import checkpoint
+    from carehaven.control.models import AuditCheckpoint
+
+    haven, who = open_as(ctx, Permission.SIGN_CHECKPOINT)
+    target = _witness_target(out_file, haven.paths.root)
+    row = checkpoint.sign(haven, actor=who.label)
+    with haven.sessions() as session:
+        doc = checkpoint.document(session.get_one(AuditCheckpoint, row.id))
+    _write_new(target, doc)
+    if json:
+        emit_json({**doc, "file": str(target)})
+        return
+    out.print(
+        f"[bold green]SIGNED[/] checkpoint {doc['checkpoint']}: the first {row.size:,} entries, "
+        f"root {row.root}, key {row.key_id}."
+    )
+    out.print(f"Wrote {escape(str(target))}; keep it outside the haven.")
+
+
+def _witness_target(path: Path, haven_root: Path) -> Path:
+    target = path.expanduser().absolute()
+    if target.exists() or target.is_symlink():
+        raise UsageError(f"{target} already exists; a checkpoint is written to a new file.")
+    if not target.parent.is_dir():
+        raise UsageError(f"There is no folder {target.parent} to write the checkpoint into.")
+    resolved = target.parent.resolve() / target.name
+    if resolved.is_relative_to(haven_root.resolve()):
+        raise UsageError(
+            f"{target} is inside the haven: a witness copy kept there protects nothing. "
+            "Write it outside the haven folder."
+        )
+    return target
+
+
+def _write_new(target: Path, doc: dict[str, Any]) -> None:
+    import json as jsonlib
+
+    body = jsonlib.dumps(doc, indent=2) + "\n"
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise UsageError(
+            f"{target} already exists; a checkpoint is written to a new file."
+        ) from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(body)
+
+
+@audit_app.command("prove")
+def audit_prove(
+    ctx: typer.Context,
+    seq: Annotated[int, typer.Argument(help="The audit entry's sequence number.")],
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="Prove the entry is in this witness's tree (whose signature is checked first) "
+            "instead of today's.",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: PublicKeyOption = None,
+    json: JsonFlag = False,
+) -> None:
+    """The RFC 9162 inclusion proof of one entry: its leaf, the audit path and the root,
+    verified before it is printed."""
+    from carehaven.audit.witness import prove
+
+    haven, _ = open_as(ctx, Permission.READ_AUDIT)
+    proof = prove(haven, seq, checkpoint=checkpoint, pinned=_pinned(public_key))
+    if json:
+        emit_json(proof.as_json())
+        return
+    where = f"the tree {escape(str(checkpoint))} witnessed" if checkpoint else "today's tree"
+    out.print(f"Entry {proof.seq:,} is leaf {proof.seq - 1:,} of {where} "
+              f"({proof.tree_size:,} entries); the proof verifies.")
+    out.print(f"leaf (chain hash) {proof.leaf}")
+    out.print(f"leaf hash         {proof.leaf_hash}")
+    for i, node in enumerate(proof.path):
+        out.print(f"{f'path[{i}]':<18}{node}")
+    out.print(f"root              {proof.root}")
 
 
 @audit_app.command("show")

@@ -8,8 +8,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from carehaven.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -55,6 +57,91 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def migrate_control(app: Engine, admin_url: str | None) -> None:
+    """Migrate the control database: as the application's own role, or, when ``admin_url``
+    (CAREHAVEN_CONTROL_ADMIN_URL) is set, as the schema owner, granting the application's role
+    only what it needs afterwards (``grant_app_role``)."""
+    if admin_url is None:
+        migrate(app)
+        return
+    if app.dialect.name != "postgresql":
+        raise ConfigurationError(
+            "CAREHAVEN_CONTROL_ADMIN_URL is for a PostgreSQL control database; unset it, or "
+            "set CAREHAVEN_CONTROL_URL to the PostgreSQL database as the application's role."
+        )
+    admin = make_engine(admin_url)
+    try:
+        if (admin.url.host, admin.url.port, admin.url.database) != (
+            app.url.host, app.url.port, app.url.database
+        ):
+            raise ConfigurationError(
+                "CAREHAVEN_CONTROL_ADMIN_URL and CAREHAVEN_CONTROL_URL name different databases; "
+                "they must be the same database as two roles."
+            )
+        migrate(admin)
+        grant_app_role(admin, role_of(app))
+    finally:
+        admin.dispose()
+
+
+#: What the application's role may do to each table when the schema has another owner: the
+#: audit tables can be read and appended to, never rewritten (docs/security.md).
+APP_PRIVILEGES = {
+    "audit_log": "SELECT, INSERT",
+    "audit_checkpoints": "SELECT, INSERT",
+    "audit_head": "SELECT, UPDATE",
+    "alembic_version": "SELECT",
+}
+ORDINARY_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+
+
+def role_of(engine: Engine) -> str:
+    """The role an engine connects as."""
+    if not engine.url.username:
+        raise ConfigurationError(
+            "CAREHAVEN_CONTROL_URL names no user; with CAREHAVEN_CONTROL_ADMIN_URL set it must "
+            "name the application's own role."
+        )
+    return engine.url.username
+
+
+def grant_app_role(admin: Engine, app_role: str) -> None:
+    """Give ``app_role`` rows but not ownership: no TRUNCATE, no DDL, so no way to drop or
+    disable the audit log's triggers; only SELECT and INSERT on the append-only tables."""
+    with admin.begin() as conn:
+        _refuse_owner_as_app(conn, app_role)
+        quote = conn.dialect.identifier_preparer.quote
+        role = quote(app_role)
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        conn.execute(text(f"GRANT USAGE ON SCHEMA {quote(schema)} TO {role}"))
+        for table in inspect(conn).get_table_names(schema=schema):
+            privileges = APP_PRIVILEGES.get(table, ORDINARY_PRIVILEGES)
+            conn.execute(text(f"REVOKE ALL ON TABLE {quote(table)} FROM {role}"))
+            conn.execute(text(f"GRANT {privileges} ON TABLE {quote(table)} TO {role}"))
+        conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {quote(schema)} "
+                          f"TO {role}"))
+
+
+def _refuse_owner_as_app(conn: Connection, app_role: str) -> None:
+    found = conn.execute(
+        text("SELECT rolsuper, rolname = current_user FROM pg_roles WHERE rolname = :r"),
+        {"r": app_role},
+    ).first()
+    if found is None:
+        raise ConfigurationError(
+            f"The application's role {app_role} (the user in CAREHAVEN_CONTROL_URL) does not "
+            "exist in the PostgreSQL server; create it (CREATE ROLE ... LOGIN) first."
+        )
+    superuser, is_owner = found
+    if superuser or is_owner:
+        raise ConfigurationError(
+            f"The application's role {app_role} is "
+            + ("a superuser" if superuser else "the schema owner (CAREHAVEN_CONTROL_ADMIN_URL)")
+            + ", so it could still drop the audit log's triggers; connect carehaven as an "
+            "ordinary role."
+        )
 
 
 def script_head(engine: Engine) -> str | None:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carehaven import __version__, clock
-from carehaven.audit import record
+from carehaven.audit import record, signing
 from carehaven.audit.events import HavenInitialised, OrganisationAdded
 from carehaven.config import Settings
 from carehaven.consent.notices import published_versions
@@ -127,8 +127,10 @@ def init_haven(settings: Settings, *, actor: str) -> Haven:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if settings.master_key is None:
         create_key_file(paths.key_file)
+    if settings.audit_key is None:
+        signing.create_key_file(paths.audit_key)
     key = haven.master_key
-    db.migrate(haven.engine)
+    db.migrate_control(haven.engine, settings.control_admin_url)
     with haven.transaction() as session:
         session.add(HavenMeta(name=MASTER_KEY_ID, value=key.key_id))
         for v in published_versions():
@@ -159,7 +161,7 @@ def open_haven(settings: Settings) -> Haven:
             "'carehaven --haven PATH init'."
         )
     if not db.is_current(haven.engine):
-        db.migrate(haven.engine)
+        db.migrate_control(haven.engine, haven.settings.control_admin_url)
     check_key(haven)
     return haven
 
