@@ -9,11 +9,14 @@ _DIGIT = re.compile(r"\d")
 _SHOWN = 40
 
 
-def shape(value: str) -> str:
-    """``SW1A 1AA`` -> ``AA9A 9AA``: enough to see a format fault, nothing of the person."""
-    masked = _DIGIT.sub("9", _LETTER.sub("A", value[:_SHOWN]))
+def shape(value: str, limit: int = _SHOWN) -> str:
+    """``SW1A 1AA`` -> ``AA9A 9AA``: enough to see a format fault, nothing of the person.
+
+    At most ``limit`` characters are shown; a longer value ends in ``…``.
+    """
+    masked = _DIGIT.sub("9", _LETTER.sub("A", value[:limit]))
     return "".join(ch if ch in "A9 -/.;:" else "*" for ch in masked) + (
-        "…" if len(value) > _SHOWN else ""
+        "…" if len(value) > limit else ""
     )
 
 

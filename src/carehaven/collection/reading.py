@@ -10,11 +10,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from carehaven.collection.masking import shape
 from carehaven.errors import CarehavenError, ExitCode
 from carehaven.specs import Spec
 
@@ -92,25 +94,25 @@ def _check_encoding(body: bytes, name: str) -> None:
 
 
 def _header(body: bytes, spec: Spec, name: str) -> list[str]:
+    """Line 1's headings, checked against the spec.
+
+    A heading that is not a declared column may be anything, even a data row joined to the
+    header line, so the messages here name it by position and shape only (issue 12 item 16).
+    """
     start = body[: 1 << 16].decode("utf-8", errors="ignore")
     header = next(csv.reader(io.StringIO(start, newline="")), [])
     header = [h.strip() for h in header]
     known = set(spec.field_names)
     if not any(h in known for h in header):
+        raise FileRejectedError(FileProblem("no-header", no_header_message(header, spec, name), 1))
+    missing = [f.name for f in spec.fields if f.required and f.name not in header]
+    if any(h not in known for h in header):
+        message = unknown_message(header, spec, name, missing)
+        raise FileRejectedError(FileProblem("unknown-column", message, 1))
+    if len(set(header)) < len(header):
         raise FileRejectedError(
-            FileProblem(
-                "no-header",
-                f"{name} has no header row: line 1 names none of the {spec.name} columns.",
-                1,
-            )
+            FileProblem("duplicate-header", duplicate_message(header, spec, name), 1)
         )
-    seen: set[str] = set()
-    repeated = [h for h in header if h in seen or seen.add(h)]  # type: ignore[func-returns-value]
-    if repeated:
-        raise FileRejectedError(
-            FileProblem("duplicate-header", f"{name} names column {repeated[0]} more than once.", 1)
-        )
-    missing = [f.name for f in spec.fields if f.required and f.name not in seen]
     if missing:
         raise FileRejectedError(
             FileProblem(
@@ -120,17 +122,88 @@ def _header(body: bytes, spec: Spec, name: str) -> list[str]:
                 1,
             )
         )
-    unknown = [h for h in header if h not in known]
-    if unknown:
-        raise FileRejectedError(
-            FileProblem(
-                "unknown-column",
-                f"{name} has column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} that "
-                f"{spec.name} {spec.version} does not define.",
-                1,
-            )
-        )
     return header
+
+
+#: Undeclared headings listed one by one in a message; the rest are counted.
+LISTED = 5
+SHAPE_KEY = "A a letter, 9 a digit, * any other character"
+
+
+def column_letter(position: int) -> str:
+    """The spreadsheet's name for a 1-based column: 1 -> A, 27 -> AA."""
+    letters = ""
+    while position > 0:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def looks(cell: str, spec: Spec) -> str:
+    """A heading as a message may show it: a declared column name as it is, anything else only
+    as its shape, no longer than the spec's longest column name (it could be a person's data)."""
+    if cell in spec.field_names:
+        return cell
+    if not cell:
+        return "empty"
+    longest = max(len(n) for n in spec.field_names)
+    near = next((n for n in spec.field_names if n.casefold() == cell.casefold()), None)
+    return f"shaped {shape(cell, longest)}" + (f" (is it {near}?)" if near else "")
+
+
+def heading(position: int, cell: str, spec: Spec) -> str:
+    """The heading at ``position`` (1-based), by place and :func:`looks`, never its text."""
+    return f"column {position} ({column_letter(position)}) {looks(cell, spec)}"
+
+
+def no_header_message(header: Sequence[str], spec: Spec, name: str) -> str:
+    message = f"{name} has no header row: line 1 names none of the {spec.name} columns"
+    if len(header) == 1:
+        sep = next((s for s in (";", "\t", "|") if s in header[0]), None)
+        if sep is not None:
+            shown = "a tab" if sep == "\t" else f"'{sep}'"
+            return f"{message} (it seems to be separated by {shown}, not commas)."
+    return message + "."
+
+
+def unknown_message(
+    header: Sequence[str], spec: Spec, name: str, missing: Sequence[str] = ()
+) -> str:
+    known = set(spec.field_names)
+    unknown = [(i, h) for i, h in enumerate(header, start=1) if h not in known]
+    listed = "; ".join(heading(i, h, spec) for i, h in unknown[:LISTED])
+    more = f"; and {len(unknown) - LISTED:,} more" if len(unknown) > LISTED else ""
+    several = len(unknown) > 1
+    message = (
+        f"{name} has {len(unknown):,} heading{'s' if several else ''} that {spec.name} "
+        f"{spec.version} does not define: {listed}{more} (shown by position and shape: "
+        f"{SHAPE_KEY})."
+    )
+    if any(";" in h for _, h in unknown):
+        message += " A heading holding ';' often means a data row is joined to the header line."
+    if missing:
+        message += (
+            f" It also lacks the required column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}."
+        )
+    return message
+
+
+def duplicate_message(header: Sequence[str], spec: Spec, name: str) -> str:
+    """The first repeated heading: by name if it is a declared column, else by shape."""
+    first: dict[str, int] = {}
+    for i, h in enumerate(header, start=1):
+        if h not in first:
+            first[h] = i
+            continue
+        where = f"columns {first[h]} ({column_letter(first[h])}) and {i} ({column_letter(i)})"
+        if h in spec.field_names:
+            return f"{name} names column {h} more than once ({where})."
+        return (
+            f"{name} repeats a heading in {where}, which is not a {spec.name} column "
+            f"({looks(h, spec)}; {SHAPE_KEY})."
+        )
+    raise ValueError("no heading is repeated")
 
 
 def _parse(body: memoryview, header: list[str], name: str) -> pa.Table:

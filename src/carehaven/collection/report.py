@@ -1,14 +1,13 @@
 """Validation reports: JSON for systems, CSV for spreadsheets, HTML for people.
 
 A report holds row numbers, field names, rule ids and sentences; identifier values appear only
-as their shape (masking.py). CSV cells that a spreadsheet would run as a formula are neutralised.
+as their shape (masking.py), and file-rule messages name headings by position and shape
+(reading.py). The CSV goes through the haven's one formula neutraliser (csvsafe.py).
 """
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import shutil
 from pathlib import Path
@@ -18,16 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from carehaven.csvsafe import format_csv
+from carehaven.csvsafe import neutralise as neutralise  # re-exported: register.py uses it
+
 FINDINGS_FILE = "findings.parquet"
 SUMMARY_FILE = "summary.json"
 HTML_LIMIT = 2000  # findings listed on the page; the JSON and CSV always hold all of them
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """A leading apostrophe makes spreadsheets show the text instead of running it (OWASP)."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def write(folder: Path, tmp: Path, summary: dict[str, Any], findings: pa.Table) -> Path:
@@ -52,17 +47,11 @@ def as_json(summary: dict[str, Any], findings: pa.Table) -> str:
 
 
 def as_csv(findings: pa.Table) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["row", "field", "rule", "message", "value"])
-    for rec in findings.to_pylist():
-        writer.writerow(
-            [
-                "" if rec["row"] is None else rec["row"],
-                *(neutralise(str(rec[k] or "")) for k in ("field", "rule", "message", "value")),
-            ]
-        )
-    return out.getvalue()
+    columns = ("field", "rule", "message", "value")
+    return format_csv(
+        ["row", *columns],
+        ([rec["row"], *(rec[k] or "" for k in columns)] for rec in findings.to_pylist()),
+    )
 
 
 def as_html(summary: dict[str, Any], findings: pa.Table) -> str:

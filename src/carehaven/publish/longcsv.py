@@ -6,10 +6,11 @@ which codes are subtotals of which, so ``<stem>.structure.json`` beside it holds
 (name, parent map, display order) and the table's metadata; :func:`read_csv` uses it to rebuild
 the additive relations, and without it reads every dimension as flat and says so.
 
-Codes are text that a spreadsheet may run as a formula when the file is opened, so a code that
-starts with ``= + - @``, a tab or a carriage return gets a leading ``'`` (OWASP's CSV injection
-advice). A code that itself starts with ``'`` gets one more, so the reader can strip exactly
-one and the guard is reversible. Numbers in ``value`` are never guarded: ``-3`` is a number.
+Codes are text that a spreadsheet may run as a formula when the file is opened, so every cell
+goes through the haven's one neutraliser (``carehaven.csvsafe``, OWASP's CSV injection advice: a
+leading ``'`` on anything that could start a formula). A code that itself starts with ``'``
+gets one more, so the reader can strip exactly one and the guard is reversible. Numbers are
+never guarded: ``-3`` is a number, in ``value`` or as a code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from carehaven import csvsafe
 from carehaven.disclosure.table import TOTAL, Hierarchy, Key
 from carehaven.publish import atomic
 from carehaven.publish.model import (
@@ -40,7 +42,6 @@ from carehaven.publish.model import (
 STRUCTURE_FORMAT = "carehaven-published-structure"
 STRUCTURE_VERSION = 1
 
-_GUARDED = ("=", "+", "-", "@", "\t", "\r", "'")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
@@ -62,8 +63,8 @@ def structure_path(csv_path: str | os.PathLike[str]) -> Path:
 
 
 def guard(text: str) -> str:
-    """Make ``text`` inert in a spreadsheet: prefix ``'`` when it could start a formula."""
-    return "'" + text if text.startswith(_GUARDED) else text
+    """Make ``text`` inert in a spreadsheet (csvsafe) and reversibly so: ``'`` is doubled."""
+    return csvsafe.PREFIX + text if text.startswith(csvsafe.PREFIX) else csvsafe.neutralise(text)
 
 
 def unguard(text: str) -> str:
@@ -77,15 +78,18 @@ def write_csv(pub: Published, path: str | os.PathLike[str]) -> Path:
     Rows follow cube order (each dimension's display order, the last dimension varying
     fastest). Returns the sidecar's path.
     """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*(guard(d.name) for d in pub.dims), VALUE_COLUMN])
-    for i in pub.cube_order():
-        value = pub.marker[i] or format_number(float(pub.shown[i]))
-        writer.writerow([*(guard(c) for c in pub.keys[i]), value])
+    # Cells are guarded first (reversibly); format_csv then neutralises every cell again, which
+    # leaves guarded cells and numbers as they are and catches anything added here later.
+    text = csvsafe.format_csv(
+        [*(guard(d.name) for d in pub.dims), VALUE_COLUMN],
+        (
+            [*(guard(c) for c in pub.keys[i]), pub.marker[i] or format_number(float(pub.shown[i]))]
+            for i in pub.cube_order()
+        ),
+    )
     sidecar = structure_path(path)
     atomic.write_text(sidecar, json.dumps(_structure(pub, Path(path).name), indent=2) + "\n")
-    atomic.write_text(path, buf.getvalue())
+    atomic.write_text(path, text)
     return sidecar
 
 
