@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     DISCLOSURE_UNSAFE = 12
     ACCESS_DENIED = 13
     POLICY_DENIED = 14
+    WRONG_SUBMITTER = 15
 
 
 class CarehavenError(Exception):
@@ -60,3 +61,9 @@ class PolicyDeniedError(CarehavenError):
     """The sharing policy refuses a release (SHR-1 to SHR-8, CON-1)."""
 
     exit_code = ExitCode.POLICY_DENIED
+
+
+class WrongSubmitterError(CarehavenError):
+    """The organisation is not of a kind that returns the dataset (COL-9)."""
+
+    exit_code = ExitCode.WRONG_SUBMITTER

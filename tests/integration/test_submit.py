@@ -154,8 +154,8 @@ def test_usage_errors_name_what_is_wrong(haven, tmp_path):
         _submit(haven, tmp_path, episodes_file(1), org="P999")
     with pytest.raises(UsageError, match="not a quarter"):
         _submit(haven, tmp_path, episodes_file(1), period="2025Q5")
-    with pytest.raises(UsageError, match="not by month"):
-        _submit(haven, tmp_path, episodes_file(1), dataset="cld-event", period="2025-06")
+    with pytest.raises(UsageError, match="not by month"):  # P001 returns IPS, by quarter
+        _submit(haven, tmp_path, episodes_file(1), dataset="ips-episode", period="2025-06")
 
 
 def test_identifier_values_never_reach_reports_or_the_audit_log(haven, tmp_path):

@@ -395,6 +395,34 @@ def test_keys_submitter_and_periods(
     assert submitter_rules == ([submitter] if submitter else [])
 
 
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("ndtms-episode", ("treatment-service", "prison", "secure-setting",
+                           "criminal-justice-team")),
+        ("ndtms-review", ("treatment-service", "prison", "secure-setting",
+                          "criminal-justice-team")),
+        ("ips-episode", ("treatment-service",)),
+        ("cld-event", ("local-authority",)),
+        ("hmrc-return", ("partner",)),
+    ],
+)
+def test_each_collection_is_returned_by_its_own_kinds_of_organisation(
+    name: str, kinds: tuple[str, ...]
+) -> None:
+    """COL-9 (000 §2.1, §2.7, §2.8; 001; 002; 003): NDTMS from treatment services, prisons and
+    secure settings and criminal justice teams; IPS from treatment services; CLD from local
+    authorities; the HMRC return from the partner. The description says why, citing the seeds."""
+    spec = load_spec(name)
+    assert tuple(spec.submitter_kinds) == kinds
+    assert spec.descriptor()["carehaven:submitterKinds"] == list(kinds)
+    assert "COL-9" in spec.description and re.search(r"00[0-3] ", spec.description)
+    for kind in ("treatment-service", "local-authority", "prison", "partner", "recipient"):
+        refusal = spec.refusal("X1", kind)
+        assert (refusal is None) == (kind in kinds), (name, kind)
+    assert spec.refusal("X1", "recipient") is not None  # a recipient never submits
+
+
 def test_every_rule_says_what_is_wrong(spec: Spec) -> None:
     for rule in spec.rules:
         assert rule.message and rule.message.strip().endswith("."), rule.id

@@ -21,6 +21,7 @@ from carehaven.governance.notice import (
     rule_scopes,
     sections,
 )
+from carehaven.governance.notice_model import RetentionEntry
 from carehaven.governance.policy import rules
 from carehaven.retention import RetentionRule, rules_for, schedule
 from carehaven.specs import FieldClass, load_spec
@@ -187,6 +188,10 @@ def test_rules_for_a_collection():
     ({"from_field": "NHS_Number"}, "not a date field"),
     ({"when": [{"field": "Nope", "equals": "Y"}]}, "has no field Nope"),
     ({"requirement": "SHR-1"}, "not a RET requirement"),
+    # What acts on a rule is a command (docs/design/0008 "Promises"); a rule says if it is.
+    ({"enforced_by": []}, "enforced_by names the commands"),
+    ({"enforced_by": ["policy:never-police-or-courts"]}, "enforced_by names the commands"),
+    ({"kind": "information"}, "kind"),
 ])
 def test_a_rule_that_does_not_hold_together_is_refused(change, message):
     rule = next(r for r in schedule().rules if r.id == "cld-mental-health")
@@ -309,19 +314,24 @@ def test_change_note_names_fields_rules_purposes_and_retention():
         for g in episode.classes
     )})
     sharing = base.sharing[1:]
+    assert base.retention == ()  # no retention rule is acted on yet (docs/design/0008)
+    kept = RetentionEntry(id="cld-other", requirement="RET-4", record_type="records",
+                          period_years=8, from_event="case-closure", text="Kept for 8 years.",
+                          enforced_by=("retention:cld-other",))
     after = _changed(
         base,
         datasets=(fewer, *base.datasets[1:]),
         sharing=sharing,
         purposes=base.purposes[:-1],
-        retention=base.retention[:1],
+        retention=(kept,),
     )
     note = change_note(base, after)
     assert "Removed field religion from ndtms-episode." in note
     for r in base.sharing[0].rules:
         assert f"Removed sharing rule: {r.text}" in note
     assert any(line.startswith("Removed purpose statistics:") for line in note)
-    assert any(line.startswith("Removed retention rule") for line in note)
+    assert "Added retention rule: Kept for 8 years." in note
+    assert "Removed retention rule: Kept for 8 years." in change_note(after, base)
     assert all(line.endswith(".") for line in note)
 
 

@@ -21,6 +21,13 @@ def test_the_published_descriptor_is_shown_unchanged():
 
 @pytest.mark.parametrize(("edit", "reason"), [
     (lambda d: d.update({"carehaven:submitterField": "provider"}), "submitterField"),
+    # COL-9: every descriptor names the kinds that submit it, each a known OrgKind, once.
+    (lambda d: d.update({"carehaven:submitterKinds": ["treatment-service", "bank"]}),
+     "carehaven:submitterKinds"),
+    (lambda d: d.pop("carehaven:submitterKinds"), "carehaven:submitterKinds"),
+    (lambda d: d.update({"carehaven:submitterKinds": []}), "submitterKinds names each kind"),
+    (lambda d: d.update({"carehaven:submitterKinds": ["prison", "prison"]}),
+     "submitterKinds names each kind"),
     (lambda d: d["schema"]["fields"].append(copy.deepcopy(d["schema"]["fields"][0])),
      "repeated"),
     (lambda d: d["schema"].update({"primaryKey": ["nope"]}), "primary key"),

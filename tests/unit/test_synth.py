@@ -156,6 +156,18 @@ def test_organisations_are_the_fixed_realistic_set(planted: SynthResult) -> None
     assert {"PR01", "CJ01", "E08000003", "HMRC"} <= submitters
 
 
+def test_every_file_comes_from_an_organisation_of_a_kind_that_returns_it(
+    planted: SynthResult,
+) -> None:
+    """COL-9: the synthetic haven's files all pass submit's organisation-kind check."""
+    kinds = {o.code: o.kind for o in planted.organisations}
+    sent = {(f.dataset, kinds[f.org]) for f in planted.files}
+    assert {(d, k) for d, k in sent if load_spec(d).refusal("X", k) is not None} == set()
+    assert {k for d, k in sent if d == "ndtms-episode"} == {
+        "treatment-service", "prison", "criminal-justice-team"
+    }
+
+
 # -- validity by construction ----------------------------------------------------------------
 def test_every_row_of_a_clean_run_passes_the_generators_own_checks(clean: SynthResult) -> None:
     for f in clean.files:

@@ -19,23 +19,29 @@ app.add_typer(spec_app, name="spec")
 @spec_app.command("list")
 def spec_list(json: JsonFlag = False) -> None:
     """List the dataset specifications."""
+    specs = [load_spec(name) for name in available()]
     rows = [
         {
             "name": s.name,
             "version": s.version,
             "title": s.title,
+            "submitted_by": [k.value for k in s.submitter_kinds],
             "fields": len(s.fields),
             "rules": len(s.rules),
         }
-        for s in map(load_spec, available())
+        for s in specs
     ]
     if json:
         emit_json(rows)
     else:
         table(
             "Dataset specifications",
-            ["Name", "Version", "Title", "Fields", "Rules"],
-            [list(r.values()) for r in rows],
+            ["Name", "Version", "Title", "Submitted by", "Fields", "Rules"],
+            [
+                [s.name, s.version, s.title, ", ".join(s.submitter_kinds), len(s.fields),
+                 len(s.rules)]
+                for s in specs
+            ],
         )
 
 
@@ -44,7 +50,7 @@ def spec_show(
     name: Annotated[str, typer.Argument(help="A dataset name, e.g. cld-event.")],
     json: JsonFlag = False,
 ) -> None:
-    """Show one specification: its fields, classes, constraints and rules."""
+    """Show one specification: who submits it, its fields, classes, constraints and rules."""
     spec = load_spec(name)
     if json:
         emit_json(spec.descriptor())
@@ -52,6 +58,8 @@ def spec_show(
     out.print(f"[bold]{spec.name}[/] {spec.version}: {spec.title}")
     if spec.description:
         out.print(spec.description)
+    kinds = ", ".join(k.value for k in spec.submitter_kinds)
+    out.print(f"Submitted by organisations of kind: {kinds} (COL-9)")
     rows = []
     for f in spec.fields:
         k = f.constraints

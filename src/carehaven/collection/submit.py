@@ -21,7 +21,12 @@ from sqlalchemy import select
 
 from carehaven import clock
 from carehaven.audit import record
-from carehaven.audit.events import SpecRegistered, SubmissionReceived, SubmissionSuperseded
+from carehaven.audit.events import (
+    SpecRegistered,
+    SubmissionReceived,
+    SubmissionRefused,
+    SubmissionSuperseded,
+)
 from carehaven.collection import landing, report
 from carehaven.collection.accept import accept
 from carehaven.collection.period import Period, parse_period
@@ -37,7 +42,7 @@ from carehaven.control.models import (
     SubmissionStatus,
 )
 from carehaven.data import connect
-from carehaven.errors import UsageError
+from carehaven.errors import UsageError, WrongSubmitterError
 from carehaven.faults import checkpoint
 from carehaven.haven import Haven
 from carehaven.specs import Spec, load_spec
@@ -90,6 +95,12 @@ def submit(
     step = progress or (lambda _stage: None)
     spec = load_spec(dataset)
     organisation = haven.organisation(org)
+    refused = spec.refusal(organisation.code, organisation.kind)
+    if refused is not None:  # before anything is read or landed; the attempt is recorded
+        with haven.transaction() as session:
+            record(session, SubmissionRefused(organisation.code, organisation.kind, spec.name),
+                   actor=actor)
+        raise WrongSubmitterError(refused)
     when = parse_period(period)
     if when.kind not in spec.periods:
         raise UsageError(

@@ -6,6 +6,12 @@ statements (CON-1, CON-2, CON-4), the rights and the contacts (SEC-3). Every sta
 the seed notice and section it comes from in ``source`` (keys of ``seeds``). Notices and the
 register of processing read this; what the system enforces (fields, sharing rules, recipients,
 retention) comes from the specs, the policy, the control plane and the retention schedule.
+
+The consent and rights statements, the descriptions of the tiers and the notice's own wording
+each say what they are (``kind``): information, a promise with the mechanisms that enforce it
+(``enforced_by``), or a promise still pending its mechanism, which the notice leaves out until
+it lands (docs/design/0008, "Promises"). The controller, processors, data subjects, sources,
+purposes, lawful bases and contacts are information by their nature.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carehaven.errors import NotFoundError
+from carehaven.governance.notice_model import StatementKind, check_claim
 from carehaven.governance.policy.model import TIERS
 from carehaven.specs.registry import available
 
@@ -40,11 +47,23 @@ class Statement(_Data):
     source: str
 
 
-class Required(_Data):
+class Claimed(_Data):
+    """A statement that says whether it is information or a promise, and what enforces it."""
+
+    text: str
+    kind: StatementKind
+    enforced_by: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _claim(self) -> Claimed:
+        check_claim(self.kind, self.enforced_by, self.text[:40])
+        return self
+
+
+class Required(Claimed):
     """A statement that keeps a requirement of REQUIREMENTS.md."""
 
     requirement: str
-    text: str
     source: str
 
 
@@ -125,23 +144,39 @@ class Collection(_Data):
         return self
 
 
-class TierText(_Data):
+class TierText(Claimed):
     """How a notice describes one of the four categories of data (000 §5; PSE-1)."""
 
     label: str
-    text: str
     source: str
+
+
+class Wording(Claimed):
+    """A sentence of the notice's own, around the data (the templates place it)."""
+
+    kind: Literal["information", "promise"]  # the templates always show it
+
+
+#: The wording the templates use: the explanation of each field class, the sentence before a
+#: derived field's replacement, the sentences of the sharing and the changes sections.
+WORDING_KEYS = frozenset(
+    {"class-D", "class-Q", "class-S", "class-O", "derived", "sharing-rules", "no-recipients",
+     "changes"}
+)
 
 
 class Catalogue(_Data):
     seeds: dict[str, str]
     tiers: dict[TierName, TierText]
+    wording: dict[str, Wording]
     collections: dict[str, Collection]
 
     @model_validator(mode="after")
     def _every_tier(self) -> Catalogue:
         if tuple(self.tiers) != TIER_ORDER:
             raise ValueError(f"tiers are described in this order: {', '.join(TIER_ORDER)}")
+        if set(self.wording) != WORDING_KEYS:
+            raise ValueError(f"wording has exactly these keys: {', '.join(sorted(WORDING_KEYS))}")
         return self
 
 
@@ -173,6 +208,7 @@ def load_collection(code: str) -> Collection:
 __all__ = [
     "TIER_ORDER",
     "Catalogue",
+    "Claimed",
     "Collection",
     "Contact",
     "LawfulBasis",
@@ -181,6 +217,7 @@ __all__ = [
     "Statement",
     "TierName",
     "TierText",
+    "Wording",
     "catalogue",
     "codes",
     "load_collection",

@@ -95,13 +95,13 @@ def _datasets(old: Sequence[DatasetEntry], new: Sequence[DatasetEntry]) -> list[
     for name in (n for n in after if n in before):
         was, now = before[name].fields(), after[name].fields()
         for field, (cls, entry) in now.items():
-            label = CLASS_LABELS[FieldClass(cls)][0].lower()
+            label = CLASS_LABELS[FieldClass(cls)].lower()
             if field not in was:
                 out.append(f"Added field {field} to {name} ({label}).")
                 continue
             old_cls, old_entry = was[field]
             if old_cls != cls:
-                old_label = CLASS_LABELS[FieldClass(old_cls)][0].lower()
+                old_label = CLASS_LABELS[FieldClass(old_cls)].lower()
                 out.append(f"Field {field} of {name} is now among {label} (was {old_label}).")
             if old_entry.description != entry.description:
                 out.append(f"Changed the description of field {field} of {name}.")

@@ -1,39 +1,63 @@
 """The sections of a privacy notice as data (CON-3): what ``notice.content`` builds, what
-``notice.publish`` stores and what the change notes compare."""
+``notice.publish`` stores and what the change notes compare.
+
+Every statement in them is information or a promise (docs/design/0008, "Promises"): a promise
+carries ``enforced_by``, the mechanisms that make it true, which ``notice_promises`` checks.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydField
 
 from carehaven.specs import FieldClass
 
-#: How each field class is described to the people the data is about (DATASETS.md "Class").
-CLASS_LABELS: dict[str, tuple[str, str]] = {
-    FieldClass.DIRECT: (
-        "Direct identifiers",
-        "These identify you. We keep them apart from the rest of your record and remove them "
-        "from every category of data below personal data.",
-    ),
-    FieldClass.QUASI: (
-        "Details that could identify you when combined",
-        "In anonymised data these are generalised (for example, age bands instead of dates) "
-        "or left out, until every combination describes several people.",
-    ),
-    FieldClass.SPECIAL: (
-        "Special category information",
-        "Health, ethnicity, religion, sexual orientation and similar information, which the "
-        "law (UK GDPR Article 9) protects more strictly.",
-    ),
-    FieldClass.OPERATIONAL: (
-        "Other information about your care",
-        "Dates, codes and references about the care you receive and how it was recorded.",
-    ),
+#: What a statement is. ``information``: true whatever the haven does (who the controller is,
+#: contacts, the law, what is collected). ``promise``: something the haven does, with the
+#: mechanisms that do it. ``pending``: a promise whose mechanism does not exist yet; it waits in
+#: the data and is never rendered.
+StatementKind = Literal["information", "promise", "pending"]
+#: A mechanism: ``policy:<id>`` (sharing.cedar), ``rule:<dataset>/<rule id>`` (a dataset spec's
+#: validation rule), ``retention:<id>`` (a retention rule that is acted on), ``command:<path>``
+#: (a registered command, such as ``command:audit verify``).
+MECHANISM = re.compile(
+    r"^(policy:[a-z0-9-]+|rule:[a-z0-9-]+/[a-z0-9-]+|retention:[a-z0-9-]+"
+    r"|command:[a-z-]+( [a-z-]+)*)$"
+)
+
+
+def check_claim(kind: str, enforced_by: tuple[str, ...], what: str) -> None:
+    """A statement in the data holds together: information names no mechanism, a promise or a
+    pending statement names at least one, each written as a mechanism."""
+    if kind == "information" and enforced_by:
+        raise ValueError(f"{what}: information names no mechanism (enforced_by)")
+    if kind != "information" and not enforced_by:
+        raise ValueError(f"{what}: a {kind} statement names the mechanisms that enforce it")
+    bad = [m for m in enforced_by if not MECHANISM.match(m)]
+    if bad:
+        raise ValueError(
+            f"{what}: {bad[0]!r} is not a mechanism (policy:ID, rule:DATASET/ID, retention:ID, "
+            "command:PATH)"
+        )
+
+
+#: How each field class is named to the people the data is about (DATASETS.md "Class"); what a
+#: class's heading says about it is wording in collections.json (``class-D`` ...).
+CLASS_LABELS: dict[str, str] = {
+    FieldClass.DIRECT: "Direct identifiers",
+    FieldClass.QUASI: "Details that could identify you when combined",
+    FieldClass.SPECIAL: "Special category information",
+    FieldClass.OPERATIONAL: "Other information about your care",
 }
 _CLASS_ORDER = (FieldClass.DIRECT, FieldClass.QUASI, FieldClass.SPECIAL, FieldClass.OPERATIONAL)
+
+#: A promise stored before promises named their mechanisms has none, and is reported as such.
+PROMISE: Literal["promise"] = "promise"
 
 
 class _Model(BaseModel):
@@ -55,6 +79,9 @@ class ClassGroup(_Model):
     label: str
     explanation: str
     fields: tuple[FieldEntry, ...]
+    #: What the explanation is (a promise for D and Q: they are removed or generalised).
+    kind: Literal["information", "promise"] = PROMISE
+    enforced_by: tuple[str, ...] = ()
 
 
 class DatasetEntry(_Model):
@@ -95,6 +122,8 @@ class TierDefinition(_Model):
     tier: str
     label: str
     text: str
+    kind: Literal["information", "promise"] = PROMISE
+    enforced_by: tuple[str, ...] = ()
 
 
 class RuleEntry(_Model):
@@ -102,6 +131,11 @@ class RuleEntry(_Model):
     requirement: str
     text: str
     effect: str
+
+    @property
+    def enforced_by(self) -> tuple[str, ...]:
+        """A sharing rule is enforced by itself: the policy rule with its id."""
+        return (f"policy:{self.id}",)
 
 
 class RuleGroup(_Model):
@@ -119,6 +153,8 @@ class RecipientEntry(_Model):
     tier: str
     datasets: tuple[str, ...]
     purposes: tuple[str, ...]
+    #: The policy's permits that allow the shares listed (``policy:<id>``).
+    enforced_by: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -136,11 +172,15 @@ class RetentionEntry(_Model):
     period_years: int | None
     from_event: str
     text: str
+    #: ``retention:<id>``: only a rule that is acted on is stated (see ``notice.sections``).
+    enforced_by: tuple[str, ...] = ()
 
 
 class Statement(_Model):
     requirement: str
     text: str
+    kind: Literal["information", "promise"] = PROMISE
+    enforced_by: tuple[str, ...] = ()
 
 
 class ContactEntry(_Model):

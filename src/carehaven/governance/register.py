@@ -5,7 +5,13 @@ bases and data subjects from ``collections.json``; the categories of personal da
 specs' field classes; the categories of recipients from the sharing policy's permits and the
 recipients whose agreements are in force; transfers to third countries from the agreements
 (SHR-10); retention from the schedule. The security measures are a fixed list of what carehaven
-itself does, each naming the module that does it (docs/security.md).
+itself does, each naming the module that does it (docs/security.md) and the commands through
+which it happens.
+
+It keeps the notices' rule (docs/design/0008, "Promises"): what it says the haven does names a
+mechanism that exists. Retention rules nothing acts on yet are listed apart, as not yet
+enforced, and the statements the notices leave out for want of a mechanism are notes for the
+data protection officer.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from carehaven.governance.collections import catalogue
 from carehaven.governance.notice import markdown_escape as _md
 from carehaven.governance.notice import recipients_in_force, rule_scopes, sections
 from carehaven.governance.notice_model import Basis, ContactEntry, Purpose, RetentionEntry
+from carehaven.governance.notice_promises import pending, problem
 from carehaven.haven import Haven
+from carehaven.retention import rules_for
 from carehaven.specs import FieldClass
 
 REGISTER_FORMATS = ("json", "csv", "markdown")
@@ -47,6 +55,8 @@ class _Model(BaseModel):
 class SecurityMeasure(_Model):
     measure: str
     module: str  # where carehaven does it; a test imports every one
+    #: The commands through which it happens (``command:<path>``); a test checks they exist.
+    enforced_by: tuple[str, ...]
 
 
 #: Art. 30(1)(g): what carehaven does to protect the data. Only what exists (docs/security.md).
@@ -55,41 +65,50 @@ SECURITY_MEASURES: tuple[SecurityMeasure, ...] = (
         measure="Raw submitted files are encrypted at rest with AES-256-GCM under a key derived "
         "(HKDF-SHA256) from the haven's master key, bound to the submission id.",
         module="carehaven.collection.landing",
+        enforced_by=("command:submit",),
     ),
     SecurityMeasure(
         measure="The master key is held in an owner-only key file or given by the platform's "
         "key service; only key fingerprints are ever recorded.",
         module="carehaven.haven.keys",
+        enforced_by=("command:init",),
     ),
     SecurityMeasure(
-        measure="Direct identifiers are kept apart from the records, in their own table keyed "
-        "by an internal person id that never leaves the haven.",
+        measure="Every release and publication is built from the personal tier, where direct "
+        "identifiers sit in their own table keyed by an internal person id that never leaves "
+        "the haven.",
         module="carehaven.pseudonymise.personal",
+        enforced_by=("command:release approve", "command:publish"),
     ),
     SecurityMeasure(
         measure="Each recipient gets its own keyed pseudonyms (HMAC-SHA256 under a per-recipient "
         "key derived from the master key), in key generations that can be rotated.",
         module="carehaven.pseudonymise.keys",
+        enforced_by=("command:release approve", "command:keys rotate"),
     ),
     SecurityMeasure(
         measure="De-personalised data drops every direct identifier; anonymised data is "
         "generalised until it is k-anonymous and l-diverse.",
         module="carehaven.pseudonymise.anonymise",
+        enforced_by=("command:release approve",),
     ),
     SecurityMeasure(
         measure="Every extract is scanned for identifiers, person ids and other recipients' "
         "pseudonyms before it is written; a hit stops it.",
         module="carehaven.pseudonymise.scan",
+        enforced_by=("command:release approve", "command:scan"),
     ),
     SecurityMeasure(
         measure="Published statistics hide small counts and the further cells needed to protect "
         "them, and pass an intruder check before they are written.",
         module="carehaven.publish.check",
+        enforced_by=("command:publish", "command:disclosure check"),
     ),
     SecurityMeasure(
         measure="Every release is decided by the sharing policy against the recipient's "
         "agreement and approved by a person other than the one who proposed it.",
         module="carehaven.governance.release",
+        enforced_by=("command:release propose", "command:release approve"),
     ),
     SecurityMeasure(
         measure="Once people are registered as users, each acts through roles (data team, IPS "
@@ -97,19 +116,36 @@ SECURITY_MEASURES: tuple[SecurityMeasure, ...] = (
         "needs, for one organisation where that applies; refusals are audited. Until then only "
         "the owner of the haven's folder can use it.",
         module="carehaven.governance.access",
+        enforced_by=("command:users grant", "command:access review"),
     ),
     SecurityMeasure(
         measure="An append-only, hash-chained audit log records every change in the same "
         "transaction as the change; the database refuses updates and deletes, and the "
         "verifier names the first entry that was tampered with.",
         module="carehaven.audit.verify",
+        enforced_by=("command:audit verify",),
     ),
     SecurityMeasure(
         measure="Identifier values never reach logs, error messages, audit entries or "
         "validation reports: reports show an identifier only as its shape.",
         module="carehaven.collection.masking",
+        enforced_by=("command:submit", "command:report"),
     ),
 )
+
+
+def unenforced(
+    measures: Iterable[SecurityMeasure] = SECURITY_MEASURES,
+) -> list[tuple[SecurityMeasure, tuple[str, ...]]]:
+    """The security measures with no mechanism or one that does not exist, and why."""
+    out = []
+    for m in measures:
+        found = tuple(p for p in map(problem, m.enforced_by) if p) or (
+            () if m.enforced_by else ("it names no mechanism",)
+        )
+        if found:
+            out.append((m, found))
+    return out
 
 
 class DataCategory(_Model):
@@ -143,7 +179,11 @@ class Activity(_Model):
     recipients: tuple[RecipientCategory, ...]
     third_country_transfers: tuple[str, ...]
     transfers: str
+    #: The retention rules the haven acts on.
     retention: tuple[RetentionEntry, ...]
+    #: The schedule's rules for the collection that nothing acts on yet: envisaged time limits
+    #: (Art. 30(1)(f)), not something the haven does.
+    retention_not_yet_enforced: tuple[RetentionEntry, ...]
     security_measures: tuple[str, ...]
     #: For the data protection officer: agreements in force that the policy refuses, and
     #: agreements whose lawful bases the collection's notice does not state.
@@ -207,11 +247,38 @@ def register(haven: Haven, on: date) -> Register:
                         else "Agreements in force allow data outside the UK; see the list."
                     ),
                     retention=body.retention,
+                    retention_not_yet_enforced=_not_yet_enforced(collection.datasets),
                     security_measures=tuple(m.measure for m in SECURITY_MEASURES),
-                    notes=tuple(refused + odd_bases),
+                    notes=tuple(refused + odd_bases + _left_out(code)),
                 )
             )
     return Register(on=on, activities=tuple(activities))
+
+
+def _not_yet_enforced(datasets: Sequence[str]) -> tuple[RetentionEntry, ...]:
+    return tuple(
+        RetentionEntry(
+            id=r.id,
+            requirement=r.requirement,
+            record_type=r.record_type,
+            period_years=r.period_years,
+            from_event=r.from_event,
+            text=r.text,
+            enforced_by=r.enforced_by,  # what it waits for
+        )
+        for r in rules_for(datasets)
+        if r.kind != "promise"
+    )
+
+
+def _left_out(collection: str) -> list[str]:
+    """A note for each statement of the collection's notice left out for want of a mechanism."""
+    return [
+        f"The notice leaves out \"{c.text}\" ({c.where}): nothing in carehaven enforces it "
+        f"yet; it returns when {', '.join(m.partition(':')[2] for m in c.enforced_by)} exists."
+        for c in pending(collection)
+        if not c.where.startswith("retention rule")  # listed as retention not yet enforced
+    ]
 
 
 def _agreement_checks(
@@ -248,7 +315,8 @@ def as_json(reg: Register) -> str:
 _CSV_COLUMNS = (
     "collection", "name", "controller", "processors", "contacts", "purposes", "lawful_bases",
     "data_subjects", "personal_data", "special_category_data", "recipient_rules", "recipients",
-    "third_country_transfers", "retention", "security_measures", "notes",
+    "third_country_transfers", "retention", "retention_not_yet_enforced", "security_measures",
+    "notes",
 )
 
 
@@ -275,7 +343,8 @@ def as_csv(reg: Register) -> str:
             "recipient_rules": _join(a.recipient_rules),
             "recipients": _join(_recipient(r) for r in a.recipients),
             "third_country_transfers": _join(a.third_country_transfers) or "none",
-            "retention": _join(r.text for r in a.retention),
+            "retention": _join(r.text for r in a.retention) or "none acted on yet",
+            "retention_not_yet_enforced": _join(r.text for r in a.retention_not_yet_enforced),
             "security_measures": _join(a.security_measures),
             "notes": _join(a.notes),
         }
@@ -330,7 +399,11 @@ def as_markdown(reg: Register) -> str:
         lines += [f"- {_md(_recipient(r))}" for r in a.recipients] or ["- none"]
         lines += ["", "### Transfers to third countries", "", _md(a.transfers)]
         lines += [f"- {_md(t)}" for t in a.third_country_transfers]
-        lines += ["", "### Retention", ""] + [f"- {_md(r.text)}" for r in a.retention]
+        lines += ["", "### Retention", ""]
+        lines += [f"- {_md(r.text)}" for r in a.retention] or ["- none acted on yet"]
+        if a.retention_not_yet_enforced:
+            lines += ["", "Envisaged by the retention schedule, not yet acted on by carehaven:", ""]
+            lines += [f"- {_md(r.text)}" for r in a.retention_not_yet_enforced]
         lines += ["", "### Security measures", ""] + [f"- {_md(m)}" for m in a.security_measures]
         if a.notes:
             lines += ["", "### Notes for the data protection officer", ""]
@@ -360,4 +433,5 @@ __all__ = [
     "as_markdown",
     "export",
     "register",
+    "unenforced",
 ]

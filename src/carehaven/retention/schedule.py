@@ -3,7 +3,9 @@
 Each rule names the records it covers (datasets, and field tests where a dataset's rows differ,
 such as CLD mental health records), how long they are kept (``period_years``, or ``None`` where
 the notices give a condition rather than a period) and from which event. Disposal reads this;
-privacy notices and the register of processing quote each rule's ``text``.
+privacy notices and the register of processing quote each rule's ``text``, but only once the rule
+is acted on: ``kind`` is ``promise`` when the commands in ``enforced_by`` dispose of records by
+it, ``pending`` while they do not exist yet (docs/design/0008, "Promises").
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from carehaven.specs.registry import available
 #: or the end of the purposes (with the period the law requires, whichever is longer).
 Event = Literal["receipt", "case-closure", "death", "use", "agreement-expiry", "purpose-end"]
 EVENT_FIELD_NEEDED: frozenset[str] = frozenset({"case-closure", "death"})
+#: A rule is acted on by commands (``command:retention run``); governance checks they exist.
+_COMMAND = re.compile(r"^command:[a-z-]+( [a-z-]+)*$")
 
 
 class _Data(BaseModel):
@@ -63,6 +67,10 @@ class RetentionRule(_Data):
     #: The period may be extended after an appraisal (RET-5).
     extendable: bool = False
     text: str
+    #: ``promise``: the commands in ``enforced_by`` dispose of records by this rule; ``pending``:
+    #: they are the commands it waits for, and no notice states it yet.
+    kind: Literal["promise", "pending"]
+    enforced_by: tuple[str, ...]
     source: str
 
     @model_validator(mode="after")
@@ -74,6 +82,8 @@ class RetentionRule(_Data):
                 raise ValueError(f"{self.id}: a period is not negative")
             if self.period_years > 0 and f"{self.period_years} years" not in self.text:
                 raise ValueError(f"{self.id}: the text must state the period it keeps")
+        if not self.enforced_by or not all(_COMMAND.match(m) for m in self.enforced_by):
+            raise ValueError(f"{self.id}: enforced_by names the commands that act on it")
         if (self.from_event in EVENT_FIELD_NEEDED) != (self.from_field is not None):
             raise ValueError(f"{self.id}: from_field names the date of a {self.from_event}")
         unknown = [d for d in self.datasets if d not in available()]

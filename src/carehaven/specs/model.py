@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 from pydantic import Field as PydField
 
+from carehaven.control.kinds import OrgKind
+
 FieldType = Literal["string", "integer", "number", "date"]
 RuleKind = Literal[
     "required-if", "empty-if", "date-order", "within-period", "submitter", "notice-version"
@@ -171,6 +173,9 @@ class Spec(BaseModel):
         default=("quarter",), alias="carehaven:periods"
     )
     submitter_field: str | None = PydField(default=None, alias="carehaven:submitterField")
+    #: The organisation kinds that return this dataset (COL-9); no default, so every descriptor
+    #: decides, and a kind that is not an ``OrgKind`` fails the load.
+    submitter_kinds: tuple[OrgKind, ...] = PydField(alias="carehaven:submitterKinds")
     table_schema: Schema = PydField(alias="schema")
     rules: tuple[Rule, ...] = PydField(default=(), alias="carehaven:rules")
     #: The field whose values each anonymised class must hold l distinct values of (PSE-4).
@@ -182,6 +187,9 @@ class Spec(BaseModel):
         names = [f.name for f in self.table_schema.fields]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: a field name is repeated")
+        kinds = self.submitter_kinds
+        if not kinds or len(set(kinds)) != len(kinds):
+            raise ValueError(f"{self.name}: submitterKinds names each kind once, at least one")
         known = set(names)
         if self.submitter_field is not None and self.submitter_field not in known:
             raise ValueError(f"{self.name}: submitterField {self.submitter_field} is not a field")
@@ -241,6 +249,17 @@ class Spec(BaseModel):
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    def refusal(self, org: str, kind: str) -> str | None:
+        """Why organisation ``org`` of ``kind`` may not submit this dataset, or None (COL-9)."""
+        if kind in self.submitter_kinds:
+            return None
+        allowed = [k.value for k in self.submitter_kinds]
+        kinds = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+        return (
+            f"Organisation {org}, of kind {kind}, may not submit {self.name}: only organisations "
+            f"of kind {kinds} return it (COL-9). Nothing was landed."
+        )
 
     @property
     def table_name(self) -> str:
