@@ -1,14 +1,55 @@
 """Acting as a registered user from a test, through the door a user uses (the CLI).
 
 Every test that runs a command as a user takes its environment from ``user_env``, so that how a
-person proves who they are (issue 12: a password or a personal token) is decided in one place.
+person proves who they are is decided in one place: a personal token (docs/access.md), issued
+in-process once per haven and user and presented as ``CAREHAVEN_TOKEN``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from argon2 import PasswordHasher
+
+from carehaven.config import Settings
+from carehaven.governance.access import Actor
+from carehaven.governance.auth import TOKEN_ENV, issue_token
+from carehaven.haven import Haven, open_haven
+
+#: For tests about something other than argon2's cost (set as ``auth.HASHER``): hashes it makes
+#: verify in well under a millisecond. tests/unit/test_auth.py checks the real parameters.
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+_TOKENS: dict[tuple[Path, str], str] = {}
+
+
+def token_for(haven_dir: Path, username: str) -> str:
+    """A personal token for ``username`` in the haven at ``haven_dir`` (made on first use)."""
+    key = (haven_dir.resolve(), username)
+    if key not in _TOKENS:
+        haven = open_haven(Settings(haven=haven_dir))
+        try:
+            _TOKENS[key] = issue_token(haven, username, actor="test", label="tests").token
+        finally:
+            haven.close()
+    return _TOKENS[key]
+
 
 def user_env(haven_dir: Path, username: str) -> dict[str, str]:
     """The environment a CLI call needs to act as ``username`` in the haven at ``haven_dir``."""
-    return {"CAREHAVEN_USER": username}
+    return {TOKEN_ENV: token_for(haven_dir, username)}
+
+
+def demo_env(haven_dir: Path) -> dict[str, str]:
+    """The environment that acts as the demo's operator, from the token file the demo leaves
+    for whoever ran it (the line sourcing the file would export)."""
+    text = (haven_dir / "demo-tokens.env").read_text()
+    (line,) = [x for x in text.splitlines() if x.startswith(f"export {TOKEN_ENV}=")]
+    return {TOKEN_ENV: line.split("=", 1)[1]}
+
+
+def actor(haven: Haven, username: str) -> Actor:
+    """``username`` as the domain functions receive them once authenticated (a token)."""
+    from carehaven.governance.access import acting_user
+
+    return acting_user(haven, environ={TOKEN_ENV: token_for(haven.paths.root, username)})

@@ -1,4 +1,5 @@
-"""People and roles on the command line (issue 6): who may run what, for which organisation.
+"""People and roles on the command line (issue 6): who may run what, for which organisation;
+and who acts at all (issue 12): a person who proves it with a token or a password.
 
 A few commands run as a user's shell runs them (``run``: a child process); the rest call the
 same entry point in this process, which is many times faster.
@@ -6,7 +7,10 @@ same entry point in this process, which is many times faster.
 
 from __future__ import annotations
 
+import io
 import json
+import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,27 +20,29 @@ from carehaven.collection import submit
 from carehaven.config import Settings
 from carehaven.errors import AccessDeniedError
 from carehaven.governance.access import Permission, acting_user, add_user, require
+from carehaven.governance.auth import TOKEN_ENV
 from carehaven.haven import init_haven, open_haven
 from tests.e2e.test_cli import run
 from tests.helpers import episodes_file
+from tests.people import token_for, user_env
 
 pytestmark = pytest.mark.slow
 
 EPISODE = ["--dataset", "ndtms-episode", "--period", "2025Q2"]
 
 
-def _as(user: str) -> dict[str, str]:
-    return {"CAREHAVEN_USER": user}
-
-
 class Cli:
-    """``main`` in this process, acting as a user: (exit code, stdout, stderr)."""
+    """``main`` in this process, acting as a user: (exit code, stdout, stderr). Standard input
+    is never a terminal here, as in a script: nobody can be asked for a password."""
 
     def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
         self.capsys, self.monkeypatch = capsys, monkeypatch
 
     def __call__(self, env: dict[str, str], *args: str) -> tuple[int, str, str]:
         with self.monkeypatch.context() as m:
+            m.delenv(TOKEN_ENV, raising=False)
+            m.delenv("CAREHAVEN_USER", raising=False)
+            m.setattr(sys, "stdin", io.StringIO(""))
             for key, value in env.items():
                 m.setenv(key, value)
             self.capsys.readouterr()
@@ -60,9 +66,11 @@ def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         haven.add_organisation(code, "treatment-service", name, actor="test")
     add_user(haven, "boss", "Boss", None, roles=["data-team"], actor="test")
     for user, org, role in [("alice", "P001", "submitter"), ("bob", "P002", "submitter"),
-                            ("ann", None, "analyst"), ("ivy", None, "ips-team"),
-                            ("aud", None, "auditor")]:
+                            ("ann", None, "analyst")]:
         add_user(haven, user, user.title(), org, roles=[role], actor="user:boss")
+    # The IPS team and the auditor carry what the data team lacks: someone else adds them.
+    for user, role in [("ivy", "ips-team"), ("aud", "auditor")]:
+        add_user(haven, user, user.title(), None, roles=[role], actor="test")
     for org in ("P001", "P002"):
         (root / f"{org}.csv").write_bytes(episodes_file(5, provider_code=org))
     submit(haven, root / "P002.csv", dataset="ndtms-episode", org="P002", period="2025Q2",
@@ -73,6 +81,7 @@ def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_each_submitter_sees_only_its_own_organisation(haven_dir: Path, cli: Cli) -> None:
     h = ["--haven", str(haven_dir)]
+    _as = partial(user_env, haven_dir)
     own = run(*h, "submit", str(haven_dir.parent / "P001.csv"), *EPISODE, "--org", "P001",
               "--json", env=_as("alice"))
     assert own.returncode == 0, own.stderr
@@ -112,6 +121,7 @@ def test_each_submitter_sees_only_its_own_organisation(haven_dir: Path, cli: Cli
 
 def test_an_analyst_may_not_link_and_refusals_are_audited(haven_dir: Path, cli: Cli) -> None:
     h = ["--haven", str(haven_dir)]
+    _as = partial(user_env, haven_dir)
     r = run(*h, "link", "--json", env=_as("ann"))
     assert r.returncode == 13
     assert json.loads(r.stdout)["error"]["exit_code"] == 13
@@ -127,58 +137,156 @@ def test_an_analyst_may_not_link_and_refusals_are_audited(haven_dir: Path, cli: 
     assert code == 0 and json.loads(out)["ok"] is True
 
 
-def test_a_name_that_is_not_a_user_is_refused(haven_dir: Path, cli: Cli) -> None:
+def test_naming_a_user_is_not_enough(haven_dir: Path, cli: Cli) -> None:
     h = ["--haven", str(haven_dir)]
-    r = run(*h, "orgs", "list", env=_as("mallory"))
-    assert r.returncode == 13
-    assert "mallory is not an active user" in r.stderr and "CAREHAVEN_USER" in r.stderr
-    code, _, err = cli({"CAREHAVEN_USER": "", "USER": "stranger"}, *h, "orgs", "list")
-    assert code == 13 and "stranger is not an active user" in err  # the OS account
-    assert cli(_as("alice"), *h, "orgs", "list")[0] == 0  # any user may list organisations
+    for env in ({"CAREHAVEN_USER": "boss"}, {"CAREHAVEN_USER": "mallory"},
+                {"CAREHAVEN_USER": "", "USER": "boss"}):
+        code, out, err = cli(env, *h, "orgs", "list")  # no token, no terminal: refused
+        assert code == 13 and out == ""
+        assert "is not enough" in err and "CAREHAVEN_TOKEN" in err and "auth token create" in err
+    code, _, err = cli({"CAREHAVEN_USER": "boss"}, *h, "users", "grant", "alice", "analyst")
+    assert code == 13
+    code, out, _ = cli(user_env(haven_dir, "aud"), *h, "audit", "show", "--limit", "400",
+                       "--json")
+    denied = [(e["actor"], e["subject"], json.loads(e["details"])["permission"])
+              for e in json.loads(out) if e["action"] == "access.denied"]
+    tried = {(subject, permission) for actor, subject, permission in denied
+             if actor.startswith("cli:")}  # nobody proved who they are: the OS account's entry
+    assert {("user:boss", "authenticate"), ("user:mallory", "authenticate")} <= tried
+    assert cli(user_env(haven_dir, "alice"), *h, "orgs", "list")[0] == 0  # any user may list
+
+
+def test_a_bad_token_is_refused(haven_dir: Path, cli: Cli) -> None:
+    h = ["--haven", str(haven_dir)]
+    good = token_for(haven_dir, "bob")
+    wrong = good[:-3] + ("xyz" if not good.endswith("xyz") else "abc")
+    for token, says in [(wrong, "not a valid token"), ("chv1.tk-0123.abc", "not a valid token")]:
+        code, out, err = cli({TOKEN_ENV: token}, *h, "orgs", "list")
+        assert code == 13 and says in err and token not in err + out
+    code, out, _ = cli({TOKEN_ENV: good}, *h, "auth", "token", "create", "--label", "spare",
+                       "--expires-days", "1", "--json")
+    spare = json.loads(out)
+    assert code == 0 and spare["token"].startswith(f"chv1.{spare['id']}.")
+    assert cli({TOKEN_ENV: spare["token"]}, *h, "orgs", "list")[0] == 0
+    assert cli({TOKEN_ENV: good}, *h, "auth", "token", "revoke", spare["id"])[0] == 0
+    code, _, err = cli({TOKEN_ENV: spare["token"]}, *h, "orgs", "list")
+    assert code == 13 and "revoked" in err
+    # Another user's token: the same answer as one that does not exist, unless you manage users.
+    code, _, err = cli(user_env(haven_dir, "alice"), *h, "auth", "token", "revoke", spare["id"])
+    absent = cli(user_env(haven_dir, "alice"), *h, "auth", "token", "revoke",
+                 "tk-0000000000000000")
+    assert code == absent[0] == 13
+    assert err.replace(spare["id"], "ID") == absent[2].replace("tk-0000000000000000", "ID")
+    code, out, _ = cli({TOKEN_ENV: good}, *h, "auth", "token", "list", "--json")
+    listed = {t["id"]: t for t in json.loads(out)}
+    assert listed[spare["id"]]["state"] == "revoked"
+    assert listed[good.split(".")[1]]["last_used_at"] is not None
+    code, out, _ = cli({TOKEN_ENV: good}, *h, "auth", "token", "list")
+    assert code == 0 and spare["id"] in out and spare["token"].split(".")[2] not in out
+    assert good.split(".")[2] not in out
+
+
+def test_a_token_for_alice_with_as_bob_is_refused(haven_dir: Path, cli: Cli) -> None:
+    h = ["--haven", str(haven_dir)]
+    alice = user_env(haven_dir, "alice")
+    code, _, err = cli({**alice, "CAREHAVEN_USER": "bob"}, *h, "orgs", "list")
+    assert code == 13 and "belongs to another user, not bob" in err
+    code, out, err = cli(alice, *h, "auth", "whoami", "--json")
+    assert code == 0 and json.loads(out)["username"] == "alice"
+    assert json.loads(out)["via"].startswith("token:tk-")
 
 
 def test_only_the_ips_team_may_see_identifiable_ips_data(haven_dir: Path) -> None:  # SHR-6
     haven = open_haven(Settings(haven=haven_dir))
+
+    def proved(user: str) -> dict[str, str]:
+        return {TOKEN_ENV: token_for(haven_dir, user)}
+
     try:
-        require(haven, acting_user(haven, "ivy"), Permission.READ_IPS_IDENTIFIABLE)
+        require(haven, acting_user(haven, environ=proved("ivy")),
+                Permission.READ_IPS_IDENTIFIABLE)
         for user in ("boss", "alice", "ann", "aud"):
             with pytest.raises(AccessDeniedError):
-                require(haven, acting_user(haven, user), Permission.READ_IPS_IDENTIFIABLE)
+                require(haven, acting_user(haven, environ=proved(user)),
+                        Permission.READ_IPS_IDENTIFIABLE)
     finally:
         haven.close()
 
 
 def test_the_first_user_ends_single_operator_mode(tmp_path: Path, cli: Cli) -> None:
     h = ["--haven", str(tmp_path / "haven")]
-    owner = {"CAREHAVEN_USER": "", "USER": "owner"}
-    boss = {**owner, "CAREHAVEN_USER": "a.khan@haven"}
+    owner = {"USER": "owner"}
     assert cli(owner, *h, "init")[0] == 0
     assert cli(owner, *h, "orgs", "add", "P001", "--kind", "treatment-service", "--name",
                "R")[0] == 0
     code, _, err = cli(owner, *h, "users", "add", "r.lee", "--name", "Rob Lee", "--org",
-                       "P001", "--role", "submitter")
-    assert code == 2 and "data-team" in err
+                       "P001", "--role", "submitter", "--token-out", str(tmp_path / "x"))
+    assert code == 2 and "data-team" in err and not (tmp_path / "x").exists()
+    code, _, err = cli(owner, *h, "users", "add", "a.khan@haven", "--name", "Asha Khan",
+                       "--role", "data-team")
+    assert code == 2 and "--token-out" in err  # the first user must be able to prove it
+    first = tmp_path / "a.khan.token"
     code, out, err = cli(owner, *h, "users", "add", "a.khan@haven", "--name", "Asha Khan",
-                         "--role", "data-team", "--json")
+                         "--role", "data-team", "--token-out", str(first), "--json")
     assert code == 0, err
     assert json.loads(out)["grants"][0]["role"] == "data-team"
-    assert "CAREHAVEN_USER=a.khan@haven" in err
+    assert first.stat().st_mode & 0o777 == 0o600 and "CAREHAVEN_TOKEN" in err
+    token = first.read_text().strip()
+    assert token not in out + err
+    boss = {**owner, TOKEN_ENV: token}
     assert cli(owner, *h, "orgs", "list")[0] == 13  # the OS account is nobody now
+    assert cli({**owner, "CAREHAVEN_USER": "a.khan@haven"}, *h, "orgs", "list")[0] == 13
+    rlee = tmp_path / "r.lee.token"
     assert cli(boss, *h, "users", "add", "r.lee", "--name", "Rob Lee", "--org", "P001",
-               "--role", "submitter")[0] == 0
-    assert cli(boss, *h, "users", "grant", "r.lee", "auditor")[0] == 0
+               "--role", "submitter", "--token-out", str(rlee))[0] == 0
+    code, _, err = cli(boss, *h, "users", "add", "x", "--name", "X", "--token-out", str(rlee))
+    assert code == 2 and "already exists" in err  # an existing file is never overwritten
+    assert cli(boss, *h, "users", "grant", "r.lee", "analyst")[0] == 0
+    # a.khan made r.lee's account: she gives it only what she holds herself.
+    code, _, err = cli(boss, *h, "users", "grant", "r.lee", "auditor")
+    assert code == 13 and "may give it only what a.khan@haven may do" in err
     code, out, _ = cli(boss, *h, "users", "list", "--json")
     people = {u["username"]: u for u in json.loads(out)}
     assert {(g["role"], g["org"]) for g in people["r.lee"]["grants"]} == {
-        ("submitter", "P001"), ("auditor", None)}
+        ("submitter", "P001"), ("analyst", None)}
+    assert people["r.lee"]["created_by"] == "user:a.khan@haven"
     assert people["a.khan@haven"]["grants"][0]["last_used_at"] is not None
     code, out, _ = cli(boss, *h, "users", "list")
     assert code == 0 and "r.lee" in out and "every organisation" in out
-    assert cli({**owner, "CAREHAVEN_USER": "r.lee"}, *h, "users", "list")[0] == 13
+    assert cli({TOKEN_ENV: rlee.read_text().strip()}, *h, "users", "list")[0] == 13
     assert cli(boss, *h, "users", "grant", "a.khan@haven", "ips-team")[0] == 13  # themselves
-    assert cli(boss, *h, "users", "revoke", "r.lee", "auditor")[0] == 0
+    assert cli(boss, *h, "users", "revoke", "r.lee", "analyst")[0] == 0
     code, out, _ = cli(boss, *h, "audit", "show", "--json")
     actors = [(e["actor"], e["action"]) for e in json.loads(out)]
-    assert ("cli:owner", "user.added") in actors
+    assert ("cli:owner", "user.added") in actors and ("cli:owner", "token.issued") in actors
     assert ("user:a.khan@haven", "role.revoked") in actors
     assert cli(boss, *h, "audit", "verify")[0] == 0
+
+
+def test_no_second_account_grants_its_maker_a_role(tmp_path: Path, cli: Cli) -> None:
+    """boss makes boss2 (and holds its first token); boss2 may not give boss the IPS team's
+    access, nor may boss give it to boss2 or to an account boss2 makes."""
+    h = ["--haven", str(tmp_path / "haven")]
+    assert cli({}, *h, "init")[0] == 0
+    assert cli({}, *h, "users", "add", "boss", "--name", "Boss", "--role", "data-team",
+               "--token-out", str(tmp_path / "boss"))[0] == 0
+    boss = {TOKEN_ENV: (tmp_path / "boss").read_text().strip()}
+    assert cli(boss, *h, "users", "add", "boss2", "--name", "Boss Two", "--role", "data-team",
+               "--token-out", str(tmp_path / "boss2"))[0] == 0
+    boss2 = {TOKEN_ENV: (tmp_path / "boss2").read_text().strip()}
+    code, _, err = cli(boss2, *h, "users", "grant", "boss", "ips-team")
+    assert code == 13 and "boss created your account" in err
+    assert cli(boss, *h, "users", "grant", "boss2", "ips-team")[0] == 13
+    assert cli(boss2, *h, "users", "add", "boss3", "--name", "Boss Three", "--role",
+               "data-team", "--token-out", str(tmp_path / "boss3"))[0] == 0
+    boss3 = {TOKEN_ENV: (tmp_path / "boss3").read_text().strip()}
+    assert cli(boss3, *h, "users", "grant", "boss", "ips-team")[0] == 13  # at any depth
+    assert cli(boss3, *h, "users", "grant", "boss2", "auditor")[0] == 13
+    code, out, _ = cli(boss, *h, "users", "list", "--json")
+    held = {(u["username"], g["role"]) for u in json.loads(out) for g in u["grants"]}
+    assert held == {("boss", "data-team"), ("boss2", "data-team"), ("boss3", "data-team")}
+    code, out, _ = cli(boss, *h, "audit", "show", "--limit", "100", "--json")
+    denied = [e for e in json.loads(out) if e["action"] == "access.denied"]
+    assert [(e["actor"], e["subject"]) for e in denied] == [
+        ("user:boss2", "user:boss"), ("user:boss", "user:boss2"), ("user:boss3", "user:boss"),
+        ("user:boss3", "user:boss2")]

@@ -13,6 +13,7 @@ import pytest
 from carehaven.identity.link import link
 from tests.e2e.test_cli import run
 from tests.linkage import build
+from tests.people import user_env
 
 pytestmark = pytest.mark.slow
 
@@ -21,21 +22,27 @@ FIELDS = "age_at_referral,sex,referral_date,substance_1"
 
 @pytest.fixture(scope="module")
 def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A linked haven with two data-team users, alice and bob."""
+    """A linked haven whose first user, admin, added two data-team users, alice and bob:
+    neither made the other's account, so they are independent (SHR-12)."""
     root = tmp_path_factory.mktemp("cli-governance")
     haven, _ = build(root / "haven", root / "returns", people=600, seed=5, periods=("2025Q1",))
     link(haven, actor="test")
     haven.close()
     h = str(root / "haven")
+    first = root / "admin.token"
+    r = run("--haven", h, "users", "add", "admin", "--name", "Admin", "--role", "data-team",
+            "--token-out", str(first))
+    assert r.returncode == 0, r.stderr
     for user in ("alice", "bob"):
         r = run("--haven", h, "users", "add", user, "--name", user.title(), "--role", "data-team",
-                env={"CAREHAVEN_USER": "alice"})
+                env={"CAREHAVEN_TOKEN": first.read_text().strip()})
         assert r.returncode == 0, r.stderr
     return root / "haven"
 
 
 def _ok(*args: str, user: str = "alice") -> dict[str, object]:
-    r = run(*args, "--json", env={"CAREHAVEN_USER": user})
+    haven_dir = Path(args[args.index("--haven") + 1])
+    r = run(*args, "--json", env=user_env(haven_dir, user))
     assert r.returncode == 0, r.stderr + r.stdout
     value: dict[str, object] = json.loads(r.stdout)
     return value
@@ -60,11 +67,21 @@ def test_the_issue_walkthrough(haven_dir: Path, tmp_path: Path) -> None:
     assert all(set(r) == {"requirement", "text"} for r in proposed["reasons"])  # type: ignore[attr-defined]
     rid = str(proposed["release_id"])
 
-    own = run(*h, "release", "approve", rid, "--as", "alice", "--json")
+    alice = user_env(haven_dir, "alice")
+    own = run(*h, "release", "approve", rid, "--as", "alice", "--json", env=alice)
     assert own.returncode == 14, own.stdout + own.stderr
     assert "another person" in own.stderr or "another person" in own.stdout
+    # The proposer naming the second person proves nothing: refused before the release code.
+    posing = run(*h, "release", "approve", rid, "--as", "bob", "--json", env=alice)
+    assert posing.returncode == 13, posing.stdout + posing.stderr
+    assert "belongs to another user, not bob" in posing.stderr
+    assert _ok(*h, "release", "show", rid)["status"] == "proposed"
+    log = run(*h, "audit", "show", "--limit", "20", "--json", env=user_env(haven_dir, "admin"))
+    denied = [e for e in json.loads(log.stdout) if e["action"] == "access.denied"]
+    assert (denied[-1]["actor"], denied[-1]["subject"]) == ("user:alice", "user:bob")
 
-    approved = _ok(*h, "release", "approve", rid, "--as", "bob", "--out", str(tmp_path / "r"))
+    approved = _ok(*h, "release", "approve", rid, "--as", "bob", "--out", str(tmp_path / "r"),
+                   user="bob")
     assert set(approved) == {"release_id", "status", "files", "manifest"}
     assert approved["status"] == "written"
     table = pq.read_table(tmp_path / "r" / "ndtms-episode.parquet")
@@ -74,7 +91,7 @@ def test_the_issue_walkthrough(haven_dir: Path, tmp_path: Path) -> None:
     assert shown["approved_by"] == "user:bob" and shown["proposed_by"] == "user:alice"
     assert shown["people"] and shown["rows"] == table.num_rows
 
-    text = run(*h, "release", "show", rid, env={"CAREHAVEN_USER": "bob"})
+    text = run(*h, "release", "show", rid, env=user_env(haven_dir, "bob"))
     assert text.returncode == 0 and rid in text.stdout
 
     review = _ok(*h, "access", "review")
@@ -90,7 +107,7 @@ def test_police_are_denied_with_the_requirement(haven_dir: Path) -> None:
                "--datasets", "ndtms-episode", "--fields", "sex,substance_1", "--purposes",
                "research", "--lawful-basis", "6.1.e", "--expires", expires)
     r = run(*h, "release", "propose", "--agreement", str(deal["agreement_id"]), "--dataset",
-            "ndtms-episode", "--json", env={"CAREHAVEN_USER": "alice"})
+            "ndtms-episode", "--json", env=user_env(haven_dir, "alice"))
     assert r.returncode == 14
     body = json.loads(r.stdout)
     assert body["decision"] == "deny" and body["release_id"] is None
@@ -99,7 +116,7 @@ def test_police_are_denied_with_the_requirement(haven_dir: Path) -> None:
 
 def test_bad_input_gets_a_sentence(haven_dir: Path) -> None:
     h = ["--haven", str(haven_dir)]
-    env = {"CAREHAVEN_USER": "alice"}
+    env = user_env(haven_dir, "alice")
     r = run(*h, "agreements", "add", "--recipient", "NOBODY", "--tier", "anonymised",
             "--datasets", "ndtms-episode", "--fields", "sex", "--purposes", "research",
             "--lawful-basis", "6.1.e", "--expires", "2030-01-01", env=env)
@@ -108,8 +125,8 @@ def test_bad_input_gets_a_sentence(haven_dir: Path) -> None:
             "--datasets", "ndtms-episode", "--fields", "initials", "--purposes", "research",
             "--lawful-basis", "6.1.e", "--expires", "2030-01-01", env=env)
     assert r.returncode == 2 and "initials" in r.stderr
-    r = run(*h, "release", "approve", "R-999", "--as", "bob", env=env)
+    r = run(*h, "release", "approve", "R-999", "--as", "bob", env=user_env(haven_dir, "bob"))
     assert r.returncode == 9 and "R-999" in r.stderr
     r = run(*h, "release", "propose", "--agreement", "A-1", "--dataset", "ndtms-episode",
             env={"CAREHAVEN_USER": "mallory"})
-    assert r.returncode == 13
+    assert r.returncode == 13 and "is not enough" in r.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_cli import run
+from tests.people import demo_env
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +43,7 @@ def test_the_demo_ends_by_publishing_every_headline_table(demo: dict) -> None:  
 def test_publish_and_check_from_the_command_line(demo: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
     haven = str(Path(demo["root"]) / "haven")
     r = run("--haven", haven, "publish", "ndtms-people-in-treatment", "--period", "2025Q1",
-            "--out", str(tmp_path), "--json")
+            "--out", str(tmp_path), "--json", env=demo_env(Path(haven)))
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert set(result) == {"files", "cells", "suppressed_primary", "suppressed_secondary", "safe"}
@@ -51,10 +52,10 @@ def test_publish_and_check_from_the_command_line(demo: dict, tmp_path: Path) -> 
     for ext in ("csv", "structure.json", "png", "html"):
         assert (tmp_path / f"ndtms-people-in-treatment.{ext}").exists()
     again = run("--haven", haven, "publish", "ndtms-people-in-treatment", "--period", "2025Q1",
-                "--out", str(tmp_path))
+                "--out", str(tmp_path), env=demo_env(Path(haven)))
     assert again.returncode == 2 and "already exists" in again.stderr + again.stdout
     bad = run("--haven", haven, "publish", "no-such-table", "--period", "2025Q1",
-              "--out", str(tmp_path))
+              "--out", str(tmp_path), env=demo_env(Path(haven)))
     assert bad.returncode == 9 and "Traceback" not in bad.stderr
 
 
@@ -86,8 +87,9 @@ def test_the_demo_releases_once_with_two_people_and_renders_the_notice(
     assert release["decision"] == "allow" and release["status"] == "written"
     assert release["rows"] > 0 and 0 < release["people"] <= release["rows"]
     assert Path(release["manifest"]).is_file()
-    shown = run("--haven", str(Path(demo["root"]) / "haven"), "release", "show",
-                release["release_id"], "--json")
+    haven = Path(demo["root"]) / "haven"
+    shown = run("--haven", str(haven), "release", "show", release["release_id"], "--json",
+                env=demo_env(haven))
     assert shown.returncode == 0, shown.stderr
     record = json.loads(shown.stdout)
     assert record["approved_by"] != record["proposed_by"]
@@ -95,3 +97,14 @@ def test_the_demo_releases_once_with_two_people_and_renders_the_notice(
     notice = Path(demo["notice"]).read_text()
     assert notice.startswith("<!DOCTYPE html>") or "<html" in notice
     assert "National Drug Evidence Centre" in notice and "initials" in notice
+    # The demo's people act as anyone does once a haven has users: with their own tokens,
+    # left owner-only for whoever ran it; without one, nobody acts.
+    tokens = haven / "demo-tokens.env"
+    assert tokens.stat().st_mode & 0o777 == 0o600
+    assert run("--haven", str(haven), "release", "show", release["release_id"]).returncode == 13
+    second = [x.removeprefix("# ") for x in tokens.read_text().splitlines()
+              if x.startswith("# export CAREHAVEN_TOKEN=")]
+    assert len(second) == 1
+    who = run("--haven", str(haven), "auth", "whoami", "--json",
+              env={"CAREHAVEN_TOKEN": second[0].split("=", 1)[1]})
+    assert who.returncode == 0 and json.loads(who.stdout)["actor"] == record["approved_by"]

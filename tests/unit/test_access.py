@@ -15,6 +15,7 @@ from carehaven import clock
 from carehaven.audit import verify
 from carehaven.control.models import AuditEntry, Role, RoleGrant, User
 from carehaven.errors import AccessDeniedError, ExitCode, NotFoundError, UsageError
+from carehaven.governance import auth
 from carehaven.governance.access import (
     ORG_ROLES,
     ORG_SCOPED,
@@ -30,7 +31,9 @@ from carehaven.governance.access import (
     users,
     visible_orgs,
 )
+from carehaven.governance.auth import TOKEN_ENV, hash_password, issue_token
 from carehaven.haven import Haven, UnknownOrganisationError
+from tests.people import CHEAP
 
 P = Permission
 #: The table as docs/access.md states it, written out once more by hand.
@@ -47,6 +50,14 @@ ORGS = (("P001", "treatment-service", "Riverside Recovery"),
         ("E08000025", "local-authority", "Birmingham"))
 ENV = {"USER": "owner"}
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+PW = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about roles, not argon2's cost: tests/unit/test_auth.py checks the real
+    parameters; here a cheap hasher keeps each authentication fast."""
+    monkeypatch.setattr(auth, "HASHER", CHEAP)
 
 
 @pytest.fixture
@@ -66,14 +77,27 @@ def _people(haven: Haven) -> Haven:
     ann (analyst), aud (auditor), val (authority-viewer for E08000025)."""
     add_user(haven, "boss", "Boss", None, roles=["data-team"], actor="test")
     for name, org, role in [("alice", "P001", "submitter"), ("bob", "P002", "submitter"),
-                            ("ivy", None, "ips-team"), ("ann", None, "analyst"),
-                            ("aud", None, "auditor"), ("val", "E08000025", "authority-viewer")]:
+                            ("ann", None, "analyst"), ("val", "E08000025", "authority-viewer")]:
         add_user(haven, name, name.title(), org, roles=[role], actor="user:boss")
+    # The IPS team and the auditor carry what the data team lacks: someone else adds them.
+    for name, role in [("ivy", "ips-team"), ("aud", "auditor")]:
+        add_user(haven, name, name.title(), None, roles=[role], actor="test")
     return haven
 
 
+_TOKENS: dict[tuple[object, str], str] = {}
+
+
+def _token(haven: Haven, name: str) -> str:
+    key = (haven.paths.root, name)
+    if key not in _TOKENS:
+        _TOKENS[key] = issue_token(haven, name, actor="test").token
+    return _TOKENS[key]
+
+
 def _as(haven: Haven, name: str) -> Actor:
-    return acting_user(haven, name, environ=ENV)
+    """``name``, authenticated with a personal token of theirs, as a command would be."""
+    return acting_user(haven, name, environ={**ENV, TOKEN_ENV: _token(haven, name)})
 
 
 def _denials(haven: Haven) -> list[AuditEntry]:
@@ -152,35 +176,57 @@ def test_the_first_user_must_be_data_team(two_orgs: Haven) -> None:
     with pytest.raises(UsageError, match="first user"):
         add_user(two_orgs, "boss", "Boss", None, actor="cli:owner")
     assert acting_user(two_orgs, environ=ENV).single_operator  # nothing was half-added
-    add_user(two_orgs, "owner", "Owner", None, roles=["data-team"], actor="cli:owner")
-    actor = acting_user(two_orgs, environ=ENV)  # the OS account is now a registered user
+    add_user(two_orgs, "owner", "Owner", None, roles=["data-team"], actor="cli:owner",
+             password_hash=hash_password(PW))
+    asked: list[str] = []
+    actor = acting_user(two_orgs, environ=ENV,  # the OS account is now a registered user
+                        password=lambda prompt: asked.append(prompt) or PW)
+    assert asked == ["carehaven password for owner: "]
     assert not actor.single_operator and actor.label == "user:owner"
-    assert actor.roles == (("data-team", None),)
+    assert actor.roles == (("data-team", None),) and actor.via == "password"
 
 
-def test_once_users_exist_an_unknown_name_is_refused_and_recorded(two_orgs: Haven) -> None:
+def test_once_users_exist_naming_one_is_not_enough(two_orgs: Haven) -> None:
     _people(two_orgs)
-    for name, env in [("mallory", ENV), (None, {"USER": "stranger"}),
-                      (None, {"USER": "owner", "CAREHAVEN_USER": "ghost"})]:
-        with pytest.raises(AccessDeniedError, match="CAREHAVEN_USER") as caught:
-            acting_user(two_orgs, name, environ=env)
+    with two_orgs.transaction() as s:  # bob has a password; nobody else does
+        s.execute(update(User).where(User.username == "bob")
+                  .values(password_hash=hash_password(PW)))
+    for name, env in [("bob", ENV), (None, {"USER": "bob"}),
+                      (None, {"USER": "owner", "CAREHAVEN_USER": "bob"})]:
+        with pytest.raises(AccessDeniedError, match=r"naming a user .* is not enough") as caught:
+            acting_user(two_orgs, name, environ=env)  # no token, nobody to ask: refused
         assert caught.value.exit_code == ExitCode.ACCESS_DENIED
+        assert "CAREHAVEN_TOKEN" in caught.value.message
+    for name, typed in [("mallory", PW), ("bob", "not bobs password"), ("alice", PW)]:
+        with pytest.raises(AccessDeniedError, match=f"Authentication failed for {name}"):
+            acting_user(two_orgs, name, environ=ENV, password=lambda _p, t=typed: t)
     with pytest.raises(AccessDeniedError, match="not a valid username"):
-        acting_user(two_orgs, "drop table; --", environ=ENV)
+        acting_user(two_orgs, "drop table; --", environ=ENV, password=lambda _p: PW)
     denied = _denials(two_orgs)
-    assert [e.subject for e in denied] == ["user:mallory", "user:stranger", "user:ghost",
-                                           "user:(invalid name)"]
-    assert all('"permission":"act-as-user"' in e.details for e in denied)
-    # The environment names the user when no --as is given; --as wins over it.
-    assert acting_user(two_orgs, environ={"CAREHAVEN_USER": "bob"}).username == "bob"
-    assert acting_user(two_orgs, "alice", environ={"CAREHAVEN_USER": "bob"}).username == "alice"
+    assert [e.subject for e in denied] == ["user:bob"] * 3 + [
+        "user:mallory", "user:bob", "user:alice", "user:(invalid name)"]
+    assert all('"permission":"authenticate"' in e.details for e in denied)
+    assert all(PW not in e.details for e in denied)
+    # The environment names the user to ask for when no --as is given; --as wins over it.
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return PW
+
+    assert acting_user(two_orgs, environ={"CAREHAVEN_USER": "bob"}, password=ask).username == (
+        "bob")
+    with pytest.raises(AccessDeniedError):
+        acting_user(two_orgs, "alice", environ={"CAREHAVEN_USER": "bob"}, password=ask)
+    assert asked == ["carehaven password for bob: ", "carehaven password for alice: "]
 
 
 def test_an_inactive_user_is_refused(two_orgs: Haven) -> None:
     _people(two_orgs)
+    _token(two_orgs, "alice")
     with two_orgs.transaction() as s:
         s.execute(update(User).where(User.username == "alice").values(active=False))
-    with pytest.raises(AccessDeniedError, match="alice is not an active user"):
+    with pytest.raises(AccessDeniedError, match="no longer active"):
         _as(two_orgs, "alice")
 
 

@@ -72,8 +72,11 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def who(ctx: typer.Context, haven: Haven, explicit: str | None = None) -> Actor:
-    """Who is acting (docs/access.md): ``explicit`` (a command's --as), else $CAREHAVEN_USER,
-    else the OS account; anyone at all while the haven has no users (single-operator mode)."""
+    """Who is acting, proved (docs/access.md): the user of the token in $CAREHAVEN_TOKEN, who
+    must be ``explicit`` (a command's --as) or $CAREHAVEN_USER when either is given; else, on a
+    terminal, whoever of those (or the OS account) types their password. The command line
+    offers no other way: no password on the command line or from a pipe. While the haven has
+    no users, whoever runs the command owns it (single-operator mode)."""
     from carehaven.governance.access import acting_user
 
     return acting_user(haven, explicit)
@@ -102,6 +105,7 @@ def _register() -> None:
     # Importing the command modules attaches their commands to ``app``.
     from carehaven.cli import (  # noqa: F401
         audit_cmds,
+        auth_cmds,
         collection_cmds,
         demo_cmds,
         governance_cmds,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +11,7 @@ import typer
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.control.kinds import Role
+from carehaven.errors import UsageError
 from carehaven.governance.permissions import Permission
 
 users_app = typer.Typer(
@@ -47,13 +50,55 @@ def users_add(
             "The first user of a haven must have data-team.",
         ),
     ] = None,
+    password_prompt: Annotated[
+        bool,
+        typer.Option("--password-prompt", help="Ask for the person's first password, twice, on "
+                     "the terminal (at least 12 characters; they change it with 'carehaven auth "
+                     "password')."),
+    ] = False,
+    token_out: Annotated[
+        Path | None,
+        typer.Option("--token-out", help="Write a first personal token for the person to this "
+                     "new file, readable by its owner only (for scripts; an existing file is "
+                     "refused)."),
+    ] = None,
     json: JsonFlag = False,
 ) -> None:
-    """Add a user, with their roles granted in the same step."""
-    from carehaven.governance.access import USER_ENV, add_user, users
+    """Add a user, with their roles granted in the same step.
+
+    A user acts only after proving who they are, so give them a first password
+    (--password-prompt) or token (--token-out); the first user of a haven must have one.
+    """
+    from carehaven.governance.access import add_user, users
+    from carehaven.governance.auth import (
+        ask_new_password,
+        hash_password,
+        issue_token,
+        new_private_file,
+        terminal_prompt,
+    )
 
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
-    user = add_user(haven, username, name, org, roles=role or (), actor=who.label)
+    if who.single_operator and not (password_prompt or token_out):
+        raise UsageError(
+            "The first user must be able to prove who they are, or nobody could act in this "
+            "haven any more: add --password-prompt (on a terminal) or --token-out FILE."
+        )
+    hashed = None
+    if password_prompt:
+        ask = terminal_prompt()
+        if ask is None:
+            raise UsageError("--password-prompt asks on a terminal, never from a pipe; use "
+                             "--token-out FILE in a script.")
+        hashed = hash_password(ask_new_password(ask, username))
+    with ExitStack() as stack:
+        # The token file is made first, so that an existing one refuses before anything changes.
+        handle = stack.enter_context(new_private_file(token_out)) if token_out else None
+        user = add_user(haven, username, name, org, roles=role or (), actor=who.label,
+                        password_hash=hashed)
+        if handle is not None:
+            issued = issue_token(haven, user.username, actor=who.label, label="first token")
+            handle.write(issued.token + "\n")
     added = next(u for u in users(haven) if u.username == user.username)
     if json:
         emit_json(added.as_json())
@@ -61,10 +106,24 @@ def users_add(
         roles = ", ".join(f"{g.role} ({_scope(g.org_code)})" for g in added.grants) or "none"
         out.print(f"Added user {added.username} ({added.org_code or 'no organisation'}); "
                   f"roles: {roles}.")
+    if token_out is not None:
+        err.print(
+            f"A first token for {added.username} is in {token_out} (owner-only). Keep it "
+            f"secret and hand it to them; they act with CAREHAVEN_TOKEN=$(cat {token_out}), "
+            "can make their own with 'carehaven auth token create' and revoke this one.",
+            soft_wrap=True,
+        )
+    elif not password_prompt:
+        err.print(
+            f"{added.username} has no password or token, so cannot act in the haven (an "
+            "analyst never needs to).",
+            soft_wrap=True,
+        )
     if who.single_operator:
         err.print(
-            f"This haven now has users, so every command acts as one: set {USER_ENV}="
-            f"{added.username} (or another user's name) before the next command.",
+            "This haven now has users, so a command acts for a person only when they prove "
+            "who they are: set CAREHAVEN_TOKEN to their token, or run commands in a terminal "
+            "and type their password (docs/access.md).",
             soft_wrap=True,
         )
 
@@ -77,7 +136,7 @@ def users_grant(
     org: Annotated[str | None, typer.Option("--org", help=ORG_HELP)] = None,
     json: JsonFlag = False,
 ) -> None:
-    """Grant a role; nobody may grant one to themselves."""
+    """Grant a role; nobody may grant one to themselves, nor through an account they made."""
     from carehaven.governance.access import grant
 
     haven, who = open_as(ctx, Permission.MANAGE_USERS)

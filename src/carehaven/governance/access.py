@@ -17,13 +17,19 @@ whoever runs the command line owns the haven folder (mode 0700), key file includ
 already holds everything. Commands then act as that OS account with every permission, as they
 did before users existed. Adding the first user ends the mode; that user must hold data-team,
 or nobody could run the pipeline or add users any more.
+
+Authentication. Once the haven has users, naming one proves nothing: ``acting_user`` acts for
+a person only when they present one of their personal tokens or type their password
+(``governance.auth``). Independence: whoever creates an account may hold its first
+credential, so an account's creators (``User.created_by``, followed back) are not independent
+of it (``independent``), may not be granted roles by it, and may give it only what they hold.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -101,12 +107,14 @@ DOES: Mapping[Permission, str] = MappingProxyType(
     }
 )
 
-#: The environment variable naming the user a command acts as.
+#: The environment variable naming the user a command acts as (who must still authenticate).
 USER_ENV = "CAREHAVEN_USER"
 #: The audit log's actor column holds 100 characters, and a user's label is ``user:<name>``.
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,95}$")
-#: What AccessDenied records as the permission when the acting name is not an active user.
-ACT_AS_USER = "act-as-user"
+#: What AccessDenied records as the permission when a person does not prove who they are.
+AUTHENTICATE = "authenticate"
+#: Actor.via in single-operator mode: nobody authenticates, the OS account owns the haven.
+VIA_OWNER = "single-operator"
 
 _BY_NAME: Mapping[str, frozenset[Permission]] = {r.value: p for r, p in ROLE_PERMISSIONS.items()}
 
@@ -124,11 +132,18 @@ class Actor:
     org_code: str | None
     roles: tuple[tuple[str, str | None], ...]  # (role, organisation scope or None = every one)
     single_operator: bool  # the haven has no users yet: the OS account acts as its owner
+    #: How they proved it: "token:<id>", "password", or "single-operator" (nobody had to).
+    via: str = VIA_OWNER
 
     @property
     def label(self) -> str:
         """What the audit log records as the actor."""
         return f"cli:{self.username}" if self.single_operator else f"user:{self.username}"
+
+    @property
+    def token_id(self) -> str | None:
+        """The id of the token this person authenticated with, if it was one."""
+        return self.via.removeprefix("token:") if self.via.startswith("token:") else None
 
     def grants_for(
         self, permission: Permission, org: str | None = None
@@ -148,46 +163,171 @@ def _os_account(environ: Mapping[str, str]) -> str:
     return environ.get("USER") or environ.get("LOGNAME") or "operator"
 
 
-def acting_user(
-    haven: Haven, explicit: str | None = None, *, environ: Mapping[str, str] | None = None
-) -> Actor:
-    """Who is acting: ``explicit`` (a command's --as), else $CAREHAVEN_USER, else the OS account.
+def _actor(session: Session, user: User, via: str) -> Actor:
+    grants = session.execute(
+        select(RoleGrant.role, RoleGrant.org_code)
+        .where(RoleGrant.username == user.username, RoleGrant.revoked_at.is_(None))
+        .order_by(RoleGrant.id)
+    ).all()
+    return Actor(user.username, user.org_code, tuple((r, o) for r, o in grants),
+                 single_operator=False, via=via)
 
-    While the haven has no users at all, the OS account acts as the haven's owner with every
-    permission (single-operator mode). Otherwise the name must be an active user, or the
-    attempt is recorded (AccessDenied) and refused.
+
+#: How to authenticate, said whenever a command refuses for want of it.
+HOW = (
+    "set CAREHAVEN_TOKEN to one of your personal tokens (make one with 'carehaven auth token "
+    "create'), or run the command in a terminal to be asked for your password."
+)
+
+
+def acting_user(
+    haven: Haven,
+    explicit: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    password: Callable[[str], str] | None = None,
+) -> Actor:
+    """Who is acting, proved (docs/access.md, "Acting as a user").
+
+    While the haven has no users, the OS account acts as its owner with every permission
+    (single-operator mode). Once it has users, a command acts for a person only when they
+    authenticate: with the personal token in $CAREHAVEN_TOKEN (``explicit``, a command's --as,
+    or $CAREHAVEN_USER, when given, must name the token's own user), else with the password of
+    ``explicit``, else $CAREHAVEN_USER, else the OS account, asked by ``password(prompt)``.
+    ``password`` defaults to a prompt on the terminal when standard input is one; the command
+    line never passes it, in-process callers (tests) may. Without a token or a way to ask, the
+    command is refused. Every refusal is audited (AccessDenied, permission ``authenticate``)
+    and raises AccessDeniedError (exit 13).
     """
     env = os.environ if environ is None else environ
     account = _os_account(env)
     with haven.sessions() as session:
         if session.scalar(select(User.username).limit(1)) is None:
             return Actor(account, None, (), single_operator=True)
-        name = explicit or env.get(USER_ENV) or account
-        valid = USERNAME.fullmatch(name) is not None
-        user = session.get(User, name) if valid else None
-        if user is not None and user.active:
-            grants = session.execute(
-                select(RoleGrant.role, RoleGrant.org_code)
-                .where(RoleGrant.username == name, RoleGrant.revoked_at.is_(None))
-                .order_by(RoleGrant.id)
-            ).all()
-            return Actor(
-                name, user.org_code, tuple((r, o) for r, o in grants), single_operator=False
-            )
+    from carehaven.governance import auth  # argon2 only where someone must authenticate
+
+    os_label = f"cli:{account}"
+    named = explicit or env.get(USER_ENV) or None
+    if named is not None and USERNAME.fullmatch(named) is None:
+        raise refuse_authentication(haven, named, os_label, "The name given is not a valid "
+                                    "username.")
+    presented = (env.get(auth.TOKEN_ENV) or "").strip()
+    if presented:
+        return _by_token(haven, presented, named, account)
+    name = named or account
+    ask = password if password is not None else auth.terminal_prompt()
+    if ask is None:
+        raise refuse_authentication(
+            haven, name, os_label,
+            "This haven has registered users, so a command acts for a person only when they "
+            f"prove who they are; naming a user (--as, {USER_ENV}) is not enough: {HOW}",
+        )
+    if USERNAME.fullmatch(name) is None:
+        raise refuse_authentication(haven, name, os_label, "The OS account's name is not a "
+                                    f"valid username; name yourself with --as or {USER_ENV}.")
+    # Named for carehaven, so that nobody mistakes it for the system's (sudo's) prompt.
+    typed = ask(f"carehaven password for {name}: ")
+    with haven.transaction() as session:
+        user = auth.check_password(session, name, typed)
+        acting = None if user is None else _actor(session, user, auth.VIA_PASSWORD)
+    if acting is None:
+        raise refuse_authentication(
+            haven, name, os_label,
+            f"Authentication failed for {name}: the password is wrong, or {name} is not an "
+            "active user with a password (one who has only a personal token sets "
+            "CAREHAVEN_TOKEN).",
+        )
+    return acting
+
+
+def _by_token(haven: Haven, presented: str, named: str | None, account: str) -> Actor:
+    from carehaven.governance.auth import Refusal, check_token
+
+    with haven.transaction() as session:
+        check = check_token(session, presented)
+        user = None
+        if check.refusal is None and check.username is not None:
+            user = session.get(User, check.username)
+        acting = None if user is None else _actor(session, user, f"token:{check.token_id}")
+    if acting is not None and named is not None and named != acting.username:
+        # A proved holder of one person's token tried to act as another: theirs is the entry.
+        raise refuse_authentication(
+            haven, named, acting.label,
+            f"CAREHAVEN_TOKEN belongs to another user, not {named}: a token acts only for its "
+            f"own user. Leave out --as and {USER_ENV}, or use {named}'s own token.",
+        )
+    if acting is not None:
+        return acting
+    if check.refusal is Refusal.REVOKED:
+        why = "CAREHAVEN_TOKEN has been revoked"
+    elif check.refusal is Refusal.EXPIRED and check.expires_at is not None:
+        why = f"CAREHAVEN_TOKEN expired on {check.expires_at.date().isoformat()}"
+    elif check.refusal is Refusal.INACTIVE:
+        why = "CAREHAVEN_TOKEN belongs to a user who is no longer active in this haven"
+    else:
+        why = "CAREHAVEN_TOKEN is not a valid token for this haven (mistyped, or another haven's)"
+    claimed = check.username or named
+    raise refuse_authentication(haven, claimed, f"cli:{account}", f"{why}. To act as yourself, "
+                                f"{HOW}")
+
+
+def refuse_authentication(
+    haven: Haven, claimed: str | None, actor: str, message: str
+) -> AccessDeniedError:
+    """Record a failed authentication (AccessDenied, permission ``authenticate``; the claimed
+    name only if it is a valid username; never a token or a password) and return the error to
+    raise (exit 13)."""
+    who = "(unknown)" if claimed is None else (
+        claimed if USERNAME.fullmatch(claimed) else "(invalid name)")
     with haven.transaction() as session:
         record(
             session,
-            AccessDenied(username=name if valid else "(invalid name)", permission=ACT_AS_USER,
-                         org="*"),
-            actor=f"cli:{account}",
+            AccessDenied(
+                username=who,
+                permission=AUTHENTICATE, org="*",
+            ),
+            actor=actor,
         )
-    who = f"{name} is not an active user of this haven" if valid else (
-        "The name given is not a valid username")
-    raise AccessDeniedError(
-        f"{who}. This haven has registered users, so every command acts as one: set "
-        f"{USER_ENV}=USERNAME (or pass --as USERNAME where a command has it); the data team "
-        "adds users with 'carehaven users add'."
-    )
+    return AccessDeniedError(message)
+
+
+# -- independence: nobody acts as their own second person ---------------------------------------
+
+
+def _label_of(name: str) -> str:
+    return name if name.startswith(("user:", "cli:")) else f"user:{name}"
+
+
+def creators(session: Session, username: str) -> list[str]:
+    """Who created ``username``'s account, then who created theirs, and so on, as audit
+    labels (``user:<name>``); the chain ends with the bootstrap owner (``cli:<OS account>``)
+    or whatever else created the first account. Empty for a name that is not a user."""
+    chain: list[str] = []
+    start = username.removeprefix("user:")
+    current: str | None = start
+    while current is not None:
+        user = session.get(User, current)
+        if user is None or user.created_by in chain or user.created_by == f"user:{start}":
+            break  # the end, or a loop no command can make
+        chain.append(user.created_by)
+        current = user.created_by.removeprefix("user:") if user.created_by.startswith(
+            "user:") else None
+    return chain
+
+
+def independent(session_or_haven: Session | Haven, a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are two people as far as the haven can tell: not the same, and
+    neither among the other's creators (followed through ``User.created_by``), since whoever
+    creates an account may hold its first password or token. Names are usernames or audit
+    labels (``user:<name>``, ``cli:<OS account>``); a release's approver and its proposer, for
+    example, must be independent."""
+    if isinstance(session_or_haven, Haven):
+        with session_or_haven.sessions() as session:
+            return independent(session, a, b)
+    la, lb = _label_of(a), _label_of(b)
+    if la == lb:
+        return False
+    return la not in creators(session_or_haven, lb) and lb not in creators(session_or_haven, la)
 
 
 def _scope_is(scope: str | None) -> ColumnElement[bool]:
@@ -397,12 +537,15 @@ def add_user(
     *,
     actor: str,
     roles: Iterable[str] = (),
+    password_hash: str | None = None,
 ) -> User:
     """Register a person, with ``roles`` granted in the same transaction.
 
     Organisation roles (submitter, authority-viewer) are granted for ``org_code``; the others
     for every organisation. The first user of a haven must hold data-team: adding them ends
-    single-operator mode, and without one nobody could add users or run the pipeline.
+    single-operator mode, and without one nobody could add users or run the pipeline. A user
+    who creates an account gives it only roles whose every permission they hold themselves
+    (see ``grant``). ``password_hash`` (``auth.hash_password``) is the initial password's.
     """
     if USERNAME.fullmatch(username) is None:
         raise UsageError(
@@ -415,6 +558,12 @@ def add_user(
     if org_code is not None:
         org_code = haven.organisation(org_code).code  # exit 5 when it is not registered
     scopes = [(role, _scope(haven, role, None, org_code)) for role in wanted]
+    with haven.sessions() as session:
+        # The new account's creators: ``actor`` and whoever created ``actor``.
+        refusal = next((why for role, scope in scopes
+                        if (why := _beyond_own(session, actor, username, role, scope))), None)
+    if refusal is not None:
+        _refuse_grant(haven, username, scopes[0][1] if scopes else None, actor, refusal)
     with haven.transaction() as session:
         first = session.scalar(select(User.username).limit(1)) is None
         if first and Role.DATA_TEAM not in wanted:
@@ -427,7 +576,7 @@ def add_user(
             raise UsageError(f"User {username} already exists.")
         user = User(
             username=username, display_name=display_name, org_code=org_code, active=True,
-            created_at=clock.now(), created_by=actor,
+            created_at=clock.now(), created_by=actor, password_hash=password_hash,
         )
         session.add(user)
         session.flush()
@@ -444,29 +593,78 @@ def _active_user(session: Session, username: str) -> User:
     return user
 
 
+def _holds(session: Session, username: str, role: Role, scope: str | None) -> bool:
+    """Whether ``username`` may already do everything ``role`` for ``scope`` would allow."""
+    user = session.get(User, username)
+    if user is None or not user.active:
+        return False
+    held = _actor(session, user, via="")
+    return all(held.grants_for(p, scope) for p in ROLE_PERMISSIONS[role])
+
+
+def _beyond_own(
+    session: Session, actor: str, username: str, role: Role, scope: str | None
+) -> str | None:
+    """Why ``actor``, one of ``username``'s creators, may not give them ``role``: it carries
+    a permission ``actor`` lacks. An account's creator may hold its first password or token,
+    so such a grant could widen the creator's own powers. None when nothing stands in the way."""
+    if not actor.startswith("user:"):
+        return None  # the bootstrap owner already holds everything
+    granter = actor.removeprefix("user:")
+    if _holds(session, granter, role, scope):
+        return None
+    return (
+        f"{granter} created the account of {username} (directly or through accounts they "
+        f"created), so may give it only what {granter} may do; the {role.value} role carries "
+        f"more. Another user who may manage users, and who did not create the account, must "
+        "grant it."
+    )
+
+
+def _refuse_grant(
+    haven: Haven, username: str, scope: str | None, actor: str, message: str
+) -> NoReturn:
+    with haven.transaction() as session:
+        record(
+            session,
+            AccessDenied(username=username, permission=Permission.MANAGE_USERS.value,
+                         org=scope or "*"),
+            actor=actor,
+        )
+    raise AccessDeniedError(message)
+
+
 def grant(
     haven: Haven, username: str, role: str, org_code: str | None, *, actor: str
 ) -> RoleGrant:
     """Grant ``role`` (for ``org_code``; an organisation role defaults to the user's own).
 
-    Nobody grants a role to themselves: a second person with manage-users must, so that no
-    one can give themselves, say, the IPS team's access alone (SHR-6).
+    Nobody grants a role to themselves, nor through an account they created: a grant from
+    ``actor`` to one of ``actor``'s creators (followed through ``User.created_by``) is refused,
+    and a creator gives the accounts they created only roles whose every permission they hold
+    themselves. So a second person with manage-users, independent of the grantee, must give,
+    say, the IPS team's access (SHR-6) or the auditor's. Refusals are audited (exit 13).
     """
     wanted = _role(role)
     with haven.sessions() as session:
         user_org = _active_user(session, username).org_code
     scope = _scope(haven, wanted, org_code, user_org)
+    refusal: str | None = None
     if actor == f"user:{username}":
-        with haven.transaction() as session:
-            record(
-                session,
-                AccessDenied(username=username, permission=Permission.MANAGE_USERS.value,
-                             org=scope or "*"),
-                actor=actor,
-            )
-        raise AccessDeniedError(
-            "Nobody may grant a role to themselves; another user who may manage users must."
-        )
+        refusal = "Nobody may grant a role to themselves; another user who may manage users must."
+    else:
+        with haven.sessions() as session:
+            if f"user:{username}" in creators(session, actor):
+                refusal = (
+                    f"{username} created your account (directly or through accounts they "
+                    f"created), so a grant from you to {username} could be their own doing; "
+                    f"another user who may manage users, independent of {username}, must grant "
+                    "it."
+                )
+            elif actor in creators(session, username):
+                refusal = _beyond_own(session, actor, username, wanted, scope)
+    if refusal is not None:
+        _refuse_grant(haven, username, scope, actor, refusal)
     with haven.transaction() as session:
         _active_user(session, username)
         return _add_grant(session, username, wanted, scope, actor)
@@ -541,6 +739,7 @@ def users(haven: Haven, *, include_revoked: bool = False) -> list[UserView]:
 
 
 __all__ = [
+    "AUTHENTICATE",
     "ORG_ROLES",
     "ORG_SCOPED",
     "ROLE_PERMISSIONS",
@@ -551,9 +750,12 @@ __all__ = [
     "UserView",
     "acting_user",
     "add_user",
+    "creators",
     "grant",
+    "independent",
     "permissions_of",
     "refusal",
+    "refuse_authentication",
     "require",
     "require_visible",
     "revoke",
