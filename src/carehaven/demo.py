@@ -51,6 +51,8 @@ class DemoResult:
     #: The de-personalised release proposed by one person and approved by another.
     release: dict[str, object] = field(default_factory=dict)
     notice: Path | None = None
+    #: The audit checkpoint signed before anything left the haven.
+    checkpoint: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -73,6 +75,7 @@ class DemoResult:
             },
             "release": self.release,
             "notice": str(self.notice) if self.notice else None,
+            "checkpoint": self.checkpoint,
         }
 
 
@@ -120,6 +123,12 @@ def run(
     for dataset in COUNTED:
         demo.people_found[dataset] = count_people(haven, dataset).rows[0]["people"]
     demo.people_found["all datasets"] = linked.people
+    # A signed checkpoint of the audit log before anything leaves: every publication and release
+    # carries it, so a recipient holds a witness copy (the owner signs: no users yet).
+    from carehaven.audit import checkpoint
+
+    signed = checkpoint.sign(haven, actor=actor)
+    demo.checkpoint = f"C-{signed.id} ({signed.size} entries)"
     _publish(haven, demo, max(f.period for f in result.files), progress, actor)
     _govern(haven, demo, progress, actor)
     check = verify(haven.engine)
@@ -151,6 +160,8 @@ def _publish(
 DEMO_FIELDS = ("age_at_referral", "sex", "la_of_residence", "referral_date", "substance_1",
                "treatment_modality", "discharge_reason")
 APPROVER = "demo-approver"
+#: In the demo haven: a personal token for each demo user, for whoever runs the demo.
+DEMO_TOKENS = "demo-tokens.env"
 
 
 def _govern(
@@ -159,15 +170,32 @@ def _govern(
     """Users, a recipient, an agreement, one release proposed by one person and approved by
     another, and the NDTMS privacy notice rendered from the rules (SHR-1 to SHR-12, CON-3)."""
     from carehaven.governance.access import acting_user, add_user
+    from carehaven.governance.auth import TOKEN_ENV, issue_token, new_private_file
     from carehaven.governance.notice import content, render
     from carehaven.governance.release import approve, propose
     from carehaven.governance.sharing import Terms, add_agreement, add_recipient
 
     progress("governance: users, agreement, release", 1, 3)
+    # The haven's owner (single-operator mode) adds both people, so neither made the other's
+    # account: they are independent, as a release's two people must be (SHR-12).
     operator = acting_user(haven).username  # the account running the demo keeps data-team
-    add_user(haven, operator, "Demo operator", None, actor=actor, roles=["data-team"])
-    me = acting_user(haven, operator).label
-    add_user(haven, APPROVER, "Demo second person", None, actor=me, roles=["data-team"])
+    people = {operator: "proposed the demo release", APPROVER: "approved it"}
+    for name, display in ((operator, "Demo operator"), (APPROVER, "Demo second person")):
+        add_user(haven, name, display, None, actor=actor, roles=["data-team"])
+    tokens = {name: issue_token(haven, name, actor=actor, label="carehaven demo").token
+              for name in people}
+    with new_private_file(haven.paths.root / DEMO_TOKENS) as handle:
+        handle.write(
+            "# carehaven demo: a personal token for each demo user. Keep this file secret: a\n"
+            "# token acts for its user until it expires (90 days) or is revoked. Sourcing the\n"
+            "# file ('. FILE') acts as the operator; uncomment the other line to switch.\n"
+        )
+        for i, (name, what) in enumerate(people.items()):
+            handle.write(f"# {name} (data-team; {what})\n"
+                         f"{'# ' if i else ''}export {TOKEN_ENV}={tokens[name]}\n")
+    # From here on each person acts as anyone does once a haven has users: with their token.
+    proposer = acting_user(haven, environ={TOKEN_ENV: tokens[operator]})
+    me = proposer.label
     add_recipient(haven, "NDEC", "National Drug Evidence Centre", "research", actor=me)
     deal = add_agreement(
         haven,
@@ -184,11 +212,12 @@ def _govern(
         actor=me,
     )
     proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
-                       purpose="research", actor=me)
+                       purpose="research", who=proposer)
     demo.release = proposal.as_json()
     if proposal.decision.allow:
         progress("governance: approving the release", 2, 3)
-        row = approve(haven, proposal.release.label, approver=acting_user(haven, APPROVER).label)
+        second = acting_user(haven, environ={TOKEN_ENV: tokens[APPROVER]})
+        row = approve(haven, proposal.release.label, approver=second)
         demo.release.update(
             status=row.status, rows=row.rows, people=row.people, manifest=row.manifest,
             approved_by=row.approved_by,

@@ -3,14 +3,16 @@ consent, feedback and counts (IDN-1, IDN-2, COL-7, SHR-12)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from carehaven.control.models import AuditEntry, LinkPair
+from carehaven.control.models import AuditEntry, LinkPair, LinkRun
 from carehaven.haven import Haven
+from carehaven.identity import model
 from carehaven.identity.counts import count_people
 from carehaven.identity.feedback import feedback
 from carehaven.identity.link import LinkResult, current_run, link, table_name
@@ -102,8 +104,7 @@ def test_feedback_names_only_other_providers_that_treat_the_client_now(linked, t
     d = rows_with_truth(haven, returns)
     found = 0
     for org in ("P001", "P002", "P003", "P005"):
-        fb = feedback(haven, org)
-        fb.write_csv(tmp_path / f"{org}.csv")
+        fb = feedback(haven, org, tmp_path / f"{org}.csv", actor="test")
         header = (tmp_path / f"{org}.csv").read_text().splitlines()[0]
         assert header == "client_ref,other_provider,other_provider_name"
         for row in fb.rows:
@@ -165,6 +166,32 @@ def test_audit_entries_hold_no_identifier_values(linked) -> None:
     for e in entries:
         details = json.loads(e.details)
         assert not (set(map(str, details.values())) & refs)
+
+
+def test_a_stored_model_that_compares_ethnicity_is_trained_afresh(linked) -> None:
+    """IDN-5: the last run's model is reused only when it compares what the model compares
+    now; one stored by a version that compared ethnicity is not, and the next is reused."""
+    haven, _, _ = linked
+    link(haven, actor="test")  # the default thresholds: the next run may reuse this model
+    with haven.transaction() as s:
+        last = s.get(LinkRun, current_run(s))
+        assert last is not None and last.model is not None
+        stale = copy.deepcopy(dict(last.model))
+        old = model._simple("ethnicity", 0.95)
+        for level in old["comparison_levels"]:
+            if not level.get("is_null_level"):
+                level["u_probability"] = 0.3
+        stale["comparisons"].append(old)
+        last.model = stale
+    retrained = link(haven, actor="test")
+    assert retrained.model_used and not retrained.incremental
+    with haven.sessions() as s:
+        stored = s.get(LinkRun, current_run(s))
+        assert stored is not None and stored.model is not None
+        kept = dict(stored.model)
+    assert model.reusable(kept)
+    assert "ethnicity" not in {c["output_column_name"] for c in kept["comparisons"]}
+    assert link(haven, actor="test").incremental
 
 
 def test_new_quarter_keeps_ids_and_records_changes(tmp_path: Path) -> None:

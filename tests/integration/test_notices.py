@@ -25,12 +25,13 @@ NDEC_NAME = "National Drug Evidence Centre"
 def add_recipient(haven, code: str, name: str, kind: str, *, tier: str = "de-personalised",
                   datasets: tuple[str, ...] = ("ndtms-episode",),
                   purposes: tuple[str, ...] = ("research",), starts: date = JAN,
-                  expires: date = date(2027, 1, 1), **terms: object) -> None:
+                  expires: date = date(2027, 1, 1), org: str | None = None,
+                  **terms: object) -> None:
     """A recipient and its agreement, written straight into the control plane."""
     with haven.transaction() as s:
         if s.get(Recipient, code) is None:
             s.add(Recipient(code=code, name=name, kind=kind, created_at=clock.now(),
-                            created_by="test"))
+                            created_by="test", org_code=org))
             s.flush()
         s.add(Agreement(
             recipient=code, tier=tier, fields={d: ["sex"] for d in datasets},
@@ -114,8 +115,9 @@ def test_content_carries_the_version_it_matches_and_is_a_draft_otherwise(haven):
     assert notice.content(haven, "cld", JAN).draft
     notice.publish(haven, "cld", "1.0", JAN, actor="test")
     assert notice.content(haven, "cld", FEB).version == "1.0"
+    # A sub-licensed authority is held to its own rows (SHR-9), so it names its organisation.
     add_recipient(haven, "LA1", "A local authority", "local-authority", datasets=("cld-event",),
-                  purposes=("benchmarking",), sub_licensing=True)
+                  purposes=("benchmarking",), sub_licensing=True, org="E09000001")
     later = notice.content(haven, "cld", FEB)
     assert later.draft and [r.code for r in later.sections.recipients] == ["LA1"]
     assert "Draft, not published" in notice.render(later, "html")
@@ -153,9 +155,11 @@ def test_register_has_every_collection_no_transfers_and_the_schedule(haven):
     for a in reg["activities"]:
         assert a["third_country_transfers"] == []
         assert a["transfers"].startswith("None.")
-        assert a["retention"]
-        for r in a["retention"]:
+        # Nothing acts on the schedule yet: it is envisaged, not done (docs/design/0008).
+        assert a["retention"] == [] and a["retention_not_yet_enforced"]
+        for r in a["retention_not_yet_enforced"]:
             assert r["period_years"] == periods[r["id"]]
+            assert r["enforced_by"] == ["command:retention run"]
         assert a["lawful_bases"] and a["purposes"] and a["data_subjects"] and a["contacts"]
         assert a["special_category_data"] is True
         assert a["recipient_rules"]
@@ -169,7 +173,7 @@ def test_register_has_every_collection_no_transfers_and_the_schedule(haven):
                   if c["dataset"] == "ndtms-episode" and c["field_class"] == "D")
     assert "date_of_birth" in direct["fields"]
     cld = reg["activities"][2]
-    assert {r["id"]: r["period_years"] for r in cld["retention"]} == {
+    assert {r["id"]: r["period_years"] for r in cld["retention_not_yet_enforced"]} == {
         "cld-agreement": 0, "cld-mental-health": 20, "cld-mental-health-deceased": 8,
         "cld-other": 8, "national-maximum": 20,
     }

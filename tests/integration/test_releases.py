@@ -1,6 +1,7 @@
 """Releases on a linked synthetic haven: the policy decides, another person approves, the
 extract is written through the tiers code with only the agreed fields, and its lineage names
-every person in it (SHR-1, SHR-3, SHR-4, SHR-7, SHR-12, CON-1)."""
+every person in it (SHR-1, SHR-3, SHR-4, SHR-7, SHR-12, CON-1; issue 12 item 11: one writer,
+one lineage, the release recorded in the artefact's own transaction)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,19 @@ from sqlalchemy import select
 
 from carehaven import clock
 from carehaven.audit import verify
-from carehaven.control.models import AuditEntry, Release
-from carehaven.errors import ExitCode, PolicyDeniedError, UsageError
+from carehaven.control.models import ArtefactPerson, AuditEntry, Release
+from carehaven.errors import AccessDeniedError, ExitCode, PolicyDeniedError, UsageError
+from carehaven.governance import artefact as artefact_module
+from carehaven.governance.access import Actor, add_user
+from carehaven.governance.artefact import artefacts_holding, people_of
 from carehaven.governance.release import approve, get, propose
 from carehaven.governance.review import review
 from carehaven.governance.sharing import Terms, add_agreement, add_recipient, revoke_agreement
 from carehaven.haven import Haven
 from carehaven.identity.link import link
-from carehaven.pseudonymise import extract as extract_module
-from carehaven.pseudonymise.extract import releases_of
 from carehaven.pseudonymise.lookup import find_person
-from tests.linkage import build, query
+from tests.linkage import build
+from tests.people import actor
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +42,15 @@ def haven(tmp_path_factory: pytest.TempPathFactory) -> Haven:
     add_recipient(h, "NDEC", "National Drug Evidence Centre", "research", actor="cli:alice")
     add_recipient(h, "MET", "Metropolitan Police", "police", actor="cli:alice")
     add_recipient(h, "HMRC", "HM Revenue and Customs", "partner", actor="cli:alice")
+    for name in ("alice", "bob", "carol"):
+        add_user(h, name, name.title(), None, roles=["data-team"], actor="test")
+    for name in ("ivy", "iris"):
+        add_user(h, name, name.title(), None, roles=["data-team", "ips-team"], actor="test")
     return h
+
+
+def who(haven: Haven, name: str) -> Actor:
+    return actor(haven, name)
 
 
 def _terms(**kw: object) -> Terms:
@@ -78,18 +89,18 @@ def test_propose_approve_writes_only_agreed_fields_with_lineage(
     """SHR-4, SHR-7, SHR-12: allowed, refused to its proposer, written when another approves."""
     deal = add_agreement(haven, _terms(), actor="cli:alice")
     proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
-                       purpose="research", actor="user:alice")
+                       purpose="research", who=who(haven, "alice"))
     assert proposal.decision.allow, proposal.decision
     label = proposal.release.label
     assert proposal.as_json()["release_id"] == label
 
     with pytest.raises(PolicyDeniedError) as refused:
-        approve(haven, label, approver="user:alice", out=tmp_path / "own")
+        approve(haven, label, approver=who(haven, "alice"), out=tmp_path / "own")
     assert refused.value.exit_code == ExitCode.POLICY_DENIED
     assert not (tmp_path / "own").exists()
     assert get(haven, label).status == "proposed"
 
-    row = approve(haven, label, approver="user:bob", out=tmp_path / "rel")
+    row = approve(haven, label, approver=who(haven, "bob"), out=tmp_path / "rel")
     assert row.status == "written" and row.approved_by == "user:bob"
     table = pq.read_table(tmp_path / "rel" / "ndtms-episode.parquet")
     assert table.column_names == ["pseudonym", *NDTMS_FIELDS]
@@ -97,19 +108,21 @@ def test_propose_approve_writes_only_agreed_fields_with_lineage(
     assert manifest["recipient"] == "NDEC" and manifest["rows"] == table.num_rows
     assert row.files and row.manifest and Path(row.manifest).exists()
 
-    # Lineage: exactly the people written, each found again through the pseudonym lookup.
-    people = [r[0] for r in query(haven, "SELECT person_id FROM release_people "
-                                         f"WHERE release = '{label}'")]
+    # Lineage: exactly the people written, kept once, in the artefact's own record.
+    assert row.artefact_id is not None
+    with haven.sessions() as session:
+        people = people_of(session, row.artefact_id)
+        holding = artefacts_holding(session, people[:3])
     assert len(people) == row.people == len(table.column("pseudonym").unique())
-    assert releases_of(haven, people[:3]) == {p: [label] for p in people[:3]}
+    assert all([a.id for a in found] == [row.artefact_id] for found in holding.values())
     hits = find_person(haven, people[0])
-    assert any(h["id"] == f"X-{row.extract_id}" for h in hits)
+    assert [h["for"] for h in hits] == [label]
 
     with pytest.raises(UsageError):  # a release is written once
-        approve(haven, label, approver="user:carol", out=tmp_path / "again")
+        approve(haven, label, approver=who(haven, "carol"), out=tmp_path / "again")
     actions = [a for (a,) in _audit(haven)]
     assert {"release.proposed", "release.refused", "extract.written",
-            "release.approved"} <= set(actions)
+            "release.approved", "artefact.written"} <= set(actions)
     assert verify(haven.engine).ok
 
 
@@ -120,7 +133,7 @@ def test_police_never_receive_anything_but_aggregates(haven: Haven) -> None:
     for tier in ("de-personalised", "anonymised"):
         proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
                            tier=tier, purpose="research", fields=["sex", "substance_1"],
-                           actor="user:alice")
+                           who=who(haven, "alice"))
         assert not proposal.decision.allow
         assert "SHR-3" in proposal.decision.requirements
         assert proposal.as_json()["release_id"] is None
@@ -132,7 +145,7 @@ def test_fields_beyond_the_agreement_are_denied(haven: Haven) -> None:
     deal = add_agreement(haven, _terms(), actor="cli:alice")
     proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
                        purpose="research", fields=[*NDTMS_FIELDS, "ethnicity"],
-                       actor="user:alice")
+                       who=who(haven, "alice"))
     assert not proposal.decision.allow
 
 
@@ -143,13 +156,14 @@ def test_an_agreement_that_lapses_before_approval_stops_the_release(
     deal = add_agreement(haven, _terms(expires_on=clock.today() + timedelta(days=10)),
                          actor="cli:alice")
     proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
-                       purpose="research", actor="user:alice")
+                       purpose="research", who=who(haven, "alice"))
     assert proposal.decision.allow
+    bob = who(haven, "bob")
     later = datetime.now(UTC) + timedelta(days=30)
     clock.set_clock(lambda: later)
     try:
         with pytest.raises(PolicyDeniedError):
-            approve(haven, proposal.release.label, approver="user:bob", out=tmp_path / "late")
+            approve(haven, proposal.release.label, approver=bob, out=tmp_path / "late")
     finally:
         clock.set_clock(None)
     assert get(haven, proposal.release.label).status == "denied"
@@ -160,51 +174,60 @@ def test_a_revoked_agreement_stops_releases(haven: Haven) -> None:
     deal = add_agreement(haven, _terms(), actor="cli:alice")
     revoke_agreement(haven, deal.label, actor="cli:alice")
     proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
-                       purpose="research", actor="user:alice")
+                       purpose="research", who=who(haven, "alice"))
     assert not proposal.decision.allow
 
 
 def test_ips_to_hmrc_holds_only_people_who_consented(haven: Haven, tmp_path: Path) -> None:
-    """SHR-2, CON-1: IPS data to the partner only with consent: the release keeps only them."""
+    """SHR-2, CON-1, SHR-6: IPS data to the named partner only with consent, proposed and
+    approved by the IPS team: the release keeps only those who consented."""
     deal = add_agreement(
         haven,
         _terms(recipient="HMRC", datasets=["ips-episode"],
-               fields=["consent_dhsc", "ips_start_date"], purposes=["ips-outcomes"],
+               fields=["consent_dhsc", "ips_start_date"], purposes=["ips-employment-outcomes"],
                lawful_bases=["6.1.e", "9.2.h"]),
         actor="cli:alice",
     )
+    with pytest.raises(AccessDeniedError):  # SHR-6: the data team alone may not
+        propose(haven, dataset="ips-episode", agreement_label=deal.label,
+                who=who(haven, "alice"))
     proposal = propose(haven, dataset="ips-episode", agreement_label=deal.label,
-                       actor="user:alice")
+                       who=who(haven, "ivy"))
     assert proposal.decision.allow, proposal.decision
-    row = approve(haven, proposal.release.label, approver="user:bob", out=tmp_path / "ips")
+    row = approve(haven, proposal.release.label, approver=who(haven, "iris"),
+                  out=tmp_path / "ips")
     table = pq.read_table(tmp_path / "ips" / "ips-episode.parquet")
     assert table.num_rows == row.rows > 0
     assert set(table.column("consent_dhsc").to_pylist()) == {"Y"}
-    everyone = query(haven, "SELECT count(DISTINCT person_id) FROM release_people "
-                            f"WHERE release = '{row.label}'")[0][0]
-    assert everyone == row.people
+    assert row.artefact_id is not None
+    with haven.sessions() as session:
+        assert len(people_of(session, row.artefact_id)) == row.people
 
 
 def test_a_failed_write_leaves_no_release_and_no_lineage(
     haven: Haven, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Nothing half-applied: lineage and files go when the control-plane commit fails."""
+    """Nothing half-applied: lineage, release and files go when the artefact's transaction
+    fails at its last step (the audit entry)."""
     deal = add_agreement(haven, _terms(), actor="cli:alice")
     proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
-                       purpose="research", actor="user:alice")
+                       purpose="research", who=who(haven, "alice"))
     label = proposal.release.label
+    with haven.sessions() as session:
+        lineage_before = session.query(ArtefactPerson).count()
+    bob = who(haven, "bob")
 
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(extract_module, "record", boom)
+    monkeypatch.setattr(artefact_module, "record", boom)
     with pytest.raises(RuntimeError):
-        approve(haven, label, approver="user:bob", out=tmp_path / "fail")
+        approve(haven, label, approver=bob, out=tmp_path / "fail")
     monkeypatch.undo()
     assert get(haven, label).status == "proposed"
-    assert query(haven, f"SELECT count(*) FROM release_people WHERE release = '{label}'") \
-        == [(0,)]
-    assert not list((tmp_path / "fail").glob("*.parquet"))
+    with haven.sessions() as session:
+        assert session.query(ArtefactPerson).count() == lineage_before
+    assert not list((tmp_path / "fail").iterdir())
 
 
 def test_access_review_lists_what_expires_and_who_had_nothing(haven: Haven) -> None:
@@ -234,8 +257,8 @@ def test_release_rows_are_never_silently_changed(haven: Haven) -> None:
 def test_without_users_nobody_can_approve(haven: Haven, tmp_path: Path) -> None:
     """SHR-12: in single-operator mode proposer and approver are the same account."""
     deal = add_agreement(haven, _terms(), actor="cli:alice")
-    proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label,
-                       actor="cli:root")
+    root = Actor("root", None, (), single_operator=True)
+    proposal = propose(haven, dataset="ndtms-episode", agreement_label=deal.label, who=root)
     assert proposal.release.purpose == "research"  # the agreement's first purpose
     with pytest.raises(PolicyDeniedError, match="no registered users"):
-        approve(haven, proposal.release.label, approver="cli:root", out=tmp_path / "x")
+        approve(haven, proposal.release.label, approver=root, out=tmp_path / "x")

@@ -10,15 +10,16 @@ from carehaven.pseudonymise.extract import Request, _check, _sensitive
 
 def test_fields_must_be_columns_of_the_tier() -> None:
     with pytest.raises(UsageError, match="initials is not a column of the de-personalised"):
-        _check(Request("ndtms-episode", "de-personalised", "NDEC", fields=("sex", "initials")))
+        _check(Request("ndtms-episode", "de-personalised", "release", "NDEC",
+                       fields=("sex", "initials")))
     with pytest.raises(UsageError, match="at least one field"):
-        _check(Request("ndtms-episode", "de-personalised", "NDEC", fields=()))
+        _check(Request("ndtms-episode", "de-personalised", "release", "NDEC", fields=()))
 
 
 def test_consent_can_only_be_required_where_it_is_recorded() -> None:
     with pytest.raises(UsageError, match="records no consent"):
-        _check(Request("cld-event", "de-personalised", "NDEC", consenting_only=True))
-    _check(Request("ips-episode", "de-personalised", "HMRC", consenting_only=True))
+        _check(Request("cld-event", "de-personalised", "release", "NDEC", consenting_only=True))
+    _check(Request("ips-episode", "de-personalised", "release", "HMRC", consenting_only=True))
 
 
 def test_an_anonymised_extract_keeps_a_quasi_identifier() -> None:

@@ -43,6 +43,7 @@ def _agreement(**changes: object) -> AgreementTerms:
         onward_sharing=False,
         sub_licensing=False,
         no_reidentification_signed=True,
+        contract_ref="C-2025-017",
     )
     return dataclasses.replace(terms, **changes)  # type: ignore[arg-type]
 

@@ -80,5 +80,20 @@ def demo(
         out.print(f"NDTMS privacy notice, rendered from the rules: {result.notice}")
     state = "intact" if result.audit_ok else "FAILED VERIFICATION"
     out.print(f"Audit log {state}: {result.audit_entries:,} entries.")
+    if result.checkpoint:
+        out.print(
+            f"Signed audit checkpoint {result.checkpoint}: every publication and the release "
+            "carry a copy; keep one outside the haven with 'carehaven audit checkpoint --out "
+            "FILE' (an auditor) and check later with 'audit verify --checkpoint FILE'."
+        )
     out.print(f"Haven: {result.haven}   Returns: {result.returns}")
-    out.print(f"Next: carehaven --haven {result.haven} submissions")
+    tokens = result.haven / demo_run.DEMO_TOKENS
+    if tokens.exists():
+        out.print(
+            f"The haven now has users, so a command acts for a person who proves who they are: "
+            f"{tokens} holds a personal token for each demo user (keep it secret). "
+            f"Act as the operator with: . {tokens}"
+        )
+        out.print(f"Next: . {tokens} && carehaven --haven {result.haven} submissions")
+    else:
+        out.print(f"Next: carehaven --haven {result.haven} submissions")

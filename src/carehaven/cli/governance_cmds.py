@@ -32,7 +32,9 @@ app.add_typer(access_app, name="access")
 
 AsOption = Annotated[
     str | None,
-    typer.Option("--as", help="Act as this registered user [env: CAREHAVEN_USER]."),
+    typer.Option("--as", help="Act as this registered user, who must authenticate: their "
+                 "token in CAREHAVEN_TOKEN or their password at the prompt [env: "
+                 "CAREHAVEN_USER]."),
 ]
 
 
@@ -64,6 +66,11 @@ def recipients_add(
                      "partner, police, court or public."),
     ],
     name: Annotated[str, typer.Option("--name", help="The organisation's name.")] = "",
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="The registered organisation it is (a local authority's "
+                     "code; required for local authorities, SHR-9)."),
+    ] = None,
     as_: AsOption = None,
     json: JsonFlag = False,
 ) -> None:
@@ -71,7 +78,7 @@ def recipients_add(
     from carehaven.governance.sharing import add_recipient, recipient_json
 
     haven, who = _haven(ctx, Permission.MANAGE_SHARING, as_)
-    row = add_recipient(haven, code, name, kind, actor=who.label)
+    row = add_recipient(haven, code, name, kind, actor=who.label, org_code=org)
     if json:
         emit_json(recipient_json(row))
         return
@@ -138,6 +145,21 @@ def agreements_add(
         typer.Option("--no-reidentification-signed",
                      help="The recipient signed the undertaking not to re-identify (SHR-4)."),
     ] = False,
+    orgs: Annotated[
+        str | None,
+        typer.Option("--orgs", help="Only rows submitted by these organisations "
+                     "(comma-separated codes; SHR-9) [every organisation]."),
+    ] = None,
+    periods: Annotated[
+        str | None,
+        typer.Option("--periods", help="Only rows of these periods, e.g. 2025Q1,2025Q2 "
+                     "[every period]."),
+    ] = None,
+    contract: Annotated[
+        str | None,
+        typer.Option("--contract", help="The contract a processor works under; personal "
+                     "data goes only to a processor under one (SHR-1)."),
+    ] = None,
     as_: AsOption = None,
     json: JsonFlag = False,
 ) -> None:
@@ -158,6 +180,9 @@ def agreements_add(
         onward_sharing=onward_sharing,
         sub_licensing=sub_licensing,
         no_reidentification_signed=no_reidentification,
+        orgs=_csv(orgs or ""),
+        periods=_csv(periods or ""),
+        contract_ref=contract,
     )
     row = add_agreement(haven, terms, actor=who.label)
     if json:
@@ -237,6 +262,14 @@ def release_propose(
         str | None,
         typer.Option("--fields", help="Comma-separated fields [those the agreement allows]."),
     ] = None,
+    orgs: Annotated[
+        str | None,
+        typer.Option("--orgs", help="Only rows submitted by these organisations [the "
+                     "agreement's; a local authority's own]."),
+    ] = None,
+    periods: Annotated[
+        str | None, typer.Option("--periods", help="Only rows of these periods [the agreement's].")
+    ] = None,
     as_: AsOption = None,
     json: JsonFlag = False,
 ) -> None:
@@ -250,12 +283,14 @@ def release_propose(
     proposal = propose(
         haven,
         dataset=dataset,
-        actor=who.label,
+        who=who,
         agreement_label=agreement,
         recipient_code=recipient,
         tier=tier,
         purpose=purpose,
         fields=_csv(fields) if fields else None,
+        orgs=_csv(orgs) if orgs else None,
+        periods=_csv(periods) if periods else None,
     )
     if json:
         emit_json(proposal.as_json())
@@ -279,7 +314,8 @@ def release_approve(
     release: Annotated[str, typer.Argument(help="The release, e.g. R-12.")],
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="The folder to write it into [<haven>/outputs/releases/R-n]."),
+        typer.Option("--out", help="The folder to write it into, outside the haven or under "
+                     "its outputs [<haven>/outputs/releases/R-n]."),
     ] = None,
     as_: AsOption = None,
     json: JsonFlag = False,
@@ -289,7 +325,7 @@ def release_approve(
 
     haven, who = _haven(ctx, Permission.APPROVE_RELEASE, as_)
     say = (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
-    row = approve(haven, release, approver=who.label, out=out_dir, progress=say)
+    row = approve(haven, release, approver=who, out=out_dir, progress=say)
     if json:
         emit_json({"release_id": row.label, "status": row.status, "files": row.files,
                    "manifest": row.manifest})
@@ -318,9 +354,13 @@ def release_show(
         return
     for key in ("release_id", "status", "decision", "agreement", "recipient", "dataset", "tier",
                 "purpose", "proposed_by", "proposed_at", "approved_by", "approved_at", "rows",
-                "people", "manifest"):
+                "people", "artefact", "manifest"):
         out.print(f"{key:>12}: {data[key] if data[key] is not None else '-'}")
     out.print(f"{'fields':>12}: {', '.join(data['fields'])}")  # type: ignore[arg-type]
+    scope = data["row_scope"]
+    assert isinstance(scope, dict)
+    out.print(f"{'rows of':>12}: {', '.join(scope['orgs']) or 'every organisation'}; "
+              f"{', '.join(scope['periods']) or 'every period'}")
     for reason in data["reasons"]:  # type: ignore[attr-defined]
         out.print(f"{'reason':>12}: {reason['requirement']}: {reason['text']}")
 

@@ -188,31 +188,104 @@ def count(
     )
 
 
-@app.command()
+feedback_app = typer.Typer(
+    help="Tell a provider which of its clients other providers treat now (IDN-2); the data "
+    "team's held matches.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.callback()
 def feedback(
     ctx: typer.Context,
-    org: Annotated[str, typer.Option(help="The treatment provider to tell.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")],
+    org: Annotated[str | None, typer.Option(help="The treatment provider to tell.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the CSV (outside the haven).")
+    ] = None,
     json: JsonFlag = False,
 ) -> None:
-    """Tell a provider which of its open clients another provider is treating now (IDN-2)."""
+    """Tell a provider which of its clients in treatment another provider is treating now.
+
+    Matches about a client with no history at the provider are held for the data team
+    ('carehaven feedback holds') instead of being told.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if org is None or out_file is None:
+        raise UsageError("Name the provider (--org) and the CSV to write (--out).")
     from carehaven.identity.feedback import feedback as build
 
-    haven, _ = open_as(ctx, Permission.READ_SUBMISSIONS, org)
-    result = build(haven, org)
-    result.write_csv(out_file)
+    haven, who = open_as(ctx, Permission.READ_SUBMISSIONS, org)
+    say = (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
+    result = build(haven, org, out_file, actor=who.label, progress=say)
     if json:
-        emit_json(
-            {
-                "org": result.org,
-                "file": str(out_file),
-                "open_clients": result.open_clients,
-                "clients_with_other_providers": result.clients_shared,
-                "rows": len(result.rows),
-            }
-        )
+        emit_json(result.as_json())
         return
     out.print(
         f"{result.clients_shared:,} of {result.org}'s {result.open_clients:,} open clients "
-        f"are also open at another provider; written to {out_file}."
+        f"are also open at another provider; written to {out_file} ({result.artefact})."
     )
+    if result.held:
+        out.print(
+            f"{result.held:,} more matched clients are new at {result.org}: held for the data "
+            "team, who release or refuse each ('carehaven feedback holds')."
+        )
+
+
+@feedback_app.command("holds")
+def feedback_holds(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Decided holds too.")] = False,
+    json: JsonFlag = False,
+) -> None:
+    """Matches held because the provider's client has no history there yet."""
+    from carehaven.identity.feedback import holds
+
+    haven, _ = open_as(ctx, Permission.APPROVE_RELEASE)
+    rows = holds(haven, status=None if all_ else "waiting")
+    if json:
+        emit_json([h.as_json() for h in rows])
+        return
+    if not rows:
+        out.print("No feedback match is waiting for a decision.")
+        return
+    table(
+        "Held feedback matches",
+        ["hold", "provider", "status", "reason", "link run", "held since", "decided by"],
+        [[h.label, h.org, h.status, h.reason, h.link_run, h.created_at, h.decided_by or ""]
+         for h in rows],
+    )
+    out.print("Decide with: carehaven feedback release HOLD | carehaven feedback refuse HOLD")
+
+
+@feedback_app.command("release")
+def feedback_release(
+    ctx: typer.Context,
+    hold: Annotated[str, typer.Argument(help="The hold, e.g. FH-3.")],
+    json: JsonFlag = False,
+) -> None:
+    """The provider's treatment relationship is confirmed: tell it in its next feedback."""
+    _decide_hold(ctx, hold, release=True, json=json)
+
+
+@feedback_app.command("refuse")
+def feedback_refuse(
+    ctx: typer.Context,
+    hold: Annotated[str, typer.Argument(help="The hold, e.g. FH-3.")],
+    json: JsonFlag = False,
+) -> None:
+    """Never tell the provider about this match."""
+    _decide_hold(ctx, hold, release=False, json=json)
+
+
+def _decide_hold(ctx: typer.Context, hold: str, *, release: bool, json: bool) -> None:
+    from carehaven.identity.feedback import decide as decide_hold
+
+    haven, who = open_as(ctx, Permission.APPROVE_RELEASE)
+    view = decide_hold(haven, hold, release=release, actor=who.label)
+    if json:
+        emit_json(view.as_json())
+        return
+    out.print(f"[bold]{view.label}[/] ({view.org}): {view.status}.")

@@ -1,4 +1,4 @@
-"""extract, scan, keys rotate, extracts list: the tiers below personal (PSE-1 to PSE-4)."""
+"""preview, scan, keys rotate, artefacts list / find: the tiers and what has left the haven."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import typer
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
+from carehaven.errors import ExitCode
 from carehaven.governance.permissions import Permission
 
 keys_app = typer.Typer(help="Pseudonym keys: generations and rotation.", no_args_is_help=True)
-extracts_app = typer.Typer(help="Extracts written so far.", no_args_is_help=True)
+artefacts_app = typer.Typer(
+    help="What was written through the one door out, and who is in it.", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
-app.add_typer(extracts_app, name="extracts")
+app.add_typer(artefacts_app, name="artefacts")
 
 
 def _say(json: bool) -> object:
@@ -22,16 +25,16 @@ def _say(json: bool) -> object:
 
 
 @app.command()
-def extract(
+def preview(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option("--dataset", help="The dataset to extract.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="The dataset to preview.")],
     tier: Annotated[
         str, typer.Option("--tier", help="de-personalised (pseudonymised rows) or anonymised.")
     ],
-    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write the files into.")],
-    recipient: Annotated[
+    fields: Annotated[
         str | None,
-        typer.Option("--recipient", help="Who the extract is for; names the pseudonym key."),
+        typer.Option("--fields", help="Comma-separated columns to keep [every column of the "
+                     "tier]."),
     ] = None,
     k: Annotated[int, typer.Option("--k", help="Anonymised: people per class, at least.")] = 10,
     l_div: Annotated[
@@ -49,19 +52,23 @@ def extract(
     ] = 0.05,
     json: JsonFlag = False,
 ) -> None:
-    """Write a dataset at a tier below personal: Parquet, CSV and a manifest, scanned first."""
-    from carehaven.pseudonymise.extract import Request
-    from carehaven.pseudonymise.extract import extract as run_extract
+    """Preview a tier inside the haven (under previews/, marked not for release).
+
+    Data leaves the haven only through a release: 'carehaven release propose'.
+    """
+    from carehaven.pseudonymise.extract import Request, extract, preview_folder
 
     haven, who = open_as(ctx, Permission.EXTRACT)
-    req = Request(dataset, tier, recipient, k, l_div, max_suppression, sensitive)
-    result = run_extract(haven, req, out_dir, actor=who.label, progress=_say(json))  # type: ignore[arg-type]
+    chosen = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None
+    req = Request(dataset, tier, "preview", None, k, l_div, max_suppression, sensitive, chosen)
+    result = extract(haven, req, preview_folder(haven, req), who=who, progress=_say(json))  # type: ignore[arg-type]
     if json:
         emit_json(result.as_json())
         return
     out.print(
-        f"[bold green]WRITTEN[/] {result.extract_id}: {result.rows:,} {tier} rows of {dataset}"
-        + (f", pseudonyms under key {result.key_id}" if result.key_id else "")
+        f"[bold green]PREVIEW[/] {result.artefact}: {result.rows:,} {tier} rows of {dataset}, "
+        "inside the haven and not for release"
+        + (f"; pseudonyms under the preview key {result.key_id}" if result.key_id else "")
         + "."
     )
     for f in [*result.files, result.manifest]:
@@ -70,13 +77,13 @@ def extract(
     a = result.anonymisation
     if a is not None:
         report = a.report()
-        chosen, base = report["chosen"], report["baseline_global_recoding"]
-        assert isinstance(chosen, dict) and isinstance(base, dict)
-        levels = ", ".join(f"{n} {lvl}" for n, lvl in chosen["levels"].items())
+        chosen_node, base = report["chosen"], report["baseline_global_recoding"]
+        assert isinstance(chosen_node, dict) and isinstance(base, dict)
+        levels = ", ".join(f"{n} {lvl}" for n, lvl in chosen_node["levels"].items())
         out.print(f"k = {a.k}, l = {a.l_div} on {a.sensitive}; levels: {levels}.")
         out.print(
-            f"Information lost {chosen['information_loss']:.3f} "
-            f"(generalisation {chosen['generalisation_loss']:.3f}, "
+            f"Information lost {chosen_node['information_loss']:.3f} "
+            f"(generalisation {chosen_node['generalisation_loss']:.3f}, "
             f"{a.suppressed_actual:,} rows suppressed); simple global recoding would lose "
             f"{base['information_loss']:.3f}."
         )
@@ -119,53 +126,66 @@ def keys_rotate(ctx: typer.Context, json: JsonFlag = False) -> None:
     )
 
 
-@extracts_app.command("list")
-def extracts_list(ctx: typer.Context, json: JsonFlag = False) -> None:
-    """Every extract written, with its tier, recipient and key id."""
-    from carehaven.pseudonymise.lookup import list_extracts
+@artefacts_app.command("list")
+def artefacts_list(
+    ctx: typer.Context,
+    check: Annotated[
+        bool, typer.Option("--check", help="Re-hash every file against its record.")
+    ] = False,
+    json: JsonFlag = False,
+) -> None:
+    """Everything written through the one artefact writer: releases, publications, feedback,
+    previews; with --check, any file missing or changed since."""
+    from carehaven.pseudonymise.lookup import list_artefacts
 
-    haven, _ = open_as(ctx, Permission.EXTRACT)
-    rows = list_extracts(haven)
+    haven, _ = open_as(ctx, Permission.READ_GOVERNANCE)
+    rows = list_artefacts(haven, check=check)
     if json:
         emit_json(rows)
         return
     table(
-        "Extracts",
-        ["id", "dataset", "tier", "recipient", "key id", "rows", "written"],
+        "Artefacts",
+        ["id", "kind", "for", "tier", "recipient", "rows", "people", "written"]
+        + (["check"] if check else []),
         [
             [
                 r["id"],
-                r["dataset"],
+                r["kind"],
+                r["for"] or "",
                 r["tier"],
                 r["recipient"] or "",
-                r["key_id"] or "",
                 f"{r['rows']:,}",
+                f"{r['people']:,}",
                 r["created_at"],
             ]
+            + (["; ".join(r["problems"]) or "ok"] if check else [])
             for r in rows
         ],
     )
+    if check and any(r["problems"] for r in rows):
+        raise typer.Exit(int(ExitCode.AUDIT_FAILED))
 
 
-@extracts_app.command("find")
-def extracts_find(
+@artefacts_app.command("find")
+def artefacts_find(
     ctx: typer.Context,
     person: Annotated[str, typer.Option("--person", help="The person_id to look for.")],
     json: JsonFlag = False,
 ) -> None:
-    """The extracts that hold rows about a person, and how many (for a rights request)."""
+    """Every artefact that holds rows about a person, from the lineage (rights requests)."""
     from carehaven.pseudonymise.lookup import find_person
 
-    haven, _ = open_as(ctx, Permission.EXTRACT)
+    haven, _ = open_as(ctx, Permission.READ_GOVERNANCE)
     found = find_person(haven, person)
     if json:
         emit_json(found)
         return
     if not found:
-        out.print("No extract holds rows about this person.")
+        out.print("No artefact holds rows about this person.")
         return
     table(
-        "Extracts holding the person",
-        ["id", "dataset", "tier", "recipient", "rows"],
-        [[f["id"], f["dataset"], f["tier"], f["recipient"] or "", f["rows"]] for f in found],
+        "Artefacts holding the person",
+        ["id", "kind", "for", "tier", "recipient", "written"],
+        [[f["id"], f["kind"], f["for"] or "", f["tier"], f["recipient"] or "", f["created_at"]]
+         for f in found],
     )

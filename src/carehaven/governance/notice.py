@@ -8,6 +8,11 @@ bases, consent, rights, contacts). ``render`` turns the sections into HTML, Mark
 ``publish`` stores a version's sections with a change note generated from the difference with
 the previous version, and audits it in the same transaction.
 
+A notice promises only what runs (docs/design/0008, "Promises"): every statement is information
+or a promise naming the mechanisms that enforce it; a statement whose mechanism does not exist
+yet is left out, and ``publish`` refuses a notice with a promise nothing enforces
+(``notice_promises.unenforced``).
+
 Which policy rules a notice shows, and under which categories of data, is asked of the policy
 itself: every rule that decides some share of one of the collection's datasets is shown, under
 the tiers it decided (``rule_scopes``). No sharing sentence is written here.
@@ -37,7 +42,7 @@ from carehaven.control.models import (
     NoticeVersionRecord,
     Recipient,
 )
-from carehaven.errors import NotFoundError, UsageError
+from carehaven.errors import ConfigurationError, NotFoundError, UsageError
 from carehaven.governance.collections import (
     TIER_ORDER,
     Collection,
@@ -68,8 +73,17 @@ from carehaven.governance.notice_model import (
     VersionNote,
     WhoWeAre,
 )
-from carehaven.governance.policy import AgreementTerms, Rule, ShareRequest, decide, rules
-from carehaven.governance.policy.model import RECIPIENT_KINDS
+from carehaven.governance.notice_promises import Unenforced, pending, unenforced
+from carehaven.governance.policy import (
+    AgreementTerms,
+    Reason,
+    Rule,
+    ShareRequest,
+    decide,
+    rules,
+)
+from carehaven.governance.policy.engine import partners
+from carehaven.governance.policy.model import RECIPIENT_KINDS, RowScope
 from carehaven.haven import Haven
 from carehaven.retention import rules_for
 from carehaven.specs import load_spec
@@ -92,7 +106,7 @@ def _probe_agreements(
         id="A-probe",
         tier=tier,
         fields={dataset: list(fields)},
-        purposes=["probe"],
+        purposes=["probe", *sorted({p for n in partners() for p in n.purposes})],
         lawful_bases=["6.1.e", "9.2.h", "9.2.i", "9.2.j"],
         starts_on=on - timedelta(days=1),
         expires_on=on + timedelta(days=1),
@@ -101,9 +115,12 @@ def _probe_agreements(
         onward_sharing=False,
         sub_licensing=True,
         no_reidentification_signed=True,
+        contract_ref="C-probe",
     )
     yield None
     yield good
+    yield replace(good, contract_ref=None)
+    yield replace(good, row_scope=RowScope(orgs=(PROBE_ORG,)))
     lower = TIER_ORDER[TIER_ORDER.index(tier) + 1 :]
     if lower:
         yield replace(good, tier=lower[0])
@@ -121,32 +138,55 @@ def _probe_agreements(
     yield replace(good, no_reidentification_signed=False)
 
 
+def _rule_ids(reasons: Iterable[Reason]) -> list[str]:
+    """The ids of the policy rules behind a decision's reasons (a reason carries its text)."""
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for rule in rules():
+        by_reason.setdefault((rule.requirement, rule.text), []).append(rule.id)
+    return [i for r in reasons for i in by_reason.get((r.requirement, r.text), ())]
+
+
+#: The organisation a probed local authority is, and whose rows it asks for.
+PROBE_ORG = "E09000000"
+
+
+def _probe_recipients(kind: str) -> Iterator[tuple[str, str, RowScope]]:
+    """(recipient code, purpose, rows) to probe for a kind: any recipient with every row; a
+    named partner (HMRC) for its own purpose; a local authority asking its own rows."""
+    yield "PROBE", "probe", RowScope()
+    for partner in partners():
+        if partner.kind == kind:
+            for purpose in ("probe", *sorted(partner.purposes)):
+                yield partner.recipient, purpose, RowScope()
+    if kind == "local-authority":
+        yield "PROBE", "probe", RowScope(orgs=(PROBE_ORG,))
+
+
 @cache
 def _decided_tiers(dataset: str) -> dict[str, frozenset[str]]:
     """Rule id -> the tiers of ``dataset`` in which the rule decided some probe request."""
     fields = load_spec(dataset).field_names
     on = date(2000, 6, 15)
-    by_reason: dict[tuple[str, str], list[str]] = {}
-    for rule in rules():
-        by_reason.setdefault((rule.requirement, rule.text), []).append(rule.id)
     found: dict[str, set[str]] = {}
     for tier in TIER_ORDER:
         for kind in RECIPIENT_KINDS:
-            for consent in (False, True):
-                for terms in _probe_agreements(tier, dataset, fields, on):
-                    request = ShareRequest(
-                        recipient="PROBE",
-                        recipient_kind=kind,
-                        tier=tier,
-                        dataset=dataset,
-                        fields=fields,
-                        purpose="probe",
-                        on=on,
-                        agreement=terms,
-                        consent=consent,
-                    )
-                    for reason in decide(request).reasons:
-                        for rule_id in by_reason.get((reason.requirement, reason.text), ()):
+            for code, purpose, rows in _probe_recipients(kind):
+                for consent in (False, True):
+                    for terms in _probe_agreements(tier, dataset, fields, on):
+                        request = ShareRequest(
+                            recipient=code,
+                            recipient_kind=kind,
+                            tier=tier,
+                            dataset=dataset,
+                            fields=fields,
+                            purpose=purpose,
+                            on=on,
+                            agreement=terms,
+                            consent=consent,
+                            rows=rows,
+                            recipient_org=PROBE_ORG if kind == "local-authority" else None,
+                        )
+                        for rule_id in _rule_ids(decide(request).reasons):
                             found.setdefault(rule_id, set()).add(tier)
     return {k: frozenset(v) for k, v in found.items()}
 
@@ -175,7 +215,9 @@ def _tiers_label(tiers: Sequence[str]) -> str:
 
 def _tier_definitions() -> tuple[TierDefinition, ...]:
     return tuple(
-        TierDefinition(tier=t, label=d.label, text=d.text) for t, d in catalogue().tiers.items()
+        TierDefinition(tier=t, label=d.label, text=d.text, kind=d.kind, enforced_by=d.enforced_by)
+        for t, d in catalogue().tiers.items()
+        if d.kind != "pending"
     )
 
 
@@ -200,23 +242,30 @@ def _terms(row: Agreement) -> AgreementTerms:
     return terms_of(row)
 
 
-def _needs_consent(kind: str, dataset: str) -> bool:
-    """As a release asks it: consent holds for everyone only where the dataset records it."""
-    from carehaven.governance.release import NEEDS_CONSENT
-    from carehaven.pseudonymise.extract import CONSENT_FIELD
+def _needs_consent(who: Recipient, dataset: str) -> bool:
+    """As a release asks it: consent holds for everyone only for the named partner, where the
+    dataset records it."""
+    from carehaven.governance.release import consent_for
 
-    return kind in NEEDS_CONSENT and dataset in CONSENT_FIELD
+    return consent_for(who, dataset)
+
+
+def release_scope(row: Agreement, who: Recipient) -> RowScope:
+    from carehaven.governance.release import release_scope as scope
+
+    return scope(row, who)
 
 
 def recipients_in_force(
     session: Session, datasets: Sequence[str], on: date
 ) -> tuple[list[RecipientEntry], list[str]]:
     """Recipients whose agreement is in force on ``on`` for any of ``datasets``, one entry per
-    recipient and tier, with the datasets and purposes the policy would let them receive; and,
-    for the data team, a sentence for each agreement in force that the policy refuses."""
+    recipient and tier, with the datasets and purposes the policy would let them receive and the
+    permits that let them; and, for the data team, a sentence for each agreement in force that
+    the policy refuses."""
     from carehaven.governance.sharing import state
 
-    merged: dict[tuple[str, str], tuple[Recipient, set[str], set[str]]] = {}
+    merged: dict[tuple[str, str], tuple[Recipient, set[str], set[str], set[str]]] = {}
     refused: list[str] = []
     query = select(Agreement, Recipient).join(Recipient, Agreement.recipient == Recipient.code)
     for row, who in session.execute(query.order_by(Agreement.id)):
@@ -225,6 +274,7 @@ def recipients_in_force(
             continue
         terms = _terms(row)
         allowed: list[tuple[str, str]] = []
+        permits: set[str] = set()
         why = ""
         for dataset in covered:
             for purpose in row.purposes:
@@ -238,11 +288,14 @@ def recipients_in_force(
                         purpose=purpose,
                         on=on,
                         agreement=terms,
-                        consent=_needs_consent(who.kind, dataset),
+                        consent=_needs_consent(who, dataset),
+                        rows=release_scope(row, who),
+                        recipient_org=who.org_code,
                     )
                 )
                 if decision.allow:
                     allowed.append((dataset, purpose))
+                    permits.update(_rule_ids(decision.reasons))
                 elif not why and decision.reasons:
                     why = decision.reasons[0].text
         if not allowed:
@@ -252,9 +305,10 @@ def recipients_in_force(
                 "does not list it."
             )
             continue
-        entry = merged.setdefault((who.code, row.tier), (who, set(), set()))
+        entry = merged.setdefault((who.code, row.tier), (who, set(), set(), set()))
         entry[1].update(d for d, _ in allowed)
         entry[2].update(p for _, p in allowed)
+        entry[3].update(permits)
     out = [
         RecipientEntry(
             code=who.code,
@@ -263,8 +317,9 @@ def recipients_in_force(
             tier=tier,
             datasets=tuple(d for d in datasets if d in ds),
             purposes=tuple(sorted(ps)),
+            enforced_by=tuple(f"policy:{i}" for i in sorted(ids)),
         )
-        for (_, tier), (who, ds, ps) in merged.items()
+        for (_, tier), (who, ds, ps, ids) in merged.items()
     ]
     out.sort(key=lambda r: (TIER_ORDER.index(r.tier), r.name.lower(), r.code))
     return out, refused
@@ -279,6 +334,7 @@ def _clean(text: str) -> str:
 
 def _dataset(name: str) -> DatasetEntry:
     spec = load_spec(name)
+    wording = catalogue().wording
     groups = []
     for cls in _CLASS_ORDER:
         fields = tuple(
@@ -289,10 +345,15 @@ def _dataset(name: str) -> DatasetEntry:
             if f.field_class == cls
         )
         if fields:
-            label, explanation = CLASS_LABELS[cls]
+            said = wording[f"class-{cls.value}"]
             groups.append(
                 ClassGroup(
-                    field_class=cls.value, label=label, explanation=explanation, fields=fields
+                    field_class=cls.value,
+                    label=CLASS_LABELS[cls],
+                    explanation=said.text,
+                    fields=fields,
+                    kind=said.kind,
+                    enforced_by=said.enforced_by,
                 )
             )
     first = spec.description.split(". ")[0].rstrip(".") + "." if spec.description else ""
@@ -307,7 +368,8 @@ def _dataset(name: str) -> DatasetEntry:
 
 def sections(collection: Collection, recipients: Sequence[RecipientEntry]) -> Sections:
     """A collection's notice sections: the seed notices' statements, the specs' fields, the
-    policy's rules, the retention schedule, and ``recipients`` (see ``recipients_in_force``)."""
+    policy's rules, the retention rules that are acted on, and ``recipients`` (see
+    ``recipients_in_force``). Statements still pending their mechanism are left out."""
     return Sections(
         who_we_are=WhoWeAre(
             summary=collection.summary.text,
@@ -333,8 +395,10 @@ def sections(collection: Collection, recipients: Sequence[RecipientEntry]) -> Se
                 period_years=r.period_years,
                 from_event=r.from_event,
                 text=r.text,
+                enforced_by=(f"retention:{r.id}",),
             )
             for r in rules_for(collection.datasets)
+            if r.kind == "promise"
         ),
         consent=_statements(collection.consent),
         rights=_statements(collection.rights),
@@ -348,7 +412,11 @@ def sections(collection: Collection, recipients: Sequence[RecipientEntry]) -> Se
 
 
 def _statements(items: Iterable[Required]) -> tuple[Statement, ...]:
-    return tuple(Statement(requirement=s.requirement, text=s.text) for s in items)
+    return tuple(
+        Statement(requirement=s.requirement, text=s.text, kind=s.kind, enforced_by=s.enforced_by)
+        for s in items
+        if s.kind != "pending"
+    )
 
 
 def content(haven: Haven, collection: str, on: date) -> NoticeContent:
@@ -362,6 +430,7 @@ def content(haven: Haven, collection: str, on: date) -> NoticeContent:
         history = _history(session, collection, on=on)
         latest = _latest_document(session, collection, on)
     same = latest is not None and _stored_sections(latest) == body
+    warnings += [f"Promise without a working mechanism: {u.sentence()}." for u in unenforced(body)]
     return NoticeContent(
         collection=collection,
         title=found.title,
@@ -514,6 +583,7 @@ def publish(haven: Haven, collection: str, version: str, on: date, *, actor: str
     with haven.transaction() as session:
         _check_order(session, collection, version, on)
         body = sections(found, recipients_in_force(session, found.datasets, on)[0])
+        _refuse_unenforced(collection, unenforced(body))
         docs = _documents(session, collection)
         previous = docs[-1] if docs else None
         if previous is not None:
@@ -569,6 +639,16 @@ def publish(haven: Haven, collection: str, version: str, on: date, *, actor: str
             actor=actor,
         )
     return doc
+
+
+def _refuse_unenforced(collection: str, bad: Sequence[Unenforced]) -> None:
+    """A notice that would promise what nothing enforces is not published (docs/design/0008)."""
+    if bad:
+        raise ConfigurationError(
+            f"The {collection} notice would promise what nothing enforces, so it was not "
+            f"published: {' | '.join(u.sentence() for u in bad)}. Give each promise a mechanism "
+            "that exists, or mark it pending, in collections.json or the retention schedule."
+        )
 
 
 def _check_order(session: Session, collection: str, version: str, on: date) -> None:
@@ -654,10 +734,11 @@ def render(notice: NoticeContent, format: str) -> str:
     if format not in _TEMPLATES:
         raise UsageError(f"Unknown notice format {format!r}; use one of: {', '.join(FORMATS)}.")
     purposes = {p.code: p.text for p in notice.sections.purposes}
+    wording = {k: w.text for k, w in catalogue().wording.items()}
     return (
         _environment()
         .get_template(_TEMPLATES[format])
-        .render(c=notice, s=notice.sections, purposes=purposes)
+        .render(c=notice, s=notice.sections, purposes=purposes, w=wording)
     )
 
 
@@ -671,11 +752,13 @@ __all__ = [
     "content",
     "diff",
     "markdown_escape",
+    "pending",
     "publish",
     "recipients_in_force",
     "render",
     "rule_scopes",
     "sections",
     "stored",
+    "unenforced",
     "versions",
 ]

@@ -1,19 +1,22 @@
 """Releases: propose -> the sharing policy decides -> a different person approves -> the
-artefact is produced through the tiers code, scanned, written with its manifest, audited.
+artefact is produced through the tiers code, scanned, and written by the one artefact writer.
 
-A release is one artefact for one recipient under one agreement (SHR-1, SHR-7, SHR-8). The
-policy is asked again at approval, so an agreement that expired or was revoked after the
-proposal stops the release. The person_ids written are kept as the release's lineage
-(``release_people`` in the data plane) so that a later withdrawal, erasure or correction finds
-every release it touches. The proposer can never approve their own release (SHR-12: a person
-decides, and not the same person who asked).
+A release is one artefact for one recipient under one agreement (SHR-1, SHR-7, SHR-8), holding
+the agreed fields and the rows the agreement covers (SHR-9 row scopes). The policy is asked
+again at approval, so an agreement that expired or was revoked after the proposal stops the
+release. The artefact writer records the person_ids written as the release's lineage, the
+release row and every audit entry in one transaction. The proposer can never approve their own
+release, nor can anyone whose account the proposer made or who made the proposer's (SHR-12: a
+person decides, and not the same person who asked). Identifiable IPS data (SHR-6) is proposed
+and approved only by people who hold the IPS team's permission.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,18 +24,25 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import ReleaseApproved, ReleaseProposed, ReleaseRefused
-from carehaven.control.models import Agreement, Extract, Recipient, Release
-from carehaven.errors import NotFoundError, PolicyDeniedError, UsageError
+from carehaven.control.models import Agreement, Artefact, Extract, Recipient, Release
+from carehaven.errors import AccessDeniedError, NotFoundError, PolicyDeniedError, UsageError
+from carehaven.governance import ips
+from carehaven.governance.artefact import check_folder
 from carehaven.governance.policy import AgreementTerms, Decision, Reason, ShareRequest, decide
+from carehaven.governance.policy.engine import named_partner
+from carehaven.governance.policy.model import RowScope
 from carehaven.governance.sharing import agreement, label_number, recipient
 from carehaven.haven import Haven
+from carehaven.identity.link import in_force
 from carehaven.pseudonymise.derive import columns
-from carehaven.pseudonymise.extract import CONSENT_FIELD, EXTRACTABLE, Request, extract
+from carehaven.pseudonymise.extract import CONSENT_FIELD, RELEASABLE, Request, extract
 from carehaven.specs import load_spec
 
+if TYPE_CHECKING:
+    from carehaven.governance.access import Actor
+
 Progress = Callable[[str], None]
-#: Recipient kinds that may only ever receive people who consented (SHR-2, CON-1).
-NEEDS_CONSENT = frozenset({"government", "partner"})
+
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,8 @@ class Proposal:
 
 def terms_of(row: Agreement) -> AgreementTerms:
     return AgreementTerms(
+        row_scope=RowScope.of(row.row_scope),
+        contract_ref=row.contract_ref,
         id=row.label,
         tier=row.tier,
         fields=row.fields,
@@ -64,54 +76,100 @@ def terms_of(row: Agreement) -> AgreementTerms:
     )
 
 
-def _consent(kind: str, dataset: str) -> bool:
+def consent_for(who: Recipient, dataset: str) -> bool:
     """Whether everyone in the artefact will have consented to this recipient (CON-1): only
-    when the dataset records consent and the release keeps only those who gave it."""
-    return kind in NEEDS_CONSENT and dataset in CONSENT_FIELD
+    for the named partner (HMRC), when the dataset records consent and the release keeps only
+    those who gave it."""
+    return named_partner(who.code, who.kind) is not None and dataset in CONSENT_FIELD
 
 
-def _request(row: Release, kind: str, terms: AgreementTerms | None) -> ShareRequest:
+def _request(row: Release, who: Recipient, terms: AgreementTerms | None) -> ShareRequest:
     return ShareRequest(
         recipient=row.recipient,
-        recipient_kind=kind,
+        recipient_kind=who.kind,
         tier=row.tier,
         dataset=row.dataset,
         fields=tuple(row.fields),
         purpose=row.purpose,
         on=clock.today(),
         agreement=terms,
-        consent=_consent(kind, row.dataset),
+        consent=consent_for(who, row.dataset),
+        rows=RowScope.of(row.row_scope),
+        recipient_org=who.org_code,
     )
+
+
+def _scope(
+    deal: Agreement | None,
+    who: Recipient,
+    orgs: Sequence[str] | None,
+    periods: Sequence[str] | None,
+) -> RowScope:
+    """The rows asked for: what was named, else what the agreement covers; a local authority
+    is asked its own rows unless named otherwise (SHR-9), and the policy checks either way."""
+    covered = RowScope.of(deal.row_scope if deal else None)
+    chosen_orgs = tuple(o.strip() for o in orgs or () if o.strip()) or covered.orgs
+    if chosen_orgs is None and who.kind == "local-authority" and who.org_code:
+        chosen_orgs = (who.org_code,)
+    chosen_periods = tuple(p.strip() for p in periods or () if p.strip()) or covered.periods
+    return RowScope(chosen_orgs, chosen_periods)
+
+
+def release_scope(deal: Agreement, who: Recipient) -> RowScope:
+    """The rows a release under ``deal`` holds when it names none (the notice asks this)."""
+    return _scope(deal, who, None, None)
+
+
+def submissions_in(session: Session, dataset: str, scope: RowScope) -> tuple[str, ...] | None:
+    """The submissions in force whose rows a scope covers (None: every one)."""
+    if scope.orgs is None and scope.periods is None:
+        return None
+    chosen = [
+        s.id
+        for s in in_force(session, dataset)
+        if (scope.orgs is None or s.org_code in scope.orgs)
+        and (scope.periods is None or s.period in scope.periods)
+    ]
+    if not chosen:
+        raise UsageError(
+            f"No {dataset} submission in force is in this release's rows (organisations "
+            f"{', '.join(scope.orgs or ('any',))}; periods {', '.join(scope.periods or ('any',))})."
+        )
+    return tuple(chosen)
 
 
 def propose(
     haven: Haven,
     *,
     dataset: str,
-    actor: str,
+    who: Actor,
     agreement_label: str | None = None,
     recipient_code: str | None = None,
     tier: str | None = None,
     purpose: str | None = None,
     fields: list[str] | None = None,
+    orgs: Sequence[str] | None = None,
+    periods: Sequence[str] | None = None,
 ) -> Proposal:
     """Record a proposed release and the policy's decision on it (allowed or not)."""
     spec = load_spec(dataset)
+    actor = who.label
     with haven.transaction() as session:
         deal = agreement(session, agreement_label) if agreement_label else None
         if deal is None and recipient_code is None:
             raise UsageError("Name the agreement (--agreement) or at least the --recipient.")
-        who = recipient(session, deal.recipient if deal else (recipient_code or ""))
-        if deal is not None and recipient_code and who.code != recipient_code.upper():
-            raise UsageError(f"Agreement {deal.label} is with {who.code}, not {recipient_code}.")
+        to = recipient(session, deal.recipient if deal else (recipient_code or ""))
+        if deal is not None and recipient_code and to.code != recipient_code.upper():
+            raise UsageError(f"Agreement {deal.label} is with {to.code}, not {recipient_code}.")
         tier = tier or (deal.tier if deal else None)
         if tier is None:
             raise UsageError("Without an agreement, name the --tier asked for.")
-        if tier not in EXTRACTABLE:
+        if tier not in RELEASABLE:
             raise UsageError(
-                f"A release writes a {' or '.join(EXTRACTABLE)} extract; {tier} data leaves "
-                "the haven only through 'publish' (aggregate) or a partner exchange (personal)."
+                f"A release writes {', '.join(RELEASABLE)} data; aggregate data leaves the "
+                "haven through 'publish'."
             )
+        ips.guard(haven, who, dataset, tier)
         if purpose is None:
             if deal is None:
                 raise UsageError("Without an agreement, name the --purpose of this release.")
@@ -119,9 +177,10 @@ def propose(
         if fields is None:
             allowed = deal.fields.get(dataset) if deal else None
             fields = list(allowed) if allowed else [c.name for c in columns(spec, tier)]
+        scope = _scope(deal, to, orgs, periods)
         row = Release(
             agreement_id=deal.id if deal else None,
-            recipient=who.code,
+            recipient=to.code,
             dataset=dataset,
             tier=tier,
             fields=list(fields),
@@ -134,8 +193,9 @@ def propose(
             files=[],
             rows=0,
             people=0,
+            row_scope=scope.as_json(),
         )
-        decision = decide(_request(row, who.kind, terms_of(deal) if deal else None))
+        decision = decide(_request(row, to, terms_of(deal) if deal else None))
         row.decision = "allow" if decision.allow else "deny"
         row.status = "proposed" if decision.allow else "denied"
         row.reasons = [r.as_json() for r in decision.reasons]
@@ -146,7 +206,7 @@ def propose(
             ReleaseProposed(
                 release=row.label,
                 agreement=deal.label if deal else "",
-                recipient=who.code,
+                recipient=to.code,
                 dataset=dataset,
                 tier=tier,
                 decision=row.decision,
@@ -157,41 +217,53 @@ def propose(
     return Proposal(row, decision)
 
 
-def _refuse(haven: Haven, label: str, by: str, reason: str, message: str) -> PolicyDeniedError:
+def _refuse(
+    haven: Haven,
+    label: str,
+    by: str,
+    reason: str,
+    message: str,
+    *,
+    error: type[PolicyDeniedError] | type[AccessDeniedError] = PolicyDeniedError,
+) -> PolicyDeniedError | AccessDeniedError:
     with haven.transaction() as session:
         record(session, ReleaseRefused(release=label, by=by, reason=reason), actor=by)
-    return PolicyDeniedError(message)
+    return error(message)
 
 
 def approve(
     haven: Haven,
     label: str,
     *,
-    approver: str,
+    approver: Actor,
     out: Path | None = None,
     progress: Progress | None = None,
 ) -> Release:
-    """Approve a proposed release as ``approver`` and write it; refuses the proposer."""
+    """Approve a proposed release as ``approver`` and write it; refuses the proposer and anyone
+    not independent of them (their account's maker, or an account they made)."""
+    by = approver.label
     with haven.sessions() as session:
         row = _get(session, label)
-        kind = recipient(session, row.recipient).kind
+        to = recipient(session, row.recipient)
         deal = session.get(Agreement, row.agreement_id) if row.agreement_id else None
     if row.status != "proposed":
         raise UsageError(f"Release {row.label} is {row.status}; only a proposed release can be "
                          "approved.")
-    if approver == row.proposed_by:
+    if by == row.proposed_by:
         hint = (
             " This haven has no registered users, so everyone acts as the same person: add at "
             "least two data-team users first (docs/access.md)."
-            if approver.startswith("cli:")
+            if by.startswith("cli:")
             else ""
         )
         raise _refuse(
-            haven, row.label, approver, "proposer",
-            f"Release {row.label} was proposed by {approver}; another person must approve it "
+            haven, row.label, by, "proposer",
+            f"Release {row.label} was proposed by {by}; another person must approve it "
             f"(SHR-12).{hint}",
         )
-    decision = decide(_request(row, kind, terms_of(deal) if deal else None))
+    _check_independent(haven, row, approver)
+    ips.guard(haven, approver, row.dataset, row.tier)
+    decision = decide(_request(row, to, terms_of(deal) if deal else None))
     if not decision.allow:
         ids = ", ".join(decision.requirements)
         with haven.transaction() as session:
@@ -199,60 +271,77 @@ def approve(
             again.status = "denied"
             again.decision = "deny"
             again.reasons = [r.as_json() for r in decision.reasons]
-            record(session, ReleaseRefused(row.label, approver, "policy"), actor=approver)
+            record(session, ReleaseRefused(row.label, by, "policy"), actor=by)
         raise PolicyDeniedError(
             f"Release {row.label} is no longer allowed ({ids}): "
             + " ".join(r.text for r in decision.reasons)
         )
     target = out or haven.paths.outputs / "releases" / row.label
+    check_folder(haven, "release", target)  # before any work: never among the haven's own
+    with haven.sessions() as session:
+        submissions = submissions_in(session, row.dataset, RowScope.of(row.row_scope))
     req = Request(
         dataset=row.dataset,
         tier=row.tier,
+        purpose="release",
         recipient=row.recipient,
         fields=tuple(row.fields),
-        consenting_only=_consent(kind, row.dataset),
-        lineage=row.label,
+        consenting_only=consent_for(to, row.dataset),
+        submissions=submissions,
     )
 
-    def written(session: Session, extract_row: Extract) -> None:
-        # Runs in the extract's own transaction: the release and the extract commit together.
+    def written(session: Session, extract_row: Extract, artefact: Artefact) -> None:
+        # Runs in the artefact's own transaction: the release, its extract, its lineage and
+        # every audit entry commit together (ADR 0009).
         mine = _get(session, label)
         if mine.status != "proposed":  # approved by someone else meanwhile
             raise UsageError(f"Release {mine.label} is already {mine.status}.")
+        folder = Path(artefact.directory)
         mine.status = "written"
-        mine.approved_by = approver
+        mine.approved_by = by
         mine.approved_at = clock.now()
         mine.extract_id = extract_row.id
-        mine.directory = str(target.resolve())
+        mine.artefact_id = artefact.id
+        mine.directory = str(folder)
         mine.rows = extract_row.rows
-        mine.manifest = str((target / f"{row.dataset}.manifest.json").resolve())
-        mine.files = [
-            str((target / f"{row.dataset}.{ext}").resolve()) for ext in ("parquet", "csv")
-        ]
+        mine.people = artefact.people
+        mine.manifest = str(folder / f"{row.dataset}.manifest.json")
+        mine.files = [str(folder / str(f["name"])) for f in artefact.files]
         session.flush()
-
-    result = extract(haven, req, target, actor=approver, progress=progress, on_commit=written)
-    with haven.transaction() as session:
-        mine = _get(session, label)
-        mine.people = result.people or 0
         record(
             session,
             ReleaseApproved(
                 release=mine.label,
-                approved_by=approver,
-                extract=result.extract_id,
-                rows=result.rows,
-                people=mine.people,
-                manifest_sha256=_sha(session, mine.extract_id),
+                approved_by=by,
+                extract=extract_row.label,
+                rows=extract_row.rows,
+                people=artefact.people,
+                manifest_sha256=extract_row.manifest_sha256,
             ),
-            actor=approver,
+            actor=by,
         )
-    return mine
+
+    extract(haven, req, target, who=approver, progress=progress, on_commit=written)
+    return get(haven, label)
 
 
-def _sha(session: Session, extract_id: int | None) -> str:
-    row = session.get(Extract, extract_id) if extract_id else None
-    return row.manifest_sha256 if row else ""
+def _check_independent(haven: Haven, row: Release, approver: Actor) -> None:
+    """SHR-12: the approver is a second person, not an account the proposer made (or that
+    made the proposer's), so one person cannot approve their own release under another name."""
+    from carehaven.governance.access import independent
+
+    proposer = row.proposed_by.removeprefix("user:")
+    if not row.proposed_by.startswith("user:") or approver.single_operator:
+        return
+    with haven.sessions() as session:
+        ok = independent(session, proposer, approver.username)
+    if not ok:
+        raise _refuse(
+            haven, row.label, approver.label, "not-independent",
+            f"Release {row.label} was proposed by {row.proposed_by}; {approver.label} made that "
+            "account or was made by it, so is not a second person (SHR-12).",
+            error=AccessDeniedError,
+        )
 
 
 def _get(session: Session, label: str) -> Release:
@@ -292,18 +381,22 @@ def release_json(row: Release, agreement_label: str | None = None) -> dict[str, 
         "manifest": row.manifest,
         "rows": row.rows,
         "people": row.people,
+        "row_scope": RowScope.of(row.row_scope).as_json(),
+        "artefact": f"O-{row.artefact_id}" if row.artefact_id else None,
     }
 
 
 __all__ = [
-    "NEEDS_CONSENT",
     "Proposal",
     "Reason",
     "Recipient",
     "approve",
+    "consent_for",
     "get",
     "propose",
     "release_json",
+    "release_scope",
     "releases",
+    "submissions_in",
     "terms_of",
 ]

@@ -32,7 +32,11 @@ _BASIS = re.compile(r"^(6\.1\.[a-f]|9\.2\.[a-j])$")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
 
-def add_recipient(haven: Haven, code: str, name: str, kind: str, *, actor: str) -> Recipient:
+def add_recipient(
+    haven: Haven, code: str, name: str, kind: str, *, actor: str, org_code: str | None = None
+) -> Recipient:
+    """Register a recipient. A local authority names the registered organisation it is
+    (``org_code``), so that it can be held to its own rows (SHR-9)."""
     code = code.strip().upper()
     if not _CODE.match(code):
         raise UsageError(
@@ -41,15 +45,25 @@ def add_recipient(haven: Haven, code: str, name: str, kind: str, *, actor: str) 
     kinds = [k.value for k in RecipientKind]
     if kind not in kinds:
         raise UsageError(f"Unknown recipient kind {kind!r}; use one of: {', '.join(kinds)}.")
+    if org_code is not None:
+        org = haven.organisation(org_code.strip())  # exit 5 when it is not registered
+        if kind == RecipientKind.LOCAL_AUTHORITY and org.kind != "local-authority":
+            raise UsageError(f"Organisation {org.code} is a {org.kind}, not a local authority.")
+        org_code = org.code
+    elif kind == RecipientKind.LOCAL_AUTHORITY:
+        raise UsageError(
+            "A local authority recipient names the organisation it is with --org (its LA "
+            "code), so that it receives its own clients' rows only (SHR-9)."
+        )
     with haven.transaction() as session:
         if session.get(Recipient, code) is not None:
             raise UsageError(f"Recipient {code} already exists.")
         row = Recipient(
             code=code, name=name.strip() or code, kind=kind, created_at=clock.now(),
-            created_by=actor,
+            created_by=actor, org_code=org_code,
         )
         session.add(row)
-        record(session, RecipientAdded(code=code, kind=kind), actor=actor)
+        record(session, RecipientAdded(code=code, kind=kind, org=org_code or ""), actor=actor)
     return row
 
 
@@ -83,6 +97,20 @@ class Terms:
     onward_sharing: bool = False
     sub_licensing: bool = False
     no_reidentification_signed: bool = False
+    #: Row scope (SHR-9): submitting organisations and periods covered; empty: every one.
+    orgs: Sequence[str] = ()
+    periods: Sequence[str] = ()
+    #: The contract a processor works under (000 §5.1); personal data needs one (SHR-1).
+    contract_ref: str | None = None
+
+
+def _row_scope(haven: Haven, orgs: Sequence[str], periods: Sequence[str]) -> dict[str, list[str]]:
+    """A row scope checked against what exists: registered organisations, real periods."""
+    from carehaven.collection.period import parse_period
+
+    chosen = [haven.organisation(o.strip()).code for o in orgs if o.strip()]
+    labels = [parse_period(p.strip()).label for p in periods if p.strip()]
+    return {"orgs": list(dict.fromkeys(chosen)), "periods": list(dict.fromkeys(labels))}
 
 
 def _fields(tier: str, datasets: Sequence[str], asked: Sequence[str]) -> dict[str, list[str]]:
@@ -142,6 +170,10 @@ def add_agreement(haven: Haven, terms: Terms, *, actor: str) -> Agreement:
     if terms.expires_on <= starts:
         raise UsageError("An agreement must expire after it starts.")
     allowed = _fields(terms.tier, datasets, terms.fields)
+    scope = _row_scope(haven, terms.orgs, terms.periods)
+    contract = (terms.contract_ref or "").strip() or None
+    if contract is not None and (len(contract) > 60 or not contract.isprintable()):
+        raise UsageError("A contract reference is 1-60 printable characters.")
     with haven.transaction() as session:
         who = recipient(session, terms.recipient)
         row = Agreement(
@@ -158,6 +190,8 @@ def add_agreement(haven: Haven, terms: Terms, *, actor: str) -> Agreement:
             no_reidentification_signed=terms.no_reidentification_signed,
             created_at=clock.now(),
             created_by=actor,
+            row_scope=scope,
+            contract_ref=contract,
         )
         session.add(row)
         session.flush()
@@ -171,6 +205,9 @@ def add_agreement(haven: Haven, terms: Terms, *, actor: str) -> Agreement:
                 purposes=",".join(purposes),
                 lawful_bases=",".join(bases),
                 expires_on=terms.expires_on.isoformat(),
+                orgs=",".join(scope["orgs"]),
+                periods=",".join(scope["periods"]),
+                contract_ref=contract or "",
             ),
             actor=actor,
         )
@@ -240,6 +277,9 @@ def agreement_json(row: Agreement, on: date) -> dict[str, object]:
         "no_reidentification_signed": row.no_reidentification_signed,
         "revoked_on": row.revoked_on.isoformat() if row.revoked_on else None,
         "state": state(row, on),
+        "row_scope": {"orgs": list((row.row_scope or {}).get("orgs", [])),
+                      "periods": list((row.row_scope or {}).get("periods", []))},
+        "contract_ref": row.contract_ref,
     }
 
 
@@ -248,6 +288,7 @@ def recipient_json(row: Recipient) -> dict[str, object]:
         "code": row.code,
         "name": row.name,
         "kind": row.kind,
+        "org": row.org_code,
         "created_at": row.created_at.isoformat(timespec="seconds"),
     }
 

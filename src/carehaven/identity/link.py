@@ -210,6 +210,11 @@ def link(
             )
             for old in range(1, run):
                 _drop_run(raw, old)
+            # A provider's made-up row cannot wait unseen for history: new-client matches are
+            # held for the data team at every run, not only when feedback is asked (IDN-2).
+            from carehaven.identity.feedback import refresh_holds
+
+            refresh_holds(haven, con, actor=actor)
         finally:
             if work is not None and work.name == "spark":
                 work.close()  # its views and Splink's tables; the session itself is shared

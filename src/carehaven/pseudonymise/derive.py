@@ -35,6 +35,10 @@ def columns(spec: Spec, tier: str) -> list[Column]:
     fields; free text, references, numbers and exact dates are not kept there."""
     out: list[Column] = []
     for f in spec.fields:
+        if f.field_class == FieldClass.DIRECT and tier == "personal":
+            # Only a processor under contract receives these (000 §5.1, SHR-1).
+            out.append(Column(f.name, "D", None, f.name))
+            continue
         if f.field_class == FieldClass.DIRECT:
             out.extend(
                 Column(d.name, "Q", d.hierarchy, f.name) for d in f.derive if tier in d.tiers
@@ -75,9 +79,12 @@ def _derived(d: Derivation, source: ir.Value, rows: ir.Table) -> ir.Value:
 
 def depersonalised(spec: Spec, events: ir.Table, identifiers: ir.Table, tier: str) -> ir.Table:
     """``events`` (the personal tier's rows of ``spec``) with D fields replaced by what they
-    declare for ``tier``; keeps ``person_id``; leaves out rows that may not be shared."""
+    declare for ``tier`` (or, for the personal tier, the identifiers themselves); keeps
+    ``person_id``; leaves out rows that may not be shared."""
     rows = events.filter(events.linkable)
-    sources = sorted({c.source for c in columns(spec, tier) if c.source and c.name != c.source})
+    sources = sorted(
+        {c.source for c in columns(spec, tier) if c.source and (c.name != c.source or c.cls == "D")}
+    )
     for name in sources:
         ids = identifiers.filter(
             (identifiers.dataset == spec.name) & (identifiers.field == name)
@@ -85,7 +92,9 @@ def depersonalised(spec: Spec, events: ir.Table, identifiers: ir.Table, tier: st
         rows = rows.left_join(ids, list(ROW_KEY)).drop(*(f"{k}_right" for k in ROW_KEY))
     values: dict[str, ir.Value] = {"person_id": rows.person_id}
     for c in columns(spec, tier):
-        if c.source is not None and c.name != c.source:
+        if c.cls == "D":
+            values[c.name] = rows[f"__{c.name}"]
+        elif c.source is not None and c.name != c.source:
             derivation = next(d for d in spec.field(c.source).derive if d.name == c.name)
             values[c.name] = _derived(derivation, rows[f"__{c.source}"], rows)
         else:

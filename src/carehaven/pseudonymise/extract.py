@@ -1,35 +1,35 @@
-"""``extract``: a dataset at the de-personalised or anonymised tier, as Parquet, CSV and manifest.
+"""A dataset at a tier, built from the personal tier and written through the artefact writer.
 
-The rows come from the personal tier through the derivations of ``derive.py`` (and, for the
-anonymised tier, ``anonymise.py``); the result is scanned for identifiers before anything is
-written, written under a temporary name, and moved into place only when its control-plane record
-and audit entry commit.
+Two callers: ``carehaven preview`` (the data team looks at a tier inside the haven; the files
+are written under ``previews/``, marked not for release, with pseudonyms under a key no
+recipient ever holds) and ``release approve`` (the one door out: a recipient's pseudonyms, the
+agreed fields and rows only). The rows come from the personal tier through ``derive.py`` (and,
+for the anonymised tier, ``anonymise.py``); the result is scanned for identifiers, and
+``governance.artefact`` writes it, records it with its lineage and audit entries in one
+transaction, and only then moves the files into place.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from ibis.backends.duckdb import Backend as DuckDBBackend
 from sqlalchemy.orm import Session
 
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import ExtractWritten
-from carehaven.control.models import Extract
+from carehaven.control.models import Artefact, Extract
+from carehaven.csvsafe import write_arrow_csv
 from carehaven.data import connect
 from carehaven.errors import UsageError
+from carehaven.governance.artefact import Outgoing, Part, write
 from carehaven.haven import Haven
 from carehaven.pseudonymise.anonymise import (
     Anonymisation,
@@ -40,35 +40,51 @@ from carehaven.pseudonymise.anonymise import (
 )
 from carehaven.pseudonymise.derive import columns, depersonalised, with_pseudonyms
 from carehaven.pseudonymise.keys import check_recipient, current_generation, recipient_key
-from carehaven.pseudonymise.manifest import manifest_name, sha256_file
+from carehaven.pseudonymise.manifest import manifest_name
 from carehaven.pseudonymise.personal import PERSON_DATASETS, ensure_personal
 from carehaven.pseudonymise.pseudonym import pseudonym_lookup
 from carehaven.pseudonymise.scan import Allowed, LeakFoundError, ScanResult, scan_table
 from carehaven.specs import Spec, load_spec
 
+if TYPE_CHECKING:
+    from carehaven.governance.access import Actor
+
 TIERS = ("personal", "de-personalised", "anonymised", "aggregate")
+#: What the data team may preview inside the haven.
 EXTRACTABLE = ("de-personalised", "anonymised")
+#: What a release may write: the personal tier only for a processor under contract (SHR-1).
+RELEASABLE = ("personal", "de-personalised", "anonymised")
+#: The key name of preview pseudonyms. Registered recipient codes cannot hold "_", so no
+#: recipient ever holds this key, and the scanner flags these pseudonyms in anything else.
+PREVIEW_KEY = "HAVEN_PREVIEW"
 Progress = Callable[[str], None]
+Purpose = Literal["preview", "release"]
 
 
 @dataclass
 class ExtractResult:
     extract_id: str
+    artefact: str
     tier: str
     rows: int
     files: list[Path]
     manifest: Path
+    manifest_sha256: str
     key_id: str | None
     scan: ScanResult
     anonymisation: Anonymisation | None
-    people: int | None = None  # distinct people written, when lineage was kept
+    people: int = 0
+    checkpoint: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "extract": self.extract_id,
+            "artefact": self.artefact,
             "files": [str(f) for f in self.files],
             "manifest": str(self.manifest),
             "tier": self.tier,
             "rows": self.rows,
+            "people": self.people,
         }
 
 
@@ -76,6 +92,8 @@ class ExtractResult:
 class Request:
     dataset: str
     tier: str
+    #: preview: inside the haven, never for release; release: for ``recipient`` (its key).
+    purpose: Purpose = "preview"
     recipient: str | None = None
     k: int = 10
     l_div: int = 2
@@ -85,37 +103,42 @@ class Request:
     fields: tuple[str, ...] | None = None
     #: Keep only people who consented to this sharing (CON-1): the dataset must record consent.
     consenting_only: bool = False
-    #: A release label: the person_ids written are kept as its lineage (``release_people``).
-    lineage: str | None = None
+    #: Row scope (SHR-9): only rows of these submissions; None: every submission in force.
+    submissions: tuple[str, ...] | None = None
+
+    @property
+    def key_name(self) -> str | None:
+        """Whose pseudonym key the rows get: the recipient's, or the preview key."""
+        if self.tier == "anonymised":
+            return None
+        return PREVIEW_KEY if self.purpose == "preview" else self.recipient
 
 
 #: The field that records each dataset's consent to sharing beyond the collection (CON-1).
 CONSENT_FIELD = {"ips-episode": "consent_dhsc"}
-LINEAGE_TABLE = "release_people"
-#: Called inside the transaction that records the extract, so a caller's rows commit with it.
-OnCommit = Callable[[Session, Extract], None]
+#: Called inside the transaction that records the artefact, so a caller's rows commit with it.
+OnCommit = Callable[[Session, Extract, Artefact], None]
 
 
 def _check(req: Request) -> Spec:
+    allowed = EXTRACTABLE if req.purpose == "preview" else RELEASABLE
     if req.tier not in TIERS:
-        raise UsageError(f"Unknown tier {req.tier!r}; choose {' or '.join(EXTRACTABLE)}.")
-    if req.tier == "personal":
+        raise UsageError(f"Unknown tier {req.tier!r}; choose {' or '.join(allowed)}.")
+    if req.tier == "personal" and req.purpose == "preview":
         raise UsageError(
-            "The personal tier is never extracted; identifiers leave the haven only through a "
-            "release under a contract (SHR-1)."
+            "The personal tier is never previewed; identifiers leave the personal tier only "
+            "in a release to a processor under contract (SHR-1)."
         )
     if req.tier == "aggregate":
-        raise UsageError("Aggregate tables are made by 'carehaven publish', not by extract.")
+        raise UsageError("Aggregate tables are made by 'carehaven publish'.")
     if req.dataset not in PERSON_DATASETS:
         raise UsageError(
-            f"{req.dataset} is not about people; extract one of {', '.join(PERSON_DATASETS)}."
+            f"{req.dataset} is not about people; choose one of {', '.join(PERSON_DATASETS)}."
         )
     spec = load_spec(req.dataset)
-    if req.tier == "de-personalised" and not req.recipient:
-        raise UsageError(
-            "A de-personalised extract needs --recipient: pseudonyms are per recipient."
-        )
-    if req.recipient is not None:
+    if req.purpose == "release":
+        if not req.recipient:
+            raise UsageError("A release names its recipient.")
         check_recipient(req.recipient)
     if req.k < 2:
         raise UsageError("--k must be at least 2.")
@@ -171,42 +194,49 @@ def _quasi_identifiers(
     return out
 
 
+def preview_folder(haven: Haven, req: Request) -> Path:
+    """A new folder under the haven's previews for one preview."""
+    stamp = clock.now().strftime("%Y%m%dT%H%M%S")
+    return haven.paths.previews / f"{req.dataset}-{req.tier}-{stamp}-{secrets.token_hex(3)}"
+
+
 def extract(
     haven: Haven,
     req: Request,
     out: Path,
     *,
-    actor: str,
+    who: Actor,
     progress: Progress | None = None,
     on_commit: OnCommit | None = None,
 ) -> ExtractResult:
+    """Build ``req``'s rows from the personal tier and write them to ``out`` as Parquet, CSV
+    (formula-safe) and manifest, through the artefact writer (a preview or a release).
+    ``who`` is the person it is written for: identifiable IPS rows need the IPS team's
+    permission (SHR-6)."""
+    from carehaven.governance import ips
+
     spec = _check(req)
+    ips.guard(haven, who, req.dataset, req.tier)
+    actor = who.label
     sensitive = _sensitive(req, spec)
     l_div = req.l_div if sensitive is not None else 1
-    targets = [
-        out / f"{req.dataset}.parquet",
-        out / f"{req.dataset}.csv",
-        out / manifest_name(req.dataset),
-    ]
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file; --out names a folder.")
-    clash = [t for t in targets if t.exists()]
-    if clash:
-        raise UsageError(f"{clash[0]} already exists; choose another --out or move it away.")
     master = haven.master_key
     anonymisation: Anonymisation | None = None
     with haven.writer():
         con = connect(haven.paths.data_db)
         try:
             key = gen_id = None
-            if req.tier == "de-personalised":
+            if req.key_name is not None:
                 with haven.transaction() as session:
                     gen = current_generation(session, master, actor=actor)
                     gen_id = gen.id
-                    key = recipient_key(master, req.recipient or "", gen)
+                    key = recipient_key(master, req.key_name, gen)
             with haven.sessions() as session:
                 tier = ensure_personal(session, con, master, progress)
-                rows = depersonalised(spec, tier.events(req.dataset), tier.identifiers, req.tier)
+                events = tier.events(req.dataset)
+                if req.submissions is not None:  # a row scope: only these submissions' rows
+                    events = events.filter(events._submission_id.isin(list(req.submissions)))
+                rows = depersonalised(spec, events, tier.identifiers, req.tier)
                 if req.consenting_only:
                     rows = rows.filter(rows[CONSENT_FIELD[req.dataset]] == "Y")
                 if req.fields is not None:
@@ -246,87 +276,25 @@ def extract(
                     table = _ordered(safe.drop("person_id"))
                     anonymisation.suppressed_actual = anonymisation.rows - table.num_rows
                     _check_suppression(anonymisation, req)
-                allowed = Allowed(req.recipient or "", gen_id) if gen_id is not None else None
-                scan = scan_table(table, tier, session, master, allowed=allowed, progress=progress)
+                allowed = Allowed(req.key_name or "", gen_id) if gen_id is not None else None
+                carries = frozenset(c.name for c in columns(spec, req.tier) if c.cls == "D")
+                scan = scan_table(
+                    table, tier, session, master, allowed=allowed, progress=progress,
+                    carries=carries,
+                )
                 if not scan.ok:
                     raise LeakFoundError(
-                        f"The {req.tier} extract of {req.dataset} was not written: {scan.summary()}"
+                        f"The {req.tier} {req.purpose} of {req.dataset} was not written: "
+                        f"{scan.summary()}"
                     )
                 link_run = tier.run
-                people = _keep_lineage(con, req.lineage, released) if req.lineage else None
+                people = released.select("person_id").distinct().to_pyarrow()["person_id"]
         finally:
             con.disconnect()
-        try:
-            result = _write(
-                haven,
-                req,
-                spec,
-                table,
-                out,
-                targets,
-                key.key_id if key else None,
-                gen_id,
-                link_run,
-                scan,
-                anonymisation,
-                actor,
-                on_commit,
-            )
-        except BaseException:
-            if req.lineage:
-                _drop_lineage(haven, req.lineage)
-            raise
-        result.people = people
-        return result
-
-
-def _keep_lineage(con: DuckDBBackend, label: str, rows: ir.Table) -> int:
-    """Record which person_ids went into release ``label``, so that a later withdrawal,
-    erasure or correction finds every release it touches. Returns how many people."""
-    if LINEAGE_TABLE not in con.list_tables():
-        con.create_table(
-            LINEAGE_TABLE, schema=ibis.schema({"release": "string", "person_id": "string"})
+        return _write(
+            haven, req, spec, table, out, key.key_id if key else None, gen_id, link_run, scan,
+            anonymisation, people.to_pylist(), actor, on_commit,
         )
-    people = rows.select(
-        release=ibis.literal(label), person_id=rows.person_id.cast("string")
-    ).distinct()
-    con.con.execute("DELETE FROM release_people WHERE release = ?", [label])
-    con.insert(LINEAGE_TABLE, people)
-    count = con.con.execute(
-        "SELECT count(*) FROM release_people WHERE release = ?", [label]
-    ).fetchone()
-    return int(count[0]) if count else 0
-
-
-def _drop_lineage(haven: Haven, label: str) -> None:
-    """Undo :func:`_keep_lineage` when the extract was not written (the caller holds the
-    writer lock)."""
-    con = connect(haven.paths.data_db)
-    try:
-        if LINEAGE_TABLE in con.list_tables():
-            con.con.execute("DELETE FROM release_people WHERE release = ?", [label])
-    finally:
-        con.disconnect()
-
-
-def releases_of(haven: Haven, person_ids: list[str]) -> dict[str, list[str]]:
-    """For each person_id given, the releases whose artefacts held them (lineage)."""
-    with haven.writer():
-        con = connect(haven.paths.data_db)
-        try:
-            if LINEAGE_TABLE not in con.list_tables() or not person_ids:
-                return {p: [] for p in person_ids}
-            found = con.con.execute(
-                "SELECT person_id, release FROM release_people "
-                "WHERE person_id IN (SELECT unnest(?)) ORDER BY release",
-                [person_ids],
-            ).fetchall()
-        finally:
-            con.disconnect()
-    out: dict[str, list[str]] = {p: [] for p in person_ids}
-    for person, release in found:
-        out[str(person)].append(str(release))
-    return out
 
 
 def _check_suppression(anonymisation: Anonymisation, req: Request) -> None:
@@ -351,101 +319,109 @@ def _write(
     spec: Spec,
     table: pa.Table,
     out: Path,
-    targets: list[Path],
     key_id: str | None,
     gen_id: int | None,
     link_run: int,
     scan: ScanResult,
     anonymisation: Anonymisation | None,
+    people: list[str],
     actor: str,
-    on_commit: OnCommit | None = None,
+    on_commit: OnCommit | None,
 ) -> ExtractResult:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".extract-{secrets.token_hex(6)}"
-    tmp.mkdir(mode=0o700)
-    moved: list[Path] = []
-    try:
-        parquet, csv, manifest_path = (tmp / t.name for t in targets)
-        pq.write_table(table, parquet, compression="zstd")
-        pacsv.write_csv(table, csv)
-        with haven.transaction() as session:
-            row = Extract(
-                dataset=req.dataset,
-                tier=req.tier,
-                recipient=req.recipient if key_id else None,
-                key_generation=gen_id,
-                key_id=key_id,
-                spec_version=spec.version,
-                link_run=link_run,
-                rows=table.num_rows,
-                directory=str(out.resolve()),
-                manifest_sha256="",
-                created_at=clock.now(),
-                created_by=actor,
-            )
-            session.add(row)
-            session.flush()
-            label = row.label
-            manifest = _manifest(
-                req, spec, table, label, key_id, gen_id, [parquet, csv], anonymisation
-            )
-            manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-            row.manifest_sha256 = sha256_file(manifest_path)
-            record(
-                session,
-                ExtractWritten(
-                    label,
-                    req.dataset,
-                    req.tier,
-                    req.recipient or "",
-                    key_id or "",
-                    table.num_rows,
-                    row.manifest_sha256,
-                ),
-                actor=actor,
-            )
-            if on_commit is not None:
-                on_commit(session, row)
-            for src, dst in zip((parquet, csv, manifest_path), targets, strict=True):
-                src.replace(dst)
-                moved.append(dst)
-    except BaseException:
-        for path in moved:
-            path.unlink(missing_ok=True)
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    stem = req.dataset
+    recipient = req.key_name if key_id else (req.recipient if req.purpose == "release" else None)
+    classes = {c.name: c.cls for c in columns(spec, req.tier)} | {"pseudonym": "pseudonym"}
+    manifest: dict[str, Any] = {
+        "dataset": req.dataset,
+        "spec_version": spec.version,
+        "key_id": key_id,
+        "key_generation": gen_id,
+        "columns": [{"name": n, "class": classes[n]} for n in table.column_names],
+    }
+    if req.purpose == "preview":
+        manifest["note"] = (
+            "A preview for the data team inside the haven; not for release. Data leaves the "
+            "haven only through 'carehaven release'."
+        )
+    if anonymisation is not None:
+        manifest["anonymisation"] = anonymisation.report()
+    made: dict[str, Extract] = {}
+
+    def record_extract(session: Session, artefact: Artefact, manifest_sha: str) -> None:
+        row = Extract(
+            dataset=req.dataset,
+            tier=req.tier,
+            recipient=req.key_name if key_id else None,
+            key_generation=gen_id,
+            key_id=key_id,
+            spec_version=spec.version,
+            link_run=link_run,
+            rows=table.num_rows,
+            directory=artefact.directory,
+            manifest_sha256=manifest_sha,
+            created_at=clock.now(),
+            created_by=actor,
+            artefact_id=artefact.id,
+        )
+        session.add(row)
+        session.flush()
+        record(
+            session,
+            ExtractWritten(
+                row.label, req.dataset, req.tier, recipient or "", key_id or "",
+                table.num_rows, manifest_sha,
+            ),
+            actor=actor,
+        )
+        made["row"] = row
+        if on_commit is not None:
+            on_commit(session, row, artefact)
+
+    written = write(
+        haven,
+        Outgoing(
+            kind=req.purpose,
+            tier=req.tier,
+            recipient=recipient,
+            folder=out,
+            stem=stem,
+            parts=[
+                Part(f"{stem}.parquet", lambda p: pq.write_table(table, p, compression="zstd")),
+                Part(f"{stem}.csv", lambda p: write_arrow_csv(table, p)),
+            ],
+            rows=table.num_rows,
+            scan=scan,
+            manifest=manifest,
+            people=people,
+        ),
+        actor=actor,
+        on_commit=record_extract,
+    )
     return ExtractResult(
-        label, req.tier, table.num_rows, targets[:2], targets[2], key_id, scan, anonymisation
+        extract_id=made["row"].label,
+        artefact=written.label,
+        tier=req.tier,
+        rows=table.num_rows,
+        files=written.files,
+        manifest=written.manifest,
+        manifest_sha256=written.manifest_sha256,
+        key_id=key_id,
+        scan=scan,
+        anonymisation=anonymisation,
+        people=written.people,
+        checkpoint=written.checkpoint,
     )
 
 
-def _manifest(
-    req: Request,
-    spec: Spec,
-    table: pa.Table,
-    label: str,
-    key_id: str | None,
-    gen_id: int | None,
-    files: list[Path],
-    anonymisation: Anonymisation | None,
-) -> dict[str, Any]:
-    classes = {c.name: c.cls for c in columns(spec, req.tier)} | {"pseudonym": "pseudonym"}
-    manifest: dict[str, Any] = {
-        "extract": label,
-        "dataset": req.dataset,
-        "tier": req.tier,
-        "spec_version": spec.version,
-        "recipient": req.recipient if key_id else None,
-        "key_id": key_id,
-        "key_generation": gen_id,
-        "rows": table.num_rows,
-        "columns": [{"name": n, "class": classes[n]} for n in table.column_names],
-        "files": [
-            {"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files
-        ],
-        "created_at": clock.now().isoformat(timespec="seconds"),
-    }
-    if anonymisation is not None:
-        manifest["anonymisation"] = anonymisation.report()
-    return manifest
+__all__ = [
+    "CONSENT_FIELD",
+    "EXTRACTABLE",
+    "PREVIEW_KEY",
+    "RELEASABLE",
+    "TIERS",
+    "ExtractResult",
+    "Request",
+    "extract",
+    "manifest_name",
+    "preview_folder",
+]

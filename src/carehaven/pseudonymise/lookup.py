@@ -1,75 +1,73 @@
-"""Finding a person in extracts already written, across key rotations (rights requests)."""
+"""What has been written, and which artefacts hold a person (rights requests, withdrawal).
+
+Both read the artefact writer's records: ``artefacts`` for what was written and
+``artefact_people`` for who is in it. That lineage is the only one kept, so a preview, a
+release, a publication's people or a provider's feedback are all found the same way, before and
+after a ``keys rotate``, whether or not their files still exist.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from carehaven.control.models import Extract
+from carehaven.control.models import Artefact, Extract, Publication, Release
+from carehaven.governance.artefact import artefacts_holding, finish_pending, verify_files
 from carehaven.haven import Haven
-from carehaven.pseudonymise.keys import generation, recipient_key
-from carehaven.pseudonymise.manifest import find_manifest
-from carehaven.pseudonymise.pseudonym import pseudonyms
 
 
-def list_extracts(haven: Haven) -> list[dict[str, Any]]:
+def _subjects(session: Any) -> dict[int, str]:
+    """The domain label each artefact was made for (X-, R-, T-), by artefact id."""
+    out: dict[int, str] = {}
+    for model in (Extract, Publication, Release):
+        rows = session.execute(select(model.artefact_id, model.id).where(
+            model.artefact_id.is_not(None)))
+        prefix = {Extract: "X", Publication: "T", Release: "R"}[model]
+        for artefact_id, own in rows:
+            # A release's extract and the release share one artefact: the release names it.
+            if prefix == "X" and artefact_id in out:
+                continue
+            out[int(artefact_id)] = f"{prefix}-{own}"
+    return out
+
+
+def _json(row: Artefact, subject: str | None) -> dict[str, Any]:
+    return {
+        "id": row.label,
+        "kind": row.kind,
+        "for": subject,
+        "tier": row.tier,
+        "recipient": row.recipient,
+        "rows": row.rows,
+        "people": row.people,
+        "directory": row.directory,
+        "files": [str(f["name"]) for f in row.files],
+        "created_at": row.created_at.isoformat(timespec="seconds"),
+        "created_by": row.created_by,
+    }
+
+
+def list_artefacts(haven: Haven, *, check: bool = False) -> list[dict[str, Any]]:
+    """Every artefact written, oldest first; ``check`` also re-hashes each file. A rename that
+    a crash interrupted after its artefact was recorded is finished first."""
+    with haven.writer():
+        finish_pending(haven)
     with haven.sessions() as session:
-        rows = list(session.scalars(select(Extract).order_by(Extract.id)))
-    return [
-        {
-            "id": r.label,
-            "dataset": r.dataset,
-            "tier": r.tier,
-            "recipient": r.recipient,
-            "key_id": r.key_id,
-            "key_generation": r.key_generation,
-            "rows": r.rows,
-            "directory": r.directory,
-            "created_at": r.created_at.isoformat(timespec="seconds"),
-        }
-        for r in rows
-    ]
+        rows = list(session.scalars(select(Artefact).order_by(Artefact.id)))
+        subjects = _subjects(session)
+    out = []
+    for r in rows:
+        entry = _json(r, subjects.get(r.id))
+        if check:
+            entry["problems"] = verify_files(r)
+        out.append(entry)
+    return out
 
 
 def find_person(haven: Haven, person_id: str) -> list[dict[str, Any]]:
-    """Each pseudonymised extract whose file holds rows about ``person_id``, with the count.
-
-    The person's pseudonym is recomputed under the key generation the extract recorded, so
-    extracts written before a ``keys rotate`` are found too. Anonymised extracts hold no
-    pseudonym and cannot be searched (that is what anonymised means); an extract whose file has
-    been moved or changed is reported as such.
-    """
-    master = haven.master_key
-    found: list[dict[str, Any]] = []
+    """Every artefact whose files hold rows about ``person_id``, from the lineage."""
     with haven.sessions() as session:
-        extracts = list(
-            session.scalars(
-                select(Extract).where(Extract.key_generation.is_not(None)).order_by(Extract.id)
-            )
-        )
-        for x in extracts:
-            key = recipient_key(
-                master, x.recipient or "", generation(session, x.key_generation or 0)
-            )
-            mine = pseudonyms(pa.array([person_id]), key)["pseudonym"][0].as_py()
-            path = Path(x.directory) / f"{x.dataset}.parquet"
-            entry = {
-                "id": x.label,
-                "dataset": x.dataset,
-                "tier": x.tier,
-                "recipient": x.recipient,
-                "key_id": x.key_id,
-            }
-            if find_manifest(path) is None:
-                found.append(entry | {"rows": None, "note": "file moved or changed"})
-                continue
-            col = pq.read_table(path, columns=["pseudonym"])["pseudonym"]
-            n = int(pc.sum(pc.equal(col, mine)).as_py() or 0)
-            if n:
-                found.append(entry | {"rows": n})
-    return found
+        found = artefacts_holding(session, [person_id])[person_id]
+        subjects = _subjects(session)
+    return [_json(a, subjects.get(a.id)) for a in found]

@@ -109,7 +109,11 @@ def scan_table(
     *,
     allowed: Allowed | None,
     progress: Progress | None = None,
+    carries: frozenset[str] = frozenset(),
 ) -> ScanResult:
+    """Scan ``table``; ``carries`` names columns agreed to hold identifiers (a processor's
+    personal-tier fields, a provider's own client references), which are not counted as
+    identifier hits there. Person ids, tokens and other recipients' pseudonyms always are."""
     con: DuckDBBackend = tier.con
     raw = con.con
     result = ScanResult(rows=table.num_rows, cells=table.num_rows * table.num_columns)
@@ -132,11 +136,19 @@ def scan_table(
     finally:
         raw.unregister("__scan_in")
     people = _dictionary(raw, tier, session, master, allowed)
+    agreed = [f"c{i}" for i, n in names.items() if n in carries]
     hits = raw.execute(
         "SELECT d.kind, c.name, count(*) FROM __scan_cells c "
-        "JOIN __scan_dict d ON c.norm = d.norm GROUP BY ALL"
+        "JOIN __scan_dict d ON c.norm = d.norm "
+        "WHERE NOT (d.kind = 'identifier' AND list_contains($agreed::VARCHAR[], c.name)) "
+        "GROUP BY ALL",
+        {"agreed": agreed},
     ).fetchall()
-    personal = _per_person(raw, tier, people, session, master, allowed, names)
+    personal = [
+        hit
+        for hit in _per_person(raw, tier, people, session, master, allowed, names)
+        if hit[1] not in agreed
+    ]
     for kind, col, n in [*hits, *personal]:
         result.by_kind[kind] += int(n)
         result.by_column[names[int(col[1:])]] += int(n)
@@ -269,15 +281,28 @@ def read_file(path: Path) -> pa.Table:
 def allowed_for(path: Path) -> Allowed | None:
     """The recipient and key generation of the extract ``path`` belongs to, from its manifest
     (only if the manifest lists the file with the same sha256)."""
+    return _from_manifest(path)[0]
+
+
+def _from_manifest(path: Path) -> tuple[Allowed | None, frozenset[str]]:
+    """What the manifest beside ``path`` (listing it with its current sha256) lets the file
+    hold: the recipient's own pseudonyms, and, in a personal-tier release to a processor, the
+    identifier columns the agreement names."""
     from carehaven.pseudonymise.manifest import find_manifest
 
     found = find_manifest(path)
     if found is None:
-        return None
+        return None, frozenset()
     manifest = json.loads(found.read_text())
+    allowed = None
     if manifest.get("recipient") and manifest.get("key_generation"):
-        return Allowed(str(manifest["recipient"]), int(manifest["key_generation"]))
-    return None
+        allowed = Allowed(str(manifest["recipient"]), int(manifest["key_generation"]))
+    carries: frozenset[str] = frozenset()
+    if manifest.get("tier") == "personal" and manifest.get("kind") == "release":
+        carries = frozenset(
+            str(c["name"]) for c in manifest.get("columns", []) if c.get("class") == "D"
+        )
+    return allowed, carries
 
 
 def scan_file(haven: Haven, path: Path, *, progress: Progress | None = None) -> ScanResult:
@@ -285,13 +310,14 @@ def scan_file(haven: Haven, path: Path, *, progress: Progress | None = None) -> 
     from carehaven.data import connect
 
     table = read_file(path)
-    allowed = allowed_for(path)
+    allowed, carries = _from_manifest(path)
     master = haven.master_key
     with haven.writer():
         con = connect(haven.paths.data_db)
         try:
             with haven.sessions() as session:
                 tier = ensure_personal(session, con, master, progress)
-                return scan_table(table, tier, session, master, allowed=allowed, progress=progress)
+                return scan_table(table, tier, session, master, allowed=allowed,
+                                  progress=progress, carries=carries)
         finally:
             con.disconnect()

@@ -12,10 +12,9 @@ entry commit, so a failure leaves nothing half published.
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import TablePublished
 from carehaven.collection.period import Period, parse_period
-from carehaven.control.models import Publication
+from carehaven.control.models import Artefact, Publication
 from carehaven.data import connect
 from carehaven.disclosure.audit import check, primary_vars
 from carehaven.disclosure.policy import Policy, Primary, known_interval_of_rounded, primary
@@ -35,8 +34,9 @@ from carehaven.disclosure.policy import rounded as round_to
 from carehaven.disclosure.secondary import Suppression, protect
 from carehaven.disclosure.table import TOTAL, Problem, Table
 from carehaven.errors import CarehavenError, ExitCode, UsageError
+from carehaven.governance.artefact import Outgoing, Part, check_folder
+from carehaven.governance.artefact import write as artefact_write
 from carehaven.haven import Haven
-from carehaven.pseudonymise.manifest import sha256_file
 from carehaven.pseudonymise.personal import ensure_personal
 from carehaven.publish.build import YearToDate, build, financial_year, labels
 from carehaven.publish.chart import write_chart
@@ -276,8 +276,7 @@ def publish(
 ) -> PublishResult:
     defn = definition(name)
     period = parse_period(period_text)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file; --out names a folder.")
+    check_folder(haven, "publication", out)  # before any work: never among the haven's own
     master = haven.master_key
     with haven.writer():
         con = connect(haven.paths.data_db)
@@ -350,6 +349,42 @@ def _level(prim: Primary) -> int:
     return int(prim.upl.max()) if prim.count else 0
 
 
+@dataclass(frozen=True)
+class TableScan:
+    """The leak scan of an aggregate artefact: every cell of every table is a declared code of
+    its dimension (or its label), a number, or a marker; nothing else, so no record value or
+    identifier can ride along in a published table."""
+
+    cells: int
+    strays: int
+
+    @property
+    def ok(self) -> bool:
+        return self.strays == 0
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"Every one of the {self.cells:,} cells is a code, a count or a marker."
+        return (
+            f"{self.strays:,} of {self.cells:,} cells are not a code of their dimension, a "
+            "count or a marker."
+        )
+
+
+def scan_tables(pubs: list[Published]) -> TableScan:
+    cells = strays = 0
+    for pub in pubs:
+        allowed = [set(d.order) for d in pub.dims]
+        for key, value, mark in zip(pub.keys, pub.shown, pub.marker, strict=True):
+            cells += 1
+            bad_code = any(c not in codes for c, codes in zip(key, allowed, strict=True))
+            bad_value = mark not in ("", SUPPRESSED, "[x]") or (
+                mark == "" and not np.isfinite(value)
+            )
+            strays += bad_code or bad_value
+    return TableScan(cells, strays)
+
+
 def _write(
     haven: Haven,
     defn: TableDef,
@@ -362,54 +397,73 @@ def _write(
     n_primary: int,
     n_secondary: int,
 ) -> tuple[list[Path], str]:
+    """Write through the one artefact writer: scanned, recorded with the publication and its
+    audit entries in one transaction, then moved into place, carrying the latest checkpoint."""
     stem = f"{defn.name}-{period.label}"
-    names = [f"{p.name}.csv" for p, _ in pubs] + [f"{p.name}.structure.json" for p, _ in pubs]
-    names += [f"{stem}.xlsx"] + [f"{p.name}.{ext}" for p, _ in pubs for ext in ("png", "html")]
-    targets = [out / n for n in names]
-    clash = [t for t in targets if t.exists()]
-    if clash:
-        raise UsageError(f"{clash[0]} already exists; choose another --out or move it away.")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".publish-{secrets.token_hex(6)}"
-    tmp.mkdir(mode=0o700)
-    moved: list[Path] = []
-    try:
-        for pub, _ in pubs:
-            write_csv(pub, tmp / f"{pub.name}.csv")
-            write_chart(pub, tmp / f"{pub.name}.png", tmp / f"{pub.name}.html")
-        write_xlsx([p for p, _ in pubs], tmp / f"{stem}.xlsx",
-                   title=f"{defn.title}, {period.label}")
-        csv_sha = sha256_file(tmp / f"{pubs[0][0].name}.csv")
-        with haven.transaction() as session:
-            row = Publication(
-                name=defn.name,
-                period=period.label,
-                link_run=run,
-                cells=sum(len(c) for _, c in pubs),
-                suppressed_primary=n_primary,
-                suppressed_secondary=n_secondary,
-                statuses=json.dumps(statuses),
-                directory=str(out.resolve()),
-                csv_sha256=csv_sha,
-                created_at=clock.now(),
-                created_by=actor,
-            )
-            session.add(row)
-            session.flush()
-            label = row.label
-            record(
-                session,
-                TablePublished(label, defn.name, period.label, row.cells, n_primary,
-                               n_secondary, csv_sha),
-                actor=actor,
-            )
-            for n, target in zip(names, targets, strict=True):
-                (tmp / n).replace(target)
-                moved.append(target)
-    except BaseException:
-        for path in moved:
-            path.unlink(missing_ok=True)
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return targets, label
+    tables = [p for p, _ in pubs]
+    parts: list[Part] = [
+        Part(f"{pub.name}.csv", partial(write_csv, pub), extra=(f"{pub.name}.structure.json",))
+        for pub in tables
+    ]
+    parts.append(Part(f"{stem}.xlsx", partial(
+        _xlsx, tables, title=f"{defn.title}, {period.label}")))
+    parts += [
+        Part(f"{pub.name}.png", partial(_chart, pub), extra=(f"{pub.name}.html",))
+        for pub in tables
+    ]
+    made: dict[str, str] = {}
+
+    def record_publication(session: Any, artefact: Artefact, manifest_sha: str) -> None:
+        csv_sha = next(str(f["sha256"]) for f in artefact.files
+                       if f["name"] == f"{tables[0].name}.csv")
+        row = Publication(
+            name=defn.name,
+            period=period.label,
+            link_run=run,
+            cells=sum(len(c) for _, c in pubs),
+            suppressed_primary=n_primary,
+            suppressed_secondary=n_secondary,
+            statuses=json.dumps(statuses),
+            directory=artefact.directory,
+            csv_sha256=csv_sha,
+            created_at=clock.now(),
+            created_by=actor,
+            artefact_id=artefact.id,
+        )
+        session.add(row)
+        session.flush()
+        made["label"] = row.label
+        record(
+            session,
+            TablePublished(row.label, defn.name, period.label, row.cells, n_primary,
+                           n_secondary, csv_sha),
+            actor=actor,
+        )
+
+    written = artefact_write(
+        haven,
+        Outgoing(
+            kind="publication",
+            tier="aggregate",
+            recipient="public",
+            folder=out,
+            stem=stem,
+            parts=parts,
+            rows=sum(len(c) for _, c in pubs),
+            scan=scan_tables(tables),
+            manifest={"table": defn.name, "period": period.label, "link_run": run},
+        ),
+        actor=actor,
+        on_commit=record_publication,
+    )
+    extra = [written.manifest] + ([written.checkpoint] if written.checkpoint else [])
+    return [*written.files, *extra], made["label"]
+
+
+def _xlsx(tables: list[Published], path: Path, *, title: str) -> None:
+    write_xlsx(tables, path, title=title)
+
+
+def _chart(pub: Published, png: Path) -> None:
+    """The chart as PNG and, beside it, as accessible HTML."""
+    write_chart(pub, png, png.with_name(f"{pub.name}.html"))

@@ -27,12 +27,14 @@ from carehaven.governance.policy.model import (
     AgreementTerms,
     Decision,
     Reason,
+    RowScope,
     Rule,
     ShareRequest,
 )
 
 POLICY_FILE = "sharing.cedar"
 SCHEMA_FILE = "sharing.cedarschema"
+PARTNERS_FILE = "partners.json"
 _ACTION = {"type": "Action", "id": "receive"}
 _REQUIREMENT_ID = re.compile(r"^[A-Z]{3}-\d+$")
 _POSITIONAL_ID = re.compile(r"^policy(\d+)$")
@@ -42,15 +44,13 @@ _NOTHING_PERMITS: Mapping[str, Reason] = {
     "personal": Reason(
         "SHR-1",
         "No rule permits personal data to go to this recipient: it goes only to processors "
-        "under contract, and IPS data to the Department of Health and Social Care and HMRC "
-        "with consent.",
+        "under contract, and IPS data to HMRC with the person's consent.",
     ),
     "de-personalised": Reason(
         "SHR-4",
         "No rule permits de-personalised data to go to this recipient: it goes only to trusted "
         "organisations that signed a contract not to re-identify anyone, to local authorities "
-        "under a sub-licensing agreement, and IPS data to the Department of Health and Social "
-        "Care and HMRC with consent.",
+        "under a sub-licensing agreement, and IPS data to HMRC with the person's consent.",
     ),
     "anonymised": Reason(
         "SHR-5",
@@ -182,6 +182,35 @@ def rules() -> tuple[Rule, ...]:
     return loaded().rules
 
 
+@dataclass(frozen=True)
+class Partner:
+    """A partner the notices name (HMRC for IPS), as the policy's data holds it."""
+
+    name: str  # the policy's own name for it, e.g. "hmrc"
+    recipient: str  # the recipient code it is registered under
+    kind: str
+    title: str
+    purposes: frozenset[str]
+
+
+@cache
+def partners() -> tuple[Partner, ...]:
+    """The named partners of ``partners.json``."""
+    raw = json.loads(_package_text(PARTNERS_FILE))
+    return tuple(
+        Partner(name, str(p["recipient"]), str(p["kind"]), str(p["name"]),
+                frozenset(p.get("purposes", ())))
+        for name, p in raw["partners"].items()
+    )
+
+
+def named_partner(recipient: str, kind: str) -> Partner | None:
+    """The named partner a recipient is: its code and its kind must both match."""
+    return next(
+        (p for p in partners() if p.recipient == recipient.upper() and p.kind == kind), None
+    )
+
+
 def policy_text() -> str:
     """The text of sharing.cedar, for documents that quote it."""
     return _package_text(POLICY_FILE)
@@ -229,7 +258,19 @@ def _agreement_entity(agreement: AgreementTerms) -> dict[str, object]:
     }
     if agreement.revoked_on is not None:
         attrs["revoked_on"] = _datetime(agreement.revoked_on)
+    attrs |= _scope_attrs("scope_", agreement.row_scope)
+    attrs["contract"] = bool(agreement.contract_ref)
     return {"uid": {"type": "Agreement", "id": agreement.id}, "attrs": attrs, "parents": []}
+
+
+def _scope_attrs(prefix: str, scope: RowScope) -> dict[str, object]:
+    """A row scope as Cedar sees it: a set per dimension and whether it is limited at all."""
+    return {
+        f"{prefix}orgs": sorted(scope.orgs or ()),
+        f"{prefix}all_orgs": scope.orgs is None,
+        f"{prefix}periods": sorted(scope.periods or ()),
+        f"{prefix}all_periods": scope.periods is None,
+    }
 
 
 def to_cedar(request: ShareRequest) -> tuple[dict[str, object], list[dict[str, object]]]:
@@ -237,8 +278,16 @@ def to_cedar(request: ShareRequest) -> tuple[dict[str, object], list[dict[str, o
     _check(request)
     recipient = {"type": "Recipient", "id": request.recipient}
     artefact = {"type": "Artefact", "id": f"{request.dataset}/{request.tier}"}
+    partner = named_partner(request.recipient, request.recipient_kind)
+    who: dict[str, object] = {
+        "kind": request.recipient_kind,
+        "partner": partner.name if partner else "",
+        "partner_purposes": sorted(partner.purposes) if partner else [],
+    }
+    if request.recipient_org:
+        who["org"] = request.recipient_org
     entities: list[dict[str, object]] = [
-        {"uid": recipient, "attrs": {"kind": request.recipient_kind}, "parents": []},
+        {"uid": recipient, "attrs": who, "parents": []},
         {
             "uid": artefact,
             "attrs": {
@@ -247,6 +296,7 @@ def to_cedar(request: ShareRequest) -> tuple[dict[str, object], list[dict[str, o
                 "dataset": request.dataset,
                 "ips_data": request.dataset in IPS_DATASETS,
                 "fields": sorted({f"{request.dataset}/{f}" for f in request.fields}),
+                **_scope_attrs("", request.rows),
             },
             "parents": [],
         },

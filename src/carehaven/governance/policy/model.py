@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 #: The four categories of 000 §5, most identifying first (PSE-1).
@@ -76,6 +76,32 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class RowScope:
+    """Which rows: by submitting organisation (provider_code, LA_Code) and by period; None
+    means every one (SHR-9: a sub-licensed authority gets its own rows only)."""
+
+    orgs: tuple[str, ...] | None = None
+    periods: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Sequence[str]] | None) -> RowScope:
+        """From the JSON an agreement or release keeps (empty or missing lists: every one)."""
+        stored = stored or {}
+        orgs, periods = stored.get("orgs") or (), stored.get("periods") or ()
+        return cls(tuple(orgs) or None, tuple(periods) or None)
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {"orgs": list(self.orgs or ()), "periods": list(self.periods or ())}
+
+    def within(self, outer: RowScope) -> bool:
+        """Whether every row of this scope is also in ``outer``."""
+        def inside(mine: tuple[str, ...] | None, theirs: tuple[str, ...] | None) -> bool:
+            return theirs is None or (mine is not None and set(mine) <= set(theirs))
+
+        return inside(self.orgs, outer.orgs) and inside(self.periods, outer.periods)
+
+
+@dataclass(frozen=True)
 class AgreementTerms:
     """The terms of a data sharing agreement that the policy reads (SHR-1, SHR-7 to SHR-11)."""
 
@@ -91,6 +117,10 @@ class AgreementTerms:
     onward_sharing: bool
     sub_licensing: bool
     no_reidentification_signed: bool
+    #: The rows the agreement covers (every row unless it says otherwise).
+    row_scope: RowScope = field(default_factory=RowScope)
+    #: The contract a processor works under (000 §5.1); needed for personal data (SHR-1).
+    contract_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +136,10 @@ class ShareRequest:
     on: date
     agreement: AgreementTerms | None
     consent: bool
+    #: The rows the artefact would hold.
+    rows: RowScope = field(default_factory=RowScope)
+    #: The registered organisation the recipient is (a local authority's own code), if any.
+    recipient_org: str | None = None
 
 
 @dataclass(frozen=True)
