@@ -36,8 +36,16 @@ Full haven (every dataset, ``--people``; 300,000 people give about 1.5 million i
 ``--scale`` measures only the full haven (the 1M-record goal), adding the one-more-quarter
 pair of links there, and leaves out the NDTMS haven and the baselines.
 
+``--ethnicity`` adds a comparison arm to each haven: a second copy of the same data, linked
+fresh right after the first with ethnicity read into the profiles and compared as it was before
+issue 12 (``restore_ethnicity``; the code lives here, never in ``src/``: linkage may not use a
+special-category field, IDN-5). Both arms are judged alike and printed side by side with the
+ratio of their times. ``--ethnicity-only`` measures just the two fresh links of each haven
+(no relinks, no quarter, no baselines).
+
     uv run python benchmarks/bench_link.py [--people 300000] [--ndtms-people N] [--seed S]
-        [--scale] [--no-splink] [--keep] [--settle 120] [--json] [--save FILE]
+        [--scale] [--no-splink] [--ethnicity | --ethnicity-only] [--keep] [--settle 120]
+        [--json] [--save FILE]
 """
 
 from __future__ import annotations
@@ -152,11 +160,65 @@ def _run_child(args: list[str], workdir: Path) -> Child:
     return Child(out, wall, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
 
 
-def worker_link(root: Path, out: Path, *, full: bool) -> None:
-    """Child: one ``link`` of the haven at ``root`` (``full``: retrain, rescore everything)."""
+def restore_ethnicity() -> None:
+    """The comparison arm, in this process only: ethnicity read into the identity records, kept
+    in the profiles and compared by the model exactly as before issue 12 (same codes, same
+    level, same starting m). carehaven itself never does this (IDN-5)."""
+    import re
+
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    from carehaven.identity import model, profiles, sources
+    from carehaven.identity import standardise as std
+    from carehaven.specs import load_spec
+
+    ndtms = {c: c for c in "ABCDEFGHJKLMNPRS"}
+    cld: dict[str, str] = {}
+    for label, meaning in (load_spec("cld-event").field("Ethnicity").codes or {}).items():
+        found = re.fullmatch(r"NHS ethnic category ([A-S])", meaning)
+        if found:
+            cld[label] = found.group(1)
+    read = {"ndtms-episode": ("ethnicity", ndtms), "ips-episode": ("ethnicity", ndtms),
+            "cld-event": ("Ethnicity", cld)}
+
+    def with_ethnicity(source: sources.Source) -> sources.Source:
+        column, codes = read[source.dataset]
+
+        def columns(t: Any) -> dict[str, Any]:
+            return {**source.columns(t), "ethnicity": std.code_expr(t[column], codes)}
+
+        return sources.Source(source.dataset, columns)
+
+    def after_la(names: tuple[str, ...]) -> tuple[str, ...]:
+        i = names.index("la") + 1
+        return (*names[:i], "ethnicity", *names[i:])
+
+    plain = model.settings
+
+    def settings(prior: float = 1e-5) -> dict[str, Any]:
+        out = plain(prior)
+        out["comparisons"].append(model._simple("ethnicity", 0.95))
+        return out
+
+    schema = dict(sources.RECORD_SCHEMA.items())
+    schema["ethnicity"] = dt.string
+    names = after_la(tuple(sources.RECORD_SCHEMA.names))
+    sources.RECORD_SCHEMA = ibis.schema({n: schema[n] for n in names})
+    sources.SOURCES = tuple(with_ethnicity(s) for s in sources.SOURCES)
+    profiles.PROFILE_COLUMNS = after_la(profiles.PROFILE_COLUMNS)
+    model.SPLINK_COLUMNS = (*model.SPLINK_COLUMNS, "ethnicity")
+    model.settings = settings  # type: ignore[assignment]
+
+
+def worker_link(root: Path, out: Path, *, full: bool, ethnicity: bool = False) -> None:
+    """Child: one ``link`` of the haven at ``root`` (``full``: retrain, rescore everything;
+    ``ethnicity``: the comparison arm, :func:`restore_ethnicity`)."""
     from carehaven.haven import open_haven
     from carehaven.identity.link import link
 
+    if ethnicity:
+        restore_ethnicity()
     haven = open_haven(Settings.load(haven=root))
     started = time.perf_counter()
     result = link(haven, actor=ACTOR, full=full)
@@ -171,11 +233,21 @@ def worker_link(root: Path, out: Path, *, full: bool) -> None:
                 "seconds": seconds,
                 "stages": stages,
                 "records": result.records,
+                "compared": _compared(root, result.run),
                 **report,
                 "peak_self_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             }
         )
     )
+
+
+def _compared(root: Path, run: int) -> list[str]:
+    """The comparisons of the model a link run stored (read after the timed call)."""
+    with sqlite3.connect(f"file:{root / 'control.sqlite'}?mode=ro", uri=True) as ctl:
+        row = ctl.execute("SELECT model FROM link_runs WHERE id = ?", [run]).fetchone()
+    ctl.close()
+    stored = json.loads(row[0]) if row and row[0] else {}
+    return [c["output_column_name"] for c in stored.get("comparisons", [])]
 
 
 def worker_splink(source: Path, clusters: Path, out: Path) -> None:
@@ -600,6 +672,7 @@ class Scenario:
     measures: list[Measure] = field(default_factory=list)
     quality: dict[str, Any] = field(default_factory=dict)  # after the fresh link
     quality_more: dict[str, Any] = field(default_factory=dict)  # after one more quarter
+    quality_ethnicity: dict[str, Any] = field(default_factory=dict)  # the comparison arm
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -611,10 +684,12 @@ def _link(
     args: argparse.Namespace,
     *,
     full: bool = False,
+    ethnicity: bool = False,
 ) -> Measure:
     gc.collect()
     idle = settle(args.settle)
-    child = _run_child(["link", str(root), *(["--full"] if full else [])], work)
+    flags = [*(["--full"] if full else []), *(["--ethnicity"] if ethnicity else [])]
+    child = _run_child(["link", str(root), *flags], work)
     out = child.out
     m = Measure(name, out["records"], note=note)
     m.runs.append(out["seconds"])
@@ -623,6 +698,7 @@ def _link(
     m.extra.update(
         process_seconds=round(child.wall, 3),
         peak_rss_gb=round(child.peak_bytes / 1e9, 3),
+        compared=out["compared"],
         **{k: out[k] for k in LINK_FIELDS},
     )
     return m
@@ -670,11 +746,30 @@ def scenario(
     ev = Evaluation(a, build.source)
     try:
         sc.quality = _judge_quality(kind, ev)
-        if kind == "ndtms":
+        if kind == "ndtms" and not args.ethnicity_only:
             sc.measures += _baselines(sc.quality, ev, work, args, label, say)
         sc.data = _data(ev, build)
     finally:
         ev.close()
+    if args.ethnicity_only:
+        _remove(a, args)  # only the comparison arm is left to measure
+
+    if args.ethnicity:
+        say(f"{label}: the same data linked with ethnicity compared (the comparison arm)")
+        e = working_copy(build, work / f"{kind}-ethnicity")
+        submit_files(e, build.source, build.last)
+        sc.measures.append(
+            _link(e, f"{fresh}, with ethnicity", "comparison arm: ethnicity compared", work,
+                  args, ethnicity=True)
+        )
+        ev = Evaluation(e, build.source)
+        try:
+            sc.quality_ethnicity = _judge_quality(kind, ev)
+        finally:
+            ev.close()
+        _remove(e, args)
+    if args.ethnicity_only:
+        return sc
 
     say(f"{label}: link again, nothing changed; then again in full (retrained)")
     sc.measures.append(
@@ -804,11 +899,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "data_engine": settings.data_engine,
             "splink_baseline_threshold": SPLINK_THRESHOLD,
         },
-        "mode": "scale" if args.scale else "quality",
+        "mode": ("ethnicity only, " if args.ethnicity_only else "")
+        + ("scale" if args.scale else "quality"),
         "data": {sc.kind: sc.data for sc in scenarios},
         "quality": {sc.kind: sc.quality for sc in scenarios},
         "quality_after_one_more_quarter": {
             sc.kind: sc.quality_more for sc in scenarios if sc.quality_more
+        },
+        "quality_with_ethnicity": {
+            sc.kind: sc.quality_ethnicity for sc in scenarios if sc.quality_ethnicity
         },
         "measures": [m.as_json() for m in measures],
         "ratios": ratios,
@@ -816,6 +915,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "public_baseline": {k: {"precision": p, "recall": r} for k, (p, r) in PUBLIC.items()},
         "_measures": measures,
     }
+
+
+#: Units judged in both arms of --ethnicity: (key, what is shown, where in a haven's quality).
+ETHNICITY_UNITS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "ndtms": (("ndtms", "NDTMS consented episodes", ("carehaven",)),),
+    "full": (
+        ("ndtms", "NDTMS consented episodes", ("ndtms", "carehaven")),
+        ("nhs", "CLD valid NHS no., with every record", ("nhs", "with_every_record")),
+        ("nino", "IPS valid NINO, with every record", ("nino", "with_every_record")),
+    ),
+}
+
+
+def _at(q: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    for key in path:
+        q = q[key]
+    return q
+
+
+def _ethnicity_arms(
+    kind: str, sc: Scenario
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(unit key, quality without ethnicity, quality with it) for each unit both arms judged."""
+    if not sc.quality_ethnicity:
+        return []
+    return [
+        (key, _at(sc.quality, path), _at(sc.quality_ethnicity, path))
+        for key, _, path in ETHNICITY_UNITS[kind]
+    ]
 
 
 def _at_least(v: float | None, goal: float) -> bool | None:
@@ -830,11 +958,19 @@ def _judge(by_kind: dict[str, Scenario]) -> tuple[dict[str, Any], dict[str, Any]
     for kind, sc in by_kind.items():
         name = NAMES[kind]
         ms = {m.name.removeprefix("carehaven ").replace(f"{name}, ", ""): m for m in sc.measures}
-        fresh, full = ms["link: fresh"], ms["relink: retrained"]
-        same, more = ms["relink: unchanged"], ms.get("relink: +1 quarter")
-        ratios[f"{kind}_relink_unchanged_vs_fresh"] = round(same.best / fresh.best, 3)
-        ratios[f"{kind}_relink_full_vs_fresh"] = round(full.best / fresh.best, 3)
-        if more is not None:
+        fresh, full = ms["link: fresh"], ms.get("relink: retrained")
+        same, more = ms.get("relink: unchanged"), ms.get("relink: +1 quarter")
+        if same is not None and full is not None:
+            ratios[f"{kind}_relink_unchanged_vs_fresh"] = round(same.best / fresh.best, 3)
+            ratios[f"{kind}_relink_full_vs_fresh"] = round(full.best / fresh.best, 3)
+        arm = ms.get("link: fresh, with ethnicity")
+        if arm is not None:
+            ratios[f"{kind}_time_with_vs_without_ethnicity"] = round(arm.best / fresh.best, 3)
+            for unit, without, with_ in _ethnicity_arms(kind, sc):
+                if without["f1"] is not None and with_["f1"] is not None:
+                    key = f"{kind}_{unit}_f1_without_minus_with_ethnicity"
+                    ratios[key] = round(without["f1"] - with_["f1"], 4)
+        if more is not None and full is not None:
             share = more.best / full.best
             ratios[f"{kind}_relink_plus_quarter_vs_full_relink"] = round(share, 3)
             ratios[f"{kind}_relink_plus_quarter_vs_fresh"] = round(more.best / fresh.best, 3)
@@ -859,9 +995,10 @@ def _judge(by_kind: dict[str, Scenario]) -> tuple[dict[str, Any], dict[str, Any]
             if "plain Splink (DuckDB)" in ms:
                 sp = ms["plain Splink (DuckDB)"]
                 ratios["ndtms_link_time_vs_plain_splink"] = round(fresh.best / sp.best, 2)
-            ratios["ndtms_link_time_vs_exact_key"] = round(
-                fresh.best / ms["exact key: initials+dob+sex"].best, 1
-            )
+            if "exact key: initials+dob+sex" in ms:
+                ratios["ndtms_link_time_vs_exact_key"] = round(
+                    fresh.best / ms["exact key: initials+dob+sex"].best, 1
+                )
         else:
             for subset in ("nhs", "nino"):
                 for scope in STRONG_SCOPES:
@@ -984,7 +1121,7 @@ def _show_full(c: Any, fq: dict[str, Any], more: dict[str, Any] | None) -> None:
 def _runs_table(measures: list[Measure]) -> Table:
     t = Table(title="Link runs (each in a child process)", title_justify="left")
     cols = ("measurement", "peak RSS GB", "process s", "reused model", "new profiles", "people")
-    cols += ("waiting review", "merges / splits", "CPU idle before")
+    cols += ("waiting review", "merges / splits", "compares", "CPU idle before")
     for col in cols:
         t.add_column(col, justify="left" if col == "measurement" else "right")
     for m in measures:
@@ -1005,8 +1142,51 @@ def _runs_table(measures: list[Measure]) -> Table:
             num("people"),
             num("waiting_review"),
             f"{e['merges']} / {e['splits']}" if "merges" in e else "-",
+            ", ".join(e.get("compared", [])) or "-",
             "-" if idle is None else f"{idle:.0%}",
         )
+    return t
+
+
+def _ethnicity_table(out: dict[str, Any]) -> Table:
+    """Both arms of --ethnicity side by side: the same data, linked in the same run."""
+    t = Table(
+        title="Without ethnicity (carehaven) and with it (the model before issue 12), same data",
+        title_justify="left",
+    )
+    for col in ("haven", "units", "arm"):
+        t.add_column(col)
+    for col in ("n", "precision", "recall", "F1", "people", "truth", "error", "link s", "GB"):
+        t.add_column(col, justify="right")
+    by_name = {m.name: m for m in out["_measures"]}
+    for kind, with_q in out["quality_with_ethnicity"].items():
+        name = NAMES[kind]
+        fresh = f"carehaven link: {name}, fresh"
+        arms = (
+            ("without", out["quality"][kind], by_name[fresh]),
+            ("with", with_q, by_name[f"{fresh}, with ethnicity"]),
+        )
+        for _, unit, path in ETHNICITY_UNITS[kind]:
+            for arm, q, m in arms:
+                u = _at(q, path)
+                err = u["people_error"]
+                t.add_row(
+                    name,
+                    unit,
+                    arm,
+                    f"{u['units']:,}",
+                    _f(u["precision"]),
+                    _f(u["recall"]),
+                    _f(u["f1"]),
+                    f"{u['people_predicted']:,}",
+                    f"{u['people_true']:,}",
+                    "-" if err is None else f"{err:+.2%}",
+                    f"{m.best:.1f}",
+                    f"{m.extra['peak_rss_gb']:.2f}",
+                )
+        ratio = out["ratios"][f"{kind}_time_with_vs_without_ethnicity"]
+        t.add_row(name, "link time, with ÷ without", "", "", "", "", "", "", "", "",
+                  f"{ratio:.3f}", "")
     return t
 
 
@@ -1029,10 +1209,12 @@ def show(out: dict[str, Any]) -> None:
         _show_ndtms(c, q["ndtms"], more.get("ndtms"))
     if "full" in q:
         _show_full(c, q["full"], more.get("full"))
+    if out["quality_with_ethnicity"]:
+        c.print(_ethnicity_table(out))
     c.print(measures_table("Timings", measures, "records"))
     c.print(_runs_table(measures))
     for m in measures:
-        if m.stages and m.name.endswith(("fresh", "(DuckDB)", "+1 quarter")):
+        if m.stages and m.name.endswith(("fresh", "(DuckDB)", "+1 quarter", "with ethnicity")):
             c.print(stages_table(f"Stages of {m.name}", m.best_stages()))
     c.print(goals_table("Goals and ratios", _goal_rows(out)))
 
@@ -1164,9 +1346,9 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["_worker"]:
         kind, *paths = argv[1:]
         if kind == "link":
-            full = "--full" in paths
-            root, out = (Path(x) for x in paths if x != "--full")
-            worker_link(root, out, full=full)
+            flags = {"--full", "--ethnicity"}
+            root, out = (Path(x) for x in paths if x not in flags)
+            worker_link(root, out, full="--full" in paths, ethnicity="--ethnicity" in paths)
         elif kind == "splink":
             worker_splink(Path(paths[0]), Path(paths[1]), Path(paths[2]))
         else:
@@ -1186,9 +1368,20 @@ def main(argv: list[str] | None = None) -> None:
         help="only the full haven's timings (the 1M-record goal), with one more quarter",
     )
     parser.add_argument("--no-splink", dest="splink", action="store_false")
+    parser.add_argument(
+        "--ethnicity",
+        action="store_true",
+        help="also link each haven's data with ethnicity compared (the pre-issue-12 model)",
+    )
+    parser.add_argument(
+        "--ethnicity-only",
+        action="store_true",
+        help="only the fresh link of each haven, without and with ethnicity compared",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working havens")
     add_output_args(parser)
     args = parser.parse_args(argv)
+    args.ethnicity = args.ethnicity or args.ethnicity_only
     if args.ndtms_people is None:
         args.ndtms_people = round(args.people * NDTMS_SHARE / 1000) * 1000 or args.people
     report(run(args), args, show)

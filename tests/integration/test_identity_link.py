@@ -7,6 +7,7 @@ import copy
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 from sqlalchemy import select
 
@@ -80,6 +81,30 @@ def test_a_second_run_keeps_every_person_id(linked) -> None:
     assert (again.merges, again.splits) == (0, 0)
     assert again.people == first.people
     d = rows_with_truth(haven, linked[1])
+    after = dict(d.execute("SELECT DISTINCT _submission_id || ':' || _row, person_id "
+                           "FROM linked").fetchall())
+    assert after == before
+
+
+def test_person_ids_survive_a_change_of_every_profile_id(linked) -> None:
+    """A profile's id hashes what it holds, so issue 12's removal of ethnicity changed every
+    id; people keep theirs through the rows they hold, with no merge or split."""
+    haven, returns, _ = linked
+    d = rows_with_truth(haven, returns)
+    before = dict(d.execute("SELECT DISTINCT _submission_id || ':' || _row, person_id "
+                            "FROM linked").fetchall())
+    with haven.sessions() as s:
+        run = current_run(s)
+    con = duckdb.connect(str(haven.paths.data_db))
+    try:  # what an earlier version's ids look like: none equal to today's
+        for kind in ("identity_profiles", "identity_records"):
+            con.execute(f'UPDATE "{table_name(kind, run)}" SET profile_id = '
+                        "'old' || profile_id")
+    finally:
+        con.close()
+    again = link(haven, actor="test")
+    assert (again.merges, again.splits) == (0, 0)
+    d = rows_with_truth(haven, returns)
     after = dict(d.execute("SELECT DISTINCT _submission_id || ':' || _row, person_id "
                            "FROM linked").fetchall())
     assert after == before

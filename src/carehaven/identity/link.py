@@ -279,6 +279,36 @@ def _drop_run(raw: duckdb.DuckDBPyConnection, run: int) -> None:
         raw.execute(f'DROP TABLE IF EXISTS "{table_name(kind, run)}"')
 
 
+def _overlap_by_records(
+    raw: duckdb.DuckDBPyConnection, res: Resolution, previous: int, known: set[int]
+) -> list[tuple[int, str, int]]:
+    """For clusters sharing no profile with the previous run, what they share with it by the
+    rows they hold: ``(cluster, earlier person_id, profiles holding such rows)``.
+
+    A profile's id is a keyed hash of its content, so when what a profile holds changes (a
+    field no longer compared, as ethnicity stopped being in issue 12) every id changes; the
+    rows do not, so people keep their ids across such a change instead of all getting new
+    ones unaudited."""
+    raw.register("_ch_rec", res.record_profiles)
+    try:
+        rows = raw.execute(
+            f"""SELECT c.cluster, p.person_id, count(DISTINCT c.profile_id)::INT
+                FROM _ch_cur c
+                JOIN _ch_rec r USING (profile_id)
+                JOIN "{table_name("identity_records", previous)}" t
+                  ON t.dataset = r.dataset AND t._submission_id = r._submission_id
+                 AND t._row = r._row
+                JOIN "{table_name("identity_profiles", previous)}" p
+                  ON p.profile_id = t.profile_id
+                WHERE NOT list_contains($known::INT[], c.cluster)
+                GROUP BY ALL""",  # noqa: S608 (run numbers, not input)
+            {"known": sorted(known)},
+        ).fetchall()
+    finally:
+        raw.unregister("_ch_rec")
+    return [(int(c), str(pid), int(n)) for c, pid, n in rows]
+
+
 def _assign(
     raw: duckdb.DuckDBPyConnection, res: Resolution, previous: int | None
 ) -> tuple[Assignment, pa.Table, pa.Table]:
@@ -295,6 +325,7 @@ def _assign(
                 FROM _ch_cur c JOIN "{profiles_then}" p
                 USING (profile_id) GROUP BY ALL"""  # noqa: S608 (a run number, not input)
         ).fetchall()
+        overlap += _overlap_by_records(raw, res, previous, {o[0] for o in overlap})
         raw.unregister("_ch_cur")
         persons_then = table_name("identity_persons", previous)
         persons = _arrow(

@@ -3,6 +3,11 @@
 Comparisons are plain SQL that DuckDB and Spark both accept, so one settings dictionary serves
 either engine. Columns arrive prepared by :func:`splink_input` (``dob`` as ISO text, district
 split into area and number, the blocking key for a swapped day and month).
+
+The model compares only the identifiers the notices name for linkage (IDN-1: initials, date of
+birth, sex, postcode district). Special-category fields (S-class: ethnicity, religion, sexual
+orientation, disability) are collected to find and prevent disadvantage, not to identify
+anyone (IDN-5, notice 000 section 2.3), so none is ever a comparison or a blocking key.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ SPLINK_COLUMNS = (
     "dnum",
     "sector",
     "la",
-    "ethnicity",
 )
 
 
@@ -39,19 +43,14 @@ def splink_input(profiles: ir.Table) -> ir.Table:
     hi = ibis.cases((month <= day, day), else_=month)
     area = p.district.re_extract(r"^([A-Z]+)", 1)
     num = p.district.re_extract(r"^[A-Z]+([0-9]+)", 1)
-    return p.select(
-        profile_id=p.profile_id,
-        initials=p.initials,
+    derived = p.mutate(
         dob=dob,
         dob_swap=dob.substr(0, 4).concat(lo, hi),
-        sex=p.sex,
-        district=p.district,
         area=ibis.cases((area != "", area), else_=ibis.null("string")),
         dnum=ibis.cases((num != "", num.cast("int64")), else_=ibis.null("int64")),
-        sector=p.sector,
-        la=p.la,
-        ethnicity=p.ethnicity,
     )
+    # Exactly SPLINK_COLUMNS: what Splink is given is what the model may compare.
+    return derived.select(*SPLINK_COLUMNS)
 
 
 def _null(col: str) -> dict[str, Any]:
@@ -168,7 +167,7 @@ def settings(prior: float = 1e-5) -> dict[str, Any]:
             _district(),
             # The local authority is left out: it says almost nothing the district does not,
             # and counting geography twice misleads EM (the fields must be near independent).
-            _simple("ethnicity", 0.95),
+            # Ethnicity is left out by rule, whatever it would add (IDN-5; see the docstring).
         ],
         "retain_intermediate_calculation_columns": False,
         "retain_matching_columns": True,  # gamma columns come with it: the reviewer's evidence
@@ -186,6 +185,44 @@ def level_labels() -> dict[str, dict[int, str]]:
         labels[-1] = "missing"
         out[comp["output_column_name"]] = labels
     return out
+
+
+def _shape(model: dict[str, Any]) -> tuple[Any, ...]:
+    """What a model compares and how it blocks, without the parameters training estimates."""
+    comparisons = tuple(
+        (
+            c["output_column_name"],
+            tuple(
+                (
+                    lv["sql_condition"],
+                    lv["label_for_charts"],
+                    bool(lv.get("is_null_level", False)),
+                    lv.get("tf_adjustment_column"),
+                    lv.get("tf_adjustment_weight"),
+                )
+                for lv in c["comparison_levels"]
+            ),
+        )
+        for c in model["comparisons"]
+    )
+    rules = tuple(
+        r["blocking_rule"] if isinstance(r, dict) else r
+        for r in model["blocking_rules_to_generate_predictions"]
+    )
+    return model["link_type"], model["unique_id_column_name"], comparisons, rules
+
+
+def reusable(stored: dict[str, Any]) -> bool:
+    """Whether a stored model compares and blocks exactly as :func:`settings` does now.
+
+    A run reuses the last run's model. One saved by an earlier version (which compared
+    ethnicity, say) would score fields the model may no longer use, on columns the input no
+    longer has, and label the reviewer's evidence wrongly: such a model is trained afresh.
+    """
+    try:
+        return _shape(stored) == _shape(settings())
+    except (KeyError, TypeError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -213,19 +250,23 @@ def quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+#: The deterministic rule the prior is estimated from.
+PRIOR_RULE = "l.initials = r.initials AND l.dob = r.dob AND l.district = r.district"
+#: EM's blocking passes: dob lets EM learn every other field; then initials and district, dob.
+EM_RULES = ("l.dob = r.dob", "l.initials = r.initials AND l.district = r.district")
+
+
 def train(linker: Any, training: Training) -> None:
     """Estimate the prior, u by random sampling, and m by EM on two blocking passes."""
     quiet()
     linker.training.estimate_probability_two_random_records_match(
-        ["l.initials = r.initials AND l.dob = r.dob AND l.district = r.district"],
-        recall=training.prior_recall,
+        [PRIOR_RULE], recall=training.prior_recall
     )
     linker.training.estimate_u_using_random_sampling(
         max_pairs=training.u_pairs, seed=training.seed, num_chunks=training.u_chunks
     )
-    # Blocking on dob lets EM learn every other field; then initials and district for dob.
     learned = 0
-    for rule in ("l.dob = r.dob", "l.initials = r.initials AND l.district = r.district"):
+    for rule in EM_RULES:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, fix_u_probabilities=True

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-#: The columns that make a profile what it is.
+#: The columns that make a profile what it is: identifiers only (IDN-1) and the strong keys.
+#: No special-category field (ethnicity and the like, IDN-5) is part of a profile.
 PROFILE_COLUMNS = (
     "source",
     "org",
@@ -23,7 +24,6 @@ PROFILE_COLUMNS = (
     "district",
     "sector",
     "la",
-    "ethnicity",
     "nhs",
     "nino",
 )

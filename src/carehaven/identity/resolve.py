@@ -128,7 +128,8 @@ def resolve(
     With ``previous`` the model is not retrained: only pairs involving profiles new since then
     are scored (Splink's ``predict_between`` and ``predict_within``), and the earlier run's scored
     pairs are kept for the profiles that remain; unless more than ``retrain_share`` of the
-    linkable profiles are new, when the model is trained afresh.
+    linkable profiles are new, or the earlier model does not compare and block as the current
+    settings do (:func:`model.reusable`), when the model is trained afresh.
     """
     say = progress or (lambda _: None)
     thresholds = thresholds or Thresholds()
@@ -172,6 +173,9 @@ def resolve(
 
         api = engine.splink_api()
         sdf = engine.to_splink(api, splink_in, "_ch_splink_input")
+        if previous is not None and not model.reusable(previous.model):
+            say("the last run's model compared other fields: training afresh")
+            previous = None
         if previous is not None:
             earlier = engine.load(pa.table({"profile_id": previous.profile_ids}), prefix="seen")
             seen = splink_in.profile_id.isin(earlier.profile_id)
