@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,6 @@ from sqlalchemy.orm import Session, object_session
 from carehaven import clock
 from carehaven.audit.chain import record
 from carehaven.audit.events import CheckpointSigned
-from carehaven.audit.merkle import log_root
 from carehaven.audit.signing import key_id, key_path, load_private, parse_public, public_pem
 from carehaven.audit.verify import verify
 from carehaven.control.models import AuditCheckpoint, HavenMeta
@@ -33,6 +33,8 @@ from carehaven.errors import CarehavenError, ExitCode
 from carehaven.haven import MASTER_KEY_ID
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from carehaven.haven import Haven
@@ -68,9 +70,18 @@ def statement(*, haven_key_id: str, size: int, root: str, signed_at: str, key: s
     ).encode()
 
 
-def sign(haven: Haven, *, actor: str) -> AuditCheckpoint:
+def sign(haven: Haven, *, actor: str, previous: Sequence[Path] = ()) -> AuditCheckpoint:
     """Sign the log as it is now and record the checkpoint (and its audit entry) in one
-    transaction. Refuses a log whose chain does not verify: a signature would bless it."""
+    transaction.
+
+    A signature blesses the log, so it is refused (``AuditFailedError``) unless ``audit
+    verify`` would pass: the chain verifies, the append-only triggers are in place, the log
+    gives the root of every checkpoint the haven recorded, and it extends each witness file in
+    ``previous`` (the signer's own copies, checked with the key on disk: the recorded ones can
+    be deleted by whoever rewrote the log, a copy outside the haven cannot).
+    """
+    from carehaven.audit.witness import check_log  # witness builds on this module
+
     private = load_private(key_path(haven))
     public = private.public_key()
     walked = verify(haven.engine)
@@ -81,7 +92,11 @@ def sign(haven: Haven, *, actor: str) -> AuditCheckpoint:
     # Entries are only appended, so the first ``size`` stay what was verified even while
     # others are added; the checkpoint's own entry comes after them.
     size = walked.entries
-    root = log_root(haven.engine, size).hex()
+    log = check_log(haven, previous, signer=public, size=size)
+    problems = log.reasons()
+    if problems:
+        raise AuditFailedError(f"No checkpoint was signed: {problems[0]}.")
+    root = log.root
     kid = key_id(public)
     with haven.transaction() as session:
         haven_key_id = _haven_key_id(session)
@@ -191,6 +206,14 @@ class Witness:
         return True
 
 
+def well_formed(*, size: object, root: object, signed_at: object, key: object) -> bool:
+    """Whether a checkpoint's fields have the form ``sign`` gives them (a row or a document)."""
+    return (isinstance(size, int) and not isinstance(size, bool) and size > 0
+            and isinstance(root, str) and bool(_ROOT.fullmatch(root))
+            and isinstance(signed_at, str) and bool(_TIME.fullmatch(signed_at))
+            and isinstance(key, str) and bool(_KEY_ID.fullmatch(key)))
+
+
 def parse(doc: object) -> Witness | None:
     """A witness document's fields, or None when any is missing or malformed."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -203,8 +226,8 @@ def parse(doc: object) -> Witness | None:
     if not all(isinstance(v, str) for v in texts):
         return None
     haven, root, signed_at, kid, sig, pem = (str(v) for v in texts)
-    if not (_HAVEN_KEY_ID.fullmatch(haven) and _ROOT.fullmatch(root)
-            and _TIME.fullmatch(signed_at) and _KEY_ID.fullmatch(kid)):
+    if not (_HAVEN_KEY_ID.fullmatch(haven)
+            and well_formed(size=size, root=root, signed_at=signed_at, key=kid)):
         return None
     try:
         signature = base64.b64decode(sig, validate=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from carehaven.audit.limits import KEY_LIMIT, NotRegularFileError, TooLargeError, read_bounded
 from carehaven.errors import ConfigurationError, UsageError
 
 if TYPE_CHECKING:
@@ -58,11 +59,16 @@ def load_private(path: Path) -> Ed25519PrivateKey:
     """The signing key from its file; refuses a file that others can read."""
     try:
         mode = path.stat().st_mode & 0o777
-        raw = path.read_bytes()
+        raw = read_bounded(path, KEY_LIMIT)
     except FileNotFoundError:
         raise ConfigurationError(
             f"The audit signing key {path} is missing. CAREHAVEN_AUDIT_KEY names its file "
             "(init creates the default one; 'openssl genpkey -algorithm ed25519' makes one)."
+        ) from None
+    except (NotRegularFileError, TooLargeError):
+        raise ConfigurationError(
+            f"The audit signing key {path} is not a PEM key file (not a regular file, or "
+            "larger than any key)."
         ) from None
     except OSError:
         raise ConfigurationError(f"The audit signing key {path} cannot be read.") from None
@@ -94,7 +100,12 @@ def parse_public(pem: str) -> Ed25519PublicKey | None:
 def load_public_file(path: Path) -> Ed25519PublicKey:
     """The public key a witness pins (``--public-key``): a PEM file."""
     try:
-        text = path.read_text()
+        text = read_bounded(path, KEY_LIMIT).decode()
+    except (NotRegularFileError, TooLargeError):
+        raise UsageError(
+            f"{path} is not a public key file: give the PEM file of the audit signing key "
+            "(a regular file, well under 64 KiB)."
+        ) from None
     except (OSError, UnicodeError):
         raise UsageError(f"There is no readable public key file at {path}.") from None
     key = parse_public(text)

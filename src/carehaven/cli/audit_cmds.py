@@ -57,8 +57,8 @@ def audit_verify(
     ] = False,
     json: JsonFlag = False,
 ) -> None:
-    """Check the chain, the witnessed checkpoints and every landed file; exit 7 naming what
-    failed."""
+    """Check the chain, the append-only triggers, the checkpoints recorded and witnessed, and
+    every landed file; exit 7 naming what failed."""
     from carehaven.audit import verify
     from carehaven.audit.witness import check_log
 
@@ -91,11 +91,10 @@ def audit_verify(
             landed = verify_landed(haven, step)
     failures = (
         ([chain.reason] if not chain.ok and chain.reason else [])
-        + [w.reason for w in log.witnesses if not w.ok and w.reason]
+        + log.reasons()
         + ([_landing_sentence(landed)] if landed else [])
     )
-    first_bad = chain.first_bad if not chain.ok else next(
-        (w.first_bad for w in log.witnesses if not w.ok and w.first_bad is not None), None)
+    first_bad = chain.first_bad if not chain.ok else log.first_bad()
     if json:
         emit_json(
             {
@@ -106,6 +105,8 @@ def audit_verify(
                 "chain": chain.as_json(),
                 "tree": {"size": log.size, "root": log.root},
                 "checkpoints": [w.as_json() for w in log.witnesses],
+                "stored_checkpoints": [c.as_json() for c in log.stored],
+                "triggers": log.triggers.as_json(),
                 "landing": {
                     "checked": None if skip_landing else checked,
                     "failed": [p.as_json() for p in landed],
@@ -123,7 +124,11 @@ def audit_verify(
                if len(failures) > 1 else ""),
             exit_code=ExitCode.AUDIT_FAILED,
         )
-    out.print(f"Audit log intact: {chain.entries:,} entries, every link verified.")
+    out.print(f"Audit log intact: {chain.entries:,} entries, every link verified; the "
+              "append-only triggers are in place.")
+    if log.stored:
+        out.print(f"The log gives the signed root of each of the haven's {len(log.stored):,} "
+                  "recorded checkpoints.")
     for w in log.witnesses:
         grew = log.size - (w.size or 0)
         out.print(
@@ -156,15 +161,27 @@ def audit_checkpoint(
             show_default=False,
         ),
     ],
+    previous: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--previous",
+            help="A checkpoint file you kept from before (repeat for several): nothing is "
+            "signed unless the log extends it. The haven's own record of its checkpoints is "
+            "always checked, but whoever rewrote the log could have deleted it.",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonFlag = False,
 ) -> None:
-    """Sign the audit log's Merkle root as it is now, for a witness to keep outside the haven."""
+    """Sign the audit log's Merkle root as it is now, for a witness to keep outside the haven.
+    Refused (exit 7) unless 'audit verify' would pass: the chain, the append-only triggers and
+    every checkpoint signed before."""
     from carehaven.audit import checkpoint
     from carehaven.control.models import AuditCheckpoint
 
     haven, who = open_as(ctx, Permission.SIGN_CHECKPOINT)
     target = _witness_target(out_file, haven.paths.root)
-    row = checkpoint.sign(haven, actor=who.label)
+    row = checkpoint.sign(haven, actor=who.label, previous=list(previous or []))
     with haven.sessions() as session:
         doc = checkpoint.document(session.get_one(AuditCheckpoint, row.id))
     _write_new(target, doc)
@@ -227,6 +244,8 @@ def audit_prove(
     verified before it is printed."""
     from carehaven.audit.witness import prove
 
+    if seq < 1:
+        raise UsageError("An audit entry's sequence number is a whole number from 1.")
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
     proof = prove(haven, seq, checkpoint=checkpoint, pinned=_pinned(public_key))
     if json:
@@ -245,7 +264,9 @@ def audit_prove(
 @audit_app.command("show")
 def audit_show(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many of the newest entries to show.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=1, help="How many of the newest entries to show.")
+    ] = 20,
     json: JsonFlag = False,
 ) -> None:
     """Show the newest entries of the audit log."""
@@ -254,6 +275,7 @@ def audit_show(
     from carehaven.control.models import AuditEntry
 
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
+    limit = min(limit, 1 << 62)  # the database's integers are 64-bit; no log is that long
     with haven.sessions() as session:
         entries = list(
             session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit))

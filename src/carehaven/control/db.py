@@ -80,8 +80,12 @@ def migrate_control(app: Engine, admin_url: str | None) -> None:
                 "CAREHAVEN_CONTROL_ADMIN_URL and CAREHAVEN_CONTROL_URL name different databases; "
                 "they must be the same database as two roles."
             )
+        app_role = role_of(app)
+        # Refused before the schema is built, so a refused role leaves nothing behind.
+        with admin.connect() as conn:
+            _refuse_owner_as_app(conn, app_role)
         migrate(admin)
-        grant_app_role(admin, role_of(app))
+        grant_app_role(admin, app_role)
     finally:
         admin.dispose()
 
@@ -124,9 +128,26 @@ def grant_app_role(admin: Engine, app_role: str) -> None:
                           f"TO {role}"))
 
 
+#: Predefined roles (PostgreSQL 14+) whose members get round the grants: writing every table,
+#: owning the database's public schema, or running programs and writing files as the server.
+_PREDEFINED_UNSAFE = {
+    "pg_write_all_data": "can write every table, the audit log's included",
+    "pg_database_owner": "owns the database's public schema, so it can drop the audit tables",
+    "pg_execute_server_program": "can run programs as the database server",
+    "pg_write_server_files": "can write files as the database server",
+}
+
+
 def _refuse_owner_as_app(conn: Connection, app_role: str) -> None:
+    """Refuse an application role that could switch the audit log's guard off (exit 10).
+
+    Comparing names is not enough: a role that is a member of the owner can SET ROLE to it, a
+    CREATEROLE role can grant itself the owner's role (before PostgreSQL 16), and some
+    predefined roles get round the table grants. ``pg_has_role(.., 'MEMBER')`` follows
+    membership through every level, including the implicit one of pg_database_owner."""
     found = conn.execute(
-        text("SELECT rolsuper, rolname = current_user FROM pg_roles WHERE rolname = :r"),
+        text("SELECT rolsuper, rolcreaterole, rolbypassrls, rolname = current_user "
+             "FROM pg_roles WHERE rolname = :r"),
         {"r": app_role},
     ).first()
     if found is None:
@@ -134,14 +155,70 @@ def _refuse_owner_as_app(conn: Connection, app_role: str) -> None:
             f"The application's role {app_role} (the user in CAREHAVEN_CONTROL_URL) does not "
             "exist in the PostgreSQL server; create it (CREATE ROLE ... LOGIN) first."
         )
-    superuser, is_owner = found
-    if superuser or is_owner:
+    superuser, createrole, bypassrls, is_owner = found
+    why: str | None = None
+    if superuser:
+        why = "a superuser"
+    elif is_owner:
+        why = "the schema owner (CAREHAVEN_CONTROL_ADMIN_URL)"
+    elif createrole:
+        why = "allowed to create roles (CREATEROLE), so it can grant itself the owner's role"
+    elif bypassrls:
+        why = "allowed to bypass row-level security (BYPASSRLS)"
+    else:
+        why = _unsafe_membership(conn, app_role)
+    if why is not None:
         raise ConfigurationError(
-            f"The application's role {app_role} is "
-            + ("a superuser" if superuser else "the schema owner (CAREHAVEN_CONTROL_ADMIN_URL)")
-            + ", so it could still drop the audit log's triggers; connect carehaven as an "
-            "ordinary role."
+            f"The application's role {app_role} is {why}, so it could still drop the audit "
+            "log's triggers; connect carehaven as an ordinary role (NOSUPERUSER NOCREATEROLE "
+            "NOBYPASSRLS, a member of no owner's role)."
         )
+
+
+def _unsafe_membership(conn: Connection, app_role: str) -> str | None:
+    """Why ``app_role``'s memberships make it unsafe, or None. pg_roles, pg_database,
+    pg_namespace and pg_class are readable by every role, and to_regrole answers NULL for a
+    predefined role an older server does not have, where naming it would raise."""
+    # The roles that own what the application must not control: the schema owner running the
+    # migrations, the database, the schema, and every table, view and sequence in it.
+    owner = conn.execute(
+        text(
+            "WITH owners(oid, what) AS ("
+            " SELECT oid, 'the role that runs the migrations' FROM pg_roles"
+            "  WHERE rolname = current_user"
+            " UNION ALL SELECT datdba, 'the owner of the control database' FROM pg_database"
+            "  WHERE datname = current_database()"
+            " UNION ALL SELECT nspowner, 'the owner of its schema' FROM pg_namespace"
+            "  WHERE nspname = current_schema()"
+            " UNION ALL SELECT c.relowner, 'the owner of its tables' FROM pg_class c"
+            "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S'))"
+            " SELECT r.rolname, o.what FROM owners o JOIN pg_roles r ON r.oid = o.oid"
+            " WHERE pg_has_role(:app, o.oid, 'MEMBER') LIMIT 1"
+        ),
+        {"app": app_role},
+    ).first()
+    if owner is not None:
+        name, what = owner
+        return (f"{what}" if name == app_role
+                else f"a member of {name}, {what}")
+    strong = conn.execute(
+        text("SELECT rolname FROM pg_roles WHERE rolname <> :app "
+             "AND (rolsuper OR rolcreaterole OR rolbypassrls) "
+             "AND pg_has_role(:app, oid, 'MEMBER') ORDER BY rolname LIMIT 1"),
+        {"app": app_role},
+    ).scalar()
+    if strong is not None:
+        return f"a member of {strong}, a superuser or a role that creates roles or bypasses RLS"
+    for predefined, power in _PREDEFINED_UNSAFE.items():
+        member = conn.execute(
+            text("SELECT pg_has_role(:app, to_regrole(:p), 'MEMBER') "
+                 "WHERE to_regrole(:p) IS NOT NULL"),
+            {"app": app_role, "p": predefined},
+        ).scalar()
+        if member:
+            return f"a member of {predefined}, which {power}"
+    return None
 
 
 def script_head(engine: Engine) -> str | None:
