@@ -176,8 +176,9 @@ def _govern(
     from carehaven.governance.sharing import Terms, add_agreement, add_recipient
 
     progress("governance: users, agreement, release", 1, 3)
-    # The haven's owner (single-operator mode) adds both people, so neither made the other's
-    # account: they are independent, as a release's two people must be (SHR-12).
+    # The haven's owner (single-operator mode) adds both people: they are its two founders,
+    # independent of each other as a release's two people must be (SHR-12), and the second
+    # one ends single-operator mode (docs/access.md).
     operator = acting_user(haven).username  # the account running the demo keeps data-team
     people = {operator: "proposed the demo release", APPROVER: "approved it"}
     for name, display in ((operator, "Demo operator"), (APPROVER, "Demo second person")):

@@ -213,7 +213,7 @@ def test_only_the_ips_team_may_see_identifiable_ips_data(haven_dir: Path) -> Non
         haven.close()
 
 
-def test_the_first_user_ends_single_operator_mode(tmp_path: Path, cli: Cli) -> None:
+def test_two_founders_end_single_operator_mode(tmp_path: Path, cli: Cli) -> None:
     h = ["--haven", str(tmp_path / "haven")]
     owner = {"USER": "owner"}
     assert cli(owner, *h, "init")[0] == 0
@@ -221,35 +221,65 @@ def test_the_first_user_ends_single_operator_mode(tmp_path: Path, cli: Cli) -> N
                "R")[0] == 0
     code, _, err = cli(owner, *h, "users", "add", "r.lee", "--name", "Rob Lee", "--org",
                        "P001", "--role", "submitter", "--token-out", str(tmp_path / "x"))
-    assert code == 2 and "data-team" in err and not (tmp_path / "x").exists()
+    assert code == 2 and "two founders" in err and "data-team" in err
+    assert not (tmp_path / "x").exists()
     code, _, err = cli(owner, *h, "users", "add", "a.khan@haven", "--name", "Asha Khan",
                        "--role", "data-team")
-    assert code == 2 and "--token-out" in err  # the first user must be able to prove it
+    assert code == 2 and "--token-out" in err  # a founder must be able to prove it
+    code, _, err = cli(owner, *h, "users", "add", "a.khan@haven", "--name", "Asha Khan",
+                       "--role", "data-team", "--role", "ips-team", "--token-out",
+                       str(tmp_path / "x"))
+    assert code == 13 and "cannot be given to a new account" in err
     first = tmp_path / "a.khan.token"
     code, out, err = cli(owner, *h, "users", "add", "a.khan@haven", "--name", "Asha Khan",
                          "--role", "data-team", "--token-out", str(first), "--json")
     assert code == 0, err
     assert json.loads(out)["grants"][0]["role"] == "data-team"
     assert first.stat().st_mode & 0o777 == 0o600 and "CAREHAVEN_TOKEN" in err
+    assert "founder 1 of 2" in err and "still acts as the haven's owner" in err
     token = first.read_text().strip()
     assert token not in out + err
     boss = {**owner, TOKEN_ENV: token}
+    # One founder: a command without a token that names nobody still runs as the owner, and a
+    # token authenticates its user as ever.
+    code, out, _ = cli(owner, *h, "auth", "whoami", "--json")
+    assert code == 0 and json.loads(out)["actor"] == "cli:owner"
+    code, out, _ = cli(boss, *h, "auth", "whoami", "--json")
+    assert code == 0 and json.loads(out)["actor"] == "user:a.khan@haven"
+    assert cli({**owner, "CAREHAVEN_USER": "a.khan@haven"}, *h, "orgs", "list")[0] == 13
+    code, _, err = cli(owner, *h, "users", "add", "r.lee", "--name", "Rob Lee", "--org",
+                       "P001", "--role", "submitter", "--token-out", str(tmp_path / "x"))
+    assert code == 2 and "registers only data-team users" in err
+    # The owner made the founder's account: it is nobody's second person for a release.
+    code, _, err = cli(owner, *h, "release", "propose", "--agreement", "A-1", "--dataset",
+                       "ndtms-episode")
+    assert code == 13 and "independent of nobody" in err
+    # The second founder, another person, ends the mode.
+    ben = tmp_path / "b.lee.token"
+    code, _, err = cli(owner, *h, "users", "add", "b.lee", "--name", "Ben Lee", "--role",
+                       "data-team", "--token-out", str(ben))
+    assert code == 0 and "single-operator mode is over" in err, err
     assert cli(owner, *h, "orgs", "list")[0] == 13  # the OS account is nobody now
     assert cli({**owner, "CAREHAVEN_USER": "a.khan@haven"}, *h, "orgs", "list")[0] == 13
+    code, _, err = cli(owner, *h, "users", "add", "c.ode", "--name", "C", "--role",
+                       "data-team", "--token-out", str(tmp_path / "y"))
+    assert code == 13 and not (tmp_path / "y").exists()  # no third founder
     rlee = tmp_path / "r.lee.token"
     assert cli(boss, *h, "users", "add", "r.lee", "--name", "Rob Lee", "--org", "P001",
                "--role", "submitter", "--token-out", str(rlee))[0] == 0
     code, _, err = cli(boss, *h, "users", "add", "x", "--name", "X", "--token-out", str(rlee))
     assert code == 2 and "already exists" in err  # an existing file is never overwritten
     assert cli(boss, *h, "users", "grant", "r.lee", "analyst")[0] == 0
-    # a.khan made r.lee's account: she gives it only what she holds herself.
+    # a.khan made r.lee's account: the auditor's role must come from someone independent.
     code, _, err = cli(boss, *h, "users", "grant", "r.lee", "auditor")
-    assert code == 13 and "may give it only what a.khan@haven may do" in err
+    assert code == 13 and "a.khan@haven created the account of r.lee" in err
+    assert "granted only by someone independent" in err
     code, out, _ = cli(boss, *h, "users", "list", "--json")
     people = {u["username"]: u for u in json.loads(out)}
     assert {(g["role"], g["org"]) for g in people["r.lee"]["grants"]} == {
         ("submitter", "P001"), ("analyst", None)}
     assert people["r.lee"]["created_by"] == "user:a.khan@haven"
+    assert people["b.lee"]["created_by"] == "cli:owner"
     assert people["a.khan@haven"]["grants"][0]["last_used_at"] is not None
     code, out, _ = cli(boss, *h, "users", "list")
     assert code == 0 and "r.lee" in out and "every organisation" in out
@@ -263,13 +293,92 @@ def test_the_first_user_ends_single_operator_mode(tmp_path: Path, cli: Cli) -> N
     assert cli(boss, *h, "audit", "verify")[0] == 0
 
 
+def _founded(tmp_path: Path, cli: Cli) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """A new haven whose owner registered the two founders, operator and other (data-team);
+    each person's environment, acting with their first token."""
+    h = ["--haven", str(tmp_path / "haven")]
+    assert cli({}, *h, "init")[0] == 0
+    envs: dict[str, dict[str, str]] = {}
+    for name in ("operator", "other"):
+        envs[name] = _add(tmp_path, cli, h, {}, name, "data-team")
+    return h, envs
+
+
+def _add(tmp_path: Path, cli: Cli, h: list[str], by: dict[str, str], name: str,
+         *roles: str) -> dict[str, str]:
+    """``by`` adds ``name`` with ``roles`` and a first token; the new person's environment."""
+    file = tmp_path / f"{name}.token"
+    code, _, err = cli(by, *h, "users", "add", name, "--name", name.title(),
+                       *(x for r in roles for x in ("--role", r)), "--token-out", str(file))
+    assert code == 0, err
+    return {TOKEN_ENV: file.read_text().strip()}
+
+
+def test_sibling_accounts_are_one_person(tmp_path: Path, cli: Cli) -> None:
+    """The outside tester's escalation: op2 (data-team, made by a founder) makes s1 and s2,
+    keeps both first tokens, and tries to give s2 (then s1) the IPS team's access and the
+    auditor's. The two accounts share a creator, so they are one person: refused, audited."""
+    h, env = _founded(tmp_path, cli)
+    env["op2"] = _add(tmp_path, cli, h, env["operator"], "op2", "data-team")
+    for sibling in ("s1", "s2"):
+        env[sibling] = _add(tmp_path, cli, h, env["op2"], sibling, "data-team")
+    for granter, grantee, role, says in [
+        ("s1", "s2", "ips-team", "s1 and s2 were both made by op2"),
+        ("s1", "s2", "auditor", "Nobody holds both auditor and data-team"),
+        ("s2", "s1", "ips-team", "s2 and s1 were both made by op2"),
+        ("s2", "op2", "ips-team", "op2 created your account"),
+    ]:
+        code, out, err = cli(env[granter], *h, "users", "grant", grantee, role)
+        assert code == 13 and says in err, (granter, grantee, role, err)
+        assert "Traceback" not in err and env[granter][TOKEN_ENV] not in out + err
+    code, out, _ = cli(env["other"], *h, "users", "list", "--json")
+    held = {(u["username"], g["role"]) for u in json.loads(out) for g in u["grants"]}
+    assert held == {(name, "data-team") for name in ("operator", "other", "op2", "s1", "s2")}
+    code, out, _ = cli(env["other"], *h, "audit", "show", "--limit", "100", "--json")
+    denied = [(e["actor"], e["subject"], json.loads(e["details"])["permission"])
+              for e in json.loads(out) if e["action"] == "access.denied"]
+    assert denied == [("user:s1", "user:s2", "manage-users"), ("user:s1", "user:s2",
+                      "manage-users"), ("user:s2", "user:s1", "manage-users"),
+                      ("user:s2", "user:op2", "manage-users")]
+    # The other founder is independent of them all, and so may grant it.
+    assert cli(env["other"], *h, "users", "grant", "s1", "ips-team")[0] == 0
+
+
+def test_auditor_and_data_team_are_never_one_person(tmp_path: Path, cli: Cli) -> None:
+    """The signing key is not the data team's: two data-team colleagues, independent of each
+    other, cannot make each other the auditor, nor an auditor join the data team."""
+    h, env = _founded(tmp_path, cli)
+    for granter, grantee in [("operator", "other"), ("other", "operator")]:
+        code, _, err = cli(env[granter], *h, "users", "grant", grantee, "auditor")
+        assert code == 13 and "Nobody holds both auditor and data-team" in err
+    env["dpo"] = _add(tmp_path, cli, h, env["other"], "dpo")
+    code, _, err = cli(env["other"], *h, "users", "grant", "dpo", "auditor")
+    assert code == 13 and "other created the account of dpo" in err  # not independent
+    assert cli(env["operator"], *h, "users", "grant", "dpo", "auditor")[0] == 0
+    code, _, err = cli(env["operator"], *h, "users", "grant", "dpo", "data-team")
+    assert code == 13 and "Nobody holds both" in err
+    code, _, err = cli(env["other"], *h, "users", "add", "both", "--name", "B", "--role",
+                       "data-team", "--role", "auditor")
+    assert code == 13 and "Nobody holds both" in err
+    code, out, _ = cli(env["dpo"], *h, "audit", "show", "--limit", "100", "--json")
+    assert code == 0  # the auditor reads the log
+    denied = [(e["actor"], e["subject"]) for e in json.loads(out)
+              if e["action"] == "access.denied"]
+    assert denied == [("user:operator", "user:other"), ("user:other", "user:operator"),
+                      ("user:other", "user:dpo"), ("user:operator", "user:dpo"),
+                      ("user:other", "user:both")]
+    code, out, _ = cli(env["dpo"], *h, "auth", "whoami", "--json")
+    assert [g["role"] for g in json.loads(out)["roles"]] == ["auditor"]
+
+
 def test_no_second_account_grants_its_maker_a_role(tmp_path: Path, cli: Cli) -> None:
     """boss makes boss2 (and holds its first token); boss2 may not give boss the IPS team's
     access, nor may boss give it to boss2 or to an account boss2 makes."""
     h = ["--haven", str(tmp_path / "haven")]
     assert cli({}, *h, "init")[0] == 0
-    assert cli({}, *h, "users", "add", "boss", "--name", "Boss", "--role", "data-team",
-               "--token-out", str(tmp_path / "boss"))[0] == 0
+    for founder in ("boss", "carol"):  # the haven's two founders
+        assert cli({}, *h, "users", "add", founder, "--name", founder.title(), "--role",
+                   "data-team", "--token-out", str(tmp_path / founder))[0] == 0
     boss = {TOKEN_ENV: (tmp_path / "boss").read_text().strip()}
     assert cli(boss, *h, "users", "add", "boss2", "--name", "Boss Two", "--role", "data-team",
                "--token-out", str(tmp_path / "boss2"))[0] == 0
@@ -284,7 +393,8 @@ def test_no_second_account_grants_its_maker_a_role(tmp_path: Path, cli: Cli) -> 
     assert cli(boss3, *h, "users", "grant", "boss2", "auditor")[0] == 13
     code, out, _ = cli(boss, *h, "users", "list", "--json")
     held = {(u["username"], g["role"]) for u in json.loads(out) for g in u["grants"]}
-    assert held == {("boss", "data-team"), ("boss2", "data-team"), ("boss3", "data-team")}
+    assert held == {("boss", "data-team"), ("boss2", "data-team"), ("boss3", "data-team"),
+                    ("carol", "data-team")}
     code, out, _ = cli(boss, *h, "audit", "show", "--limit", "100", "--json")
     denied = [e for e in json.loads(out) if e["action"] == "access.denied"]
     assert [(e["actor"], e["subject"]) for e in denied] == [

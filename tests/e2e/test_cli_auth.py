@@ -76,6 +76,9 @@ def test_a_person_types_their_password_on_a_terminal(tmp_path: Path) -> None:
     )
     assert code == 0, shown
     outputs.append(shown)
+    second = run(*h, "users", "add", "b.lee", "--name", "Ben Lee", "--role", "data-team",
+                 "--token-out", str(tmp_path / "b.lee.token"))  # the second founder
+    assert second.returncode == 0 and "single-operator mode is over" in second.stderr
     me = {"CAREHAVEN_USER": "a.khan"}
     code, shown = in_terminal(*h, "orgs", "list", env=me, answers=((ASK, PW),))
     assert code == 0, shown
@@ -115,7 +118,7 @@ def test_a_person_types_their_password_on_a_terminal(tmp_path: Path) -> None:
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["label"] == "laptop"
     log = run(*h, "audit", "show", "--limit", "100", "--json", env=with_token)
     actions = [e["action"] for e in json.loads(log.stdout)]
-    assert actions.count("password.set") == 1 and actions.count("token.issued") == 1
+    assert actions.count("password.set") == 1 and actions.count("token.issued") == 2
     assert actions.count("access.denied") == 3
     outputs += [listed.stdout, listed.stderr, log.stdout, log.stderr]
 
@@ -129,7 +132,8 @@ def test_a_person_types_their_password_on_a_terminal(tmp_path: Path) -> None:
             assert PW.encode() not in data and PW2.encode() not in data, path
             assert secret.encode() not in data and token.encode() not in data, path
     with sqlite3.connect(haven / "control.sqlite") as db:
-        hashes = [r[0] for r in db.execute("SELECT password_hash FROM users UNION ALL "
+        hashes = [r[0] for r in db.execute("SELECT password_hash FROM users WHERE "
+                                           "password_hash IS NOT NULL UNION ALL "
                                            "SELECT secret_hash FROM access_tokens")]
-    assert len(hashes) == 2 and all(x.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert len(hashes) == 3 and all(x.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
                                     for x in hashes)

@@ -22,20 +22,22 @@ FIELDS = "age_at_referral,sex,referral_date,substance_1"
 
 @pytest.fixture(scope="module")
 def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A linked haven whose first user, admin, added two data-team users, alice and bob:
-    neither made the other's account, so they are independent (SHR-12)."""
+    """A linked haven whose owner registered its two founders, admin and admin2; admin added
+    alice and carol, admin2 added bob (all data-team). alice and bob were made under different
+    founders, so are independent (SHR-12); alice and carol were both made by admin, so are
+    not."""
     root = tmp_path_factory.mktemp("cli-governance")
     haven, _ = build(root / "haven", root / "returns", people=600, seed=5, periods=("2025Q1",))
     link(haven, actor="test")
     haven.close()
     h = str(root / "haven")
-    first = root / "admin.token"
-    r = run("--haven", h, "users", "add", "admin", "--name", "Admin", "--role", "data-team",
-            "--token-out", str(first))
-    assert r.returncode == 0, r.stderr
-    for user in ("alice", "bob"):
+    for founder in ("admin", "admin2"):
+        r = run("--haven", h, "users", "add", founder, "--name", founder.title(), "--role",
+                "data-team", "--token-out", str(root / f"{founder}.token"))
+        assert r.returncode == 0, r.stderr
+    for user, by in (("alice", "admin"), ("bob", "admin2"), ("carol", "admin")):
         r = run("--haven", h, "users", "add", user, "--name", user.title(), "--role", "data-team",
-                env={"CAREHAVEN_TOKEN": first.read_text().strip()})
+                env={"CAREHAVEN_TOKEN": (root / f"{by}.token").read_text().strip()})
         assert r.returncode == 0, r.stderr
     return root / "haven"
 
@@ -96,6 +98,34 @@ def test_the_issue_walkthrough(haven_dir: Path, tmp_path: Path) -> None:
 
     review = _ok(*h, "access", "review")
     assert any(a["agreement"] == deal["agreement_id"] for a in review["access"])  # type: ignore[attr-defined]
+
+
+def test_a_sibling_is_not_a_second_person(haven_dir: Path, tmp_path: Path) -> None:
+    """The outside tester's release: alice and carol were both made by admin, who may hold
+    both first tokens, so carol approving alice's proposal is one person approving their own
+    release (SHR-12): refused (exit 13) and audited; the release stays proposed, unwritten."""
+    h = ["--haven", str(haven_dir)]
+    _ok(*h, "recipients", "add", "UNI", "--kind", "research", "--name", "A University")
+    expires = (date.today() + timedelta(days=365)).isoformat()
+    deal = _ok(*h, "agreements", "add", "--recipient", "UNI", "--tier", "de-personalised",
+               "--datasets", "ndtms-episode", "--fields", FIELDS, "--purposes", "research",
+               "--lawful-basis", "6.1.e,9.2.j", "--expires", expires,
+               "--no-reidentification-signed")
+    proposed = _ok(*h, "release", "propose", "--agreement", str(deal["agreement_id"]),
+                   "--dataset", "ndtms-episode", "--purpose", "research")
+    rid = str(proposed["release_id"])
+    out = tmp_path / "r"
+    r = run(*h, "release", "approve", rid, "--out", str(out), "--json",
+            env=user_env(haven_dir, "carol"))
+    assert r.returncode == 13, r.stdout + r.stderr
+    assert "not a second person" in r.stderr and "Traceback" not in r.stderr
+    assert json.loads(r.stdout)["error"]["exit_code"] == 13
+    assert not out.exists()
+    assert _ok(*h, "release", "show", rid)["status"] == "proposed"
+    log = run(*h, "audit", "show", "--limit", "20", "--json", env=user_env(haven_dir, "admin2"))
+    refused = [e for e in json.loads(log.stdout) if e["action"] == "release.refused"]
+    assert refused[-1]["actor"] == "user:carol" and refused[-1]["subject"] == f"release:{rid}"
+    assert "not-independent" in refused[-1]["details"]
 
 
 def test_police_are_denied_with_the_requirement(haven_dir: Path) -> None:

@@ -17,6 +17,7 @@ from carehaven.control.models import AuditEntry, Role, RoleGrant, User
 from carehaven.errors import AccessDeniedError, ExitCode, NotFoundError, UsageError
 from carehaven.governance import auth
 from carehaven.governance.access import (
+    NOT_THE_OWNERS,
     ORG_ROLES,
     ORG_SCOPED,
     ROLE_PERMISSIONS,
@@ -24,6 +25,7 @@ from carehaven.governance.access import (
     Permission,
     acting_user,
     add_user,
+    founders,
     grant,
     require,
     require_visible,
@@ -170,20 +172,45 @@ def test_a_haven_without_users_is_run_by_its_owner(haven: Haven) -> None:
     assert verify(haven.engine).entries == entries  # checking wrote nothing
 
 
-def test_the_first_user_must_be_data_team(two_orgs: Haven) -> None:
-    with pytest.raises(UsageError, match="first user must be given the data-team role"):
-        add_user(two_orgs, "alice", "Alice", "P001", roles=["submitter"], actor="cli:owner")
-    with pytest.raises(UsageError, match="first user"):
-        add_user(two_orgs, "boss", "Boss", None, actor="cli:owner")
+def test_two_founders_end_single_operator_mode(two_orgs: Haven) -> None:
+    for roles in (["submitter"], []):
+        with pytest.raises(UsageError, match="Until the haven has two founders"):
+            add_user(two_orgs, "alice", "Alice", "P001", roles=roles, actor="cli:owner")
     assert acting_user(two_orgs, environ=ENV).single_operator  # nothing was half-added
     add_user(two_orgs, "owner", "Owner", None, roles=["data-team"], actor="cli:owner",
              password_hash=hash_password(PW))
+    with two_orgs.sessions() as s:
+        assert founders(s) == 1
+    # One founder: a command that presents no token and names nobody still runs as the owner,
+    owner = acting_user(two_orgs, environ=ENV)
+    assert owner.single_operator and owner.label == "cli:owner"
+    require(two_orgs, owner, P.MANAGE_USERS)
+    with pytest.raises(UsageError, match="registers only data-team users"):
+        add_user(two_orgs, "alice", "Alice", "P001", roles=["submitter"], actor="cli:owner")
+    # who may not propose or approve a release: it made the founder's account.
+    for permission in sorted(NOT_THE_OWNERS):
+        with pytest.raises(AccessDeniedError, match="independent of nobody") as caught:
+            require(two_orgs, owner, permission)
+        assert caught.value.exit_code == ExitCode.ACCESS_DENIED
+    assert [(e.actor, e.subject) for e in _denials(two_orgs)] == [("cli:owner", "user:owner")] * 2
+    # A founder who presents a token, or names themselves and types a password, is themselves.
+    assert _as(two_orgs, "owner").label == "user:owner"
+    assert acting_user(two_orgs, "owner", environ=ENV, password=lambda _p: PW).via == "password"
+    with pytest.raises(AccessDeniedError, match="names nobody acts as its owner"):
+        acting_user(two_orgs, "owner", environ=ENV)  # named, nobody to ask: refused
+    # The second founder ends the mode.
+    add_user(two_orgs, "kim", "Kim", None, roles=["data-team"], actor="cli:owner")
     asked: list[str] = []
     actor = acting_user(two_orgs, environ=ENV,  # the OS account is now a registered user
                         password=lambda prompt: asked.append(prompt) or PW)
     assert asked == ["carehaven password for owner: "]
     assert not actor.single_operator and actor.label == "user:owner"
     assert actor.roles == (("data-team", None),) and actor.via == "password"
+    # For good: a founder leaving or losing data-team does not bring the owner back.
+    with two_orgs.transaction() as s:
+        s.execute(update(User).where(User.username == "kim").values(active=False))
+    with pytest.raises(AccessDeniedError, match="is not enough"):
+        acting_user(two_orgs, environ=ENV)
 
 
 def test_once_users_exist_naming_one_is_not_enough(two_orgs: Haven) -> None:

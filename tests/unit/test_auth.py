@@ -24,6 +24,7 @@ from carehaven.governance.access import (
     creators,
     grant,
     independent,
+    revoke,
 )
 from carehaven.governance.auth import (
     TOKEN_ENV,
@@ -265,13 +266,14 @@ def test_auth_events_hold_codes_and_ids_only() -> None:
 
 @pytest.fixture
 def chain(people: Haven) -> Haven:
-    """boss -> boss2 -> boss3 (each made by the one before, all data-team); carol and dave
-    made by the owner, and erin made by boss."""
+    """boss -> boss2 -> boss3 (each made by the one before, all data-team); carol, the second
+    founder (data-team), and dave made by the owner; erin made by boss, frank by carol."""
     add_user(people, "boss2", "B2", None, roles=["data-team"], actor="user:boss")
     add_user(people, "boss3", "B3", None, roles=["data-team"], actor="user:boss2")
     add_user(people, "carol", "Carol", None, roles=["data-team"], actor="cli:owner")
-    add_user(people, "dave", "Dave", None, actor="cli:owner")
+    add_user(people, "dave", "Dave", None, actor="cli:owner")  # in-process: past the founders
     add_user(people, "erin", "Erin", None, actor="user:boss")
+    add_user(people, "frank", "Frank", None, actor="user:carol")
     return people
 
 
@@ -287,7 +289,12 @@ def test_independence(chain: Haven) -> None:
         ("boss", "boss"): False, ("boss", "user:boss"): False,
         ("boss", "boss2"): False, ("boss3", "boss"): False, ("user:boss3", "user:boss2"): False,
         ("boss", "carol"): True, ("boss3", "carol"): True,
-        ("boss2", "erin"): True,  # both made by boss: neither made the other (docs/access.md)
+        # Made by the same user: one person may hold both first credentials (siblings) ...
+        ("boss2", "erin"): False,
+        ("boss3", "erin"): False,  # ... or made under them (cousins: boss made both chains)
+        # The owner is nobody's shared creator: its founders, and what each makes, are two.
+        ("carol", "dave"): True, ("frank", "erin"): True, ("frank", "boss3"): True,
+        ("frank", "carol"): False,
         ("cli:owner", "boss3"): False, ("cli:owner", "cli:owner"): False,
         ("cli:someone", "boss"): True,
     }
@@ -314,11 +321,20 @@ def test_a_creator_gives_only_what_they_hold(chain: Haven) -> None:
     # To the accounts boss made (directly or not): what boss may do, yes; more, no.
     grant(chain, "erin", "submitter", "P001", actor="user:boss")
     grant(chain, "boss3", "analyst", None, actor="user:boss")
-    for who, role in [("erin", "ips-team"), ("boss3", "auditor"), ("boss2", "ips-team")]:
-        with pytest.raises(AccessDeniedError, match="may give it only what boss may do"):
+    add_user(chain, "al2", "Al", None, actor="user:alice")  # in-process: alice manages nobody
+    with pytest.raises(AccessDeniedError, match="so alice may give it only what alice may do"):
+        grant(chain, "al2", "data-team", None, actor="user:alice")
+    # The privileged roles never come from someone who is not independent of the account.
+    for who, role, says in [("erin", "ips-team", "boss created the account of erin"),
+                            ("boss2", "ips-team", "boss created the account of boss2"),
+                            ("boss3", "auditor", "Nobody holds both auditor and data-team")]:
+        with pytest.raises(AccessDeniedError, match=says) as caught:
             grant(chain, who, role, None, actor="user:boss")
-    with pytest.raises(AccessDeniedError, match="may give it only"):
+        assert caught.value.exit_code == ExitCode.ACCESS_DENIED
+    with pytest.raises(AccessDeniedError, match="cannot be given to a new account"):
         add_user(chain, "puppet", "P", None, roles=["ips-team"], actor="user:boss")
+    with pytest.raises(AccessDeniedError, match="cannot be given to a new account"):
+        add_user(chain, "puppet", "P", None, roles=["auditor"], actor="cli:owner")
     with chain.sessions() as s:
         assert s.get(User, "puppet") is None  # nothing was added
     # Someone independent of the account may give what the data team lacks.
@@ -329,8 +345,55 @@ def test_a_creator_gives_only_what_they_hold(chain: Haven) -> None:
                          .where(RoleGrant.revoked_at.is_(None))).all()
     held = {(name, role) for name, role in rows}
     assert {("erin", "ips-team"), ("dave", "auditor"), ("erin", "submitter")} <= held
-    assert not {("boss", "ips-team"), ("boss2", "ips-team"), ("boss3", "auditor")} & held
+    assert not {("boss", "ips-team"), ("boss2", "ips-team"), ("boss3", "auditor"),
+                ("al2", "data-team")} & held
     assert verify(chain.engine).ok
+
+
+def test_siblings_are_one_person(chain: Haven) -> None:
+    """The outside tester's escalation: boss makes boss2 and erin and may hold both first
+    tokens; neither may give the other what the data team lacks, in either direction, nor may
+    an account made under one of them (boss3, made by boss2)."""
+    cases = [("boss2", "erin", "ips-team"), ("boss2", "erin", "auditor"),
+             ("erin", "boss2", "ips-team"), ("boss3", "erin", "ips-team"),
+             ("boss3", "erin", "auditor")]
+    for granter, grantee, role in cases:
+        with pytest.raises(AccessDeniedError, match="were both made by boss") as caught:
+            grant(chain, grantee, role, None, actor=f"user:{granter}")
+        assert caught.value.exit_code == ExitCode.ACCESS_DENIED
+    # A sibling gives only what it holds itself: that adds nothing to the one person.
+    with pytest.raises(AccessDeniedError, match="so erin may give it only what erin may do"):
+        grant(chain, "boss2", "submitter", "P001", actor="user:erin")
+    assert grant(chain, "erin", "data-team", None, actor="user:boss2").role == "data-team"
+    denied = _denied(chain)
+    assert len(denied) == len(cases) + 1
+    assert all('"permission":"manage-users"' in d.details for d in denied)
+    assert [d.actor for d in denied][:2] == ["user:boss2"] * 2
+
+
+def test_auditor_is_never_held_with_data_team(chain: Haven) -> None:
+    """The signing key is not the data team's: not by a grant either way, nor at creation,
+    whoever grants it (carol is independent of boss2 and of dave)."""
+    with pytest.raises(AccessDeniedError, match="Nobody holds both auditor and data-team"):
+        grant(chain, "boss2", "auditor", None, actor="user:carol")
+    grant(chain, "dave", "auditor", None, actor="user:carol")
+    with pytest.raises(AccessDeniedError, match="Nobody holds both auditor and data-team"):
+        grant(chain, "dave", "data-team", None, actor="user:carol")
+    with pytest.raises(AccessDeniedError, match="Nobody holds both"):
+        add_user(chain, "both", "B", None, roles=["data-team", "auditor"], actor="test")
+    with chain.sessions() as s:
+        assert s.get(User, "both") is None
+        rows = s.execute(select(RoleGrant.username, RoleGrant.role)
+                         .where(RoleGrant.revoked_at.is_(None))).all()
+    assert ("dave", "auditor") in rows and ("dave", "data-team") not in rows
+    assert ("boss2", "auditor") not in rows
+    denied = _denied(chain)
+    assert [(d.actor, d.subject) for d in denied] == [
+        ("user:carol", "user:boss2"), ("user:carol", "user:dave"), ("test", "user:both")]
+    # Once boss2 leaves the data team, an independent user may make them the auditor.
+    grant(chain, "erin", "data-team", None, actor="user:carol")  # someone keeps manage-users
+    revoke(chain, "boss2", "data-team", None, actor="user:carol")
+    grant(chain, "boss2", "auditor", None, actor="user:carol")
 
 
 def test_tokens_expire_by_the_clock(people: Haven, clock_at: Callable[[datetime], None]) -> None:

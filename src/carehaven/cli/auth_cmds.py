@@ -29,12 +29,13 @@ auth_app.add_typer(token_app, name="token")
 
 
 def _person(acting: Actor) -> None:
-    """Tokens and passwords belong to users; in single-operator mode there is nobody to prove."""
+    """Tokens and passwords belong to users; the owner in single-operator mode proves nothing."""
     if acting.single_operator:
         raise UsageError(
-            "This haven has no users yet, so nobody needs to prove who they are "
-            "(single-operator mode). Tokens and passwords are for users: 'carehaven users add "
-            "NAME ... --token-out FILE' or '--password-prompt'."
+            "This command ran as the haven's owner (single-operator mode, which lasts until "
+            "the haven has two founders), and tokens and passwords are for users: add one with "
+            "'carehaven users add NAME ... --token-out FILE' or '--password-prompt', or act as "
+            "one with CAREHAVEN_TOKEN or CAREHAVEN_USER."
         )
 
 
@@ -171,5 +172,5 @@ def auth_whoami(ctx: typer.Context, json: JsonFlag = False) -> None:
         return
     roles = ", ".join(f"{r} ({o or 'every organisation'})" for r, o in who.roles) or "none"
     if who.single_operator:
-        roles = "every permission (the haven's owner, single-operator mode)"
+        roles = "every permission (the haven's owner, single-operator mode: docs/access.md)"
     out.print(f"{who.label} ({who.via}); roles: {roles}.")

@@ -47,7 +47,8 @@ def users_add(
         typer.Option(
             "--role",
             help=f"A role to grant, repeatable: {ROLES}. Organisation roles are for --org. "
-            "The first user of a haven must have data-team.",
+            "The haven's first two users (its founders) must have data-team; ips-team and "
+            "auditor are granted later, by someone independent of the account.",
         ),
     ] = None,
     password_prompt: Annotated[
@@ -67,9 +68,9 @@ def users_add(
     """Add a user, with their roles granted in the same step.
 
     A user acts only after proving who they are, so give them a first password
-    (--password-prompt) or token (--token-out); the first user of a haven must have one.
+    (--password-prompt) or token (--token-out); each of the haven's two founders must have one.
     """
-    from carehaven.governance.access import add_user, users
+    from carehaven.governance.access import FOUNDERS, add_user, founders, users
     from carehaven.governance.auth import (
         ask_new_password,
         hash_password,
@@ -81,8 +82,9 @@ def users_add(
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
     if who.single_operator and not (password_prompt or token_out):
         raise UsageError(
-            "The first user must be able to prove who they are, or nobody could act in this "
-            "haven any more: add --password-prompt (on a terminal) or --token-out FILE."
+            "The haven's first two users (its founders) must be able to prove who they "
+            "are, or nobody could act in this haven once they are added: add --password-prompt "
+            "(on a terminal) or --token-out FILE."
         )
     hashed = None
     if password_prompt:
@@ -120,12 +122,24 @@ def users_add(
             soft_wrap=True,
         )
     if who.single_operator:
-        err.print(
-            "This haven now has users, so a command acts for a person only when they prove "
-            "who they are: set CAREHAVEN_TOKEN to their token, or run commands in a terminal "
-            "and type their password (docs/access.md).",
-            soft_wrap=True,
-        )
+        with haven.sessions() as session:
+            count = founders(session)
+        if count < FOUNDERS:
+            err.print(
+                f"{added.username} is founder {count} of {FOUNDERS}. Until a second founder, a "
+                "different person, is added the same way, a command without a token still "
+                "acts as the haven's owner: the two-person rule needs two people independent "
+                "of each other from the start (docs/access.md).",
+                soft_wrap=True,
+            )
+        else:
+            err.print(
+                "This haven now has its two founders, so single-operator mode is over: "
+                "a command acts for a person only when they prove who they are. Set "
+                "CAREHAVEN_TOKEN to their token, or run commands in a terminal and type their "
+                "password (docs/access.md).",
+                soft_wrap=True,
+            )
 
 
 @users_app.command("grant")
@@ -136,7 +150,11 @@ def users_grant(
     org: Annotated[str | None, typer.Option("--org", help=ORG_HELP)] = None,
     json: JsonFlag = False,
 ) -> None:
-    """Grant a role; nobody may grant one to themselves, nor through an account they made."""
+    """Grant a role; nobody may grant one to themselves, nor through an account they made.
+
+    ips-team and auditor come only from someone independent of the grantee (not among its
+    creators, not made by the same user), and nobody holds auditor with data-team.
+    """
     from carehaven.governance.access import grant
 
     haven, who = open_as(ctx, Permission.MANAGE_USERS)

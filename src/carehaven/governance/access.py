@@ -12,17 +12,24 @@ allows a permission for organisation ``org`` when its role carries the permissio
 is ``None`` or ``org``; a permission that is not about one organisation is checked with
 ``org=None`` and so needs an unscoped grant.
 
-Single-operator mode. Until the first user is added, the haven has nobody to check against:
-whoever runs the command line owns the haven folder (mode 0700), key file included, and so
-already holds everything. Commands then act as that OS account with every permission, as they
-did before users existed. Adding the first user ends the mode; that user must hold data-team,
-or nobody could run the pipeline or add users any more.
+Single-operator mode. Until the haven has two founders, the data-team users the bootstrap
+owner registered, whoever runs the command line owns the haven folder (mode 0700), key file
+included, and so already holds everything. A command that presents no token and names nobody
+then acts as that OS account with every permission, as commands did before users existed
+(except proposing and approving releases once a user exists: the owner made every account, so
+is nobody's second person). The owner registers only data-team users meanwhile: the two-person
+rule needs two people independent of each other from the start, and every account a user
+makes descends from one founder. The second founder ends the mode for good.
 
-Authentication. Once the haven has users, naming one proves nothing: ``acting_user`` acts for
+Authentication. Once the mode is over, naming a user proves nothing: ``acting_user`` acts for
 a person only when they present one of their personal tokens or type their password
-(``governance.auth``). Independence: whoever creates an account may hold its first
-credential, so an account's creators (``User.created_by``, followed back) are not independent
-of it (``independent``), may not be granted roles by it, and may give it only what they hold.
+(``governance.auth``). Independence (``independent``): whoever creates an account may hold its
+first credential, so an account is not independent of its creators (``User.created_by``,
+followed back), nor of the other accounts a registered user among them made (siblings,
+cousins); the bootstrap owner is no such shared creator. Nobody grants a role to any of their
+own creators; a granter not independent of the grantee gives only what they hold; the
+privileged roles (ips-team, auditor) come only from someone independent of the grantee; and
+auditor is never held with data-team (the audit log's signing key is not the data team's).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from carehaven import clock
@@ -115,6 +122,24 @@ USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,95}$")
 AUTHENTICATE = "authenticate"
 #: Actor.via in single-operator mode: nobody authenticates, the OS account owns the haven.
 VIA_OWNER = "single-operator"
+#: Single-operator mode lasts until the bootstrap owner has registered this many founders:
+#: the two people a release's two-person rule needs, independent of each other from the start.
+FOUNDERS = 2
+#: Roles granted only by someone independent of the grantee (docs/access.md, "Privileged
+#: roles"): what the data team lacks, identifiable IPS data (SHR-6) and the audit log's
+#: signing key.
+PRIVILEGED: frozenset[Role] = frozenset({Role.IPS_TEAM, Role.AUDITOR})
+#: Roles nobody holds together, and why.
+EXCLUSIVE: tuple[tuple[Role, Role, str], ...] = (
+    (Role.AUDITOR, Role.DATA_TEAM,
+     "the auditor signs the audit log's checkpoints, which witness what the data team did, so "
+     "the signing key is not the data team's"),
+)
+#: What the owner may not do once the haven has a user: a release (or a disclosure decision)
+#: needs two registered people, and the owner made every account, so is nobody's second person.
+NOT_THE_OWNERS: frozenset[Permission] = frozenset(
+    {Permission.PROPOSE_RELEASE, Permission.APPROVE_RELEASE}
+)
 
 _BY_NAME: Mapping[str, frozenset[Permission]] = {r.value: p for r, p in ROLE_PERMISSIONS.items()}
 
@@ -131,7 +156,9 @@ class Actor:
     username: str
     org_code: str | None
     roles: tuple[tuple[str, str | None], ...]  # (role, organisation scope or None = every one)
-    single_operator: bool  # the haven has no users yet: the OS account acts as its owner
+    #: The haven has fewer than two founders and nobody presented a token or named themselves:
+    #: the OS account acts as its owner.
+    single_operator: bool
     #: How they proved it: "token:<id>", "password", or "single-operator" (nobody had to).
     via: str = VIA_OWNER
 
@@ -163,6 +190,15 @@ def _os_account(environ: Mapping[str, str]) -> str:
     return environ.get("USER") or environ.get("LOGNAME") or "operator"
 
 
+def founders(session: Session) -> int:
+    """How many founders the haven has: accounts that no registered user created (the
+    bootstrap owner's, ``created_by`` a ``cli:`` label). Deactivating one or revoking its
+    grants does not lower the count, so single-operator mode never comes back."""
+    return int(session.scalar(
+        select(func.count()).select_from(User).where(~User.created_by.startswith("user:"))
+    ) or 0)
+
+
 def _actor(session: Session, user: User, via: str) -> Actor:
     grants = session.execute(
         select(RoleGrant.role, RoleGrant.org_code)
@@ -190,37 +226,45 @@ def acting_user(
     """Who is acting, proved (docs/access.md, "Acting as a user").
 
     While the haven has no users, the OS account acts as its owner with every permission
-    (single-operator mode). Once it has users, a command acts for a person only when they
-    authenticate: with the personal token in $CAREHAVEN_TOKEN (``explicit``, a command's --as,
-    or $CAREHAVEN_USER, when given, must name the token's own user), else with the password of
-    ``explicit``, else $CAREHAVEN_USER, else the OS account, asked by ``password(prompt)``.
-    ``password`` defaults to a prompt on the terminal when standard input is one; the command
-    line never passes it, in-process callers (tests) may. Without a token or a way to ask, the
-    command is refused. Every refusal is audited (AccessDenied, permission ``authenticate``)
-    and raises AccessDeniedError (exit 13).
+    (single-operator mode), whatever name is given. Until it has two founders (``founders``),
+    so does a command that presents no token and names nobody (neither ``explicit``, a
+    command's --as, nor $CAREHAVEN_USER); one that does authenticates as below. Once it has
+    two, a command acts for a person only when they authenticate: with the personal token in
+    $CAREHAVEN_TOKEN (``explicit`` or $CAREHAVEN_USER, when given, must name the token's own
+    user), else with the password of ``explicit``, else $CAREHAVEN_USER, else the OS account,
+    asked by ``password(prompt)``. ``password`` defaults to a prompt on the terminal when
+    standard input is one; the command line never passes it, in-process callers (tests) may.
+    Without a token or a way to ask, the command is refused. Every refusal is audited
+    (AccessDenied, permission ``authenticate``) and raises AccessDeniedError (exit 13).
     """
     env = os.environ if environ is None else environ
     account = _os_account(env)
     with haven.sessions() as session:
         if session.scalar(select(User.username).limit(1)) is None:
             return Actor(account, None, (), single_operator=True)
+        founded = founders(session) >= FOUNDERS
     from carehaven.governance import auth  # argon2 only where someone must authenticate
 
     os_label = f"cli:{account}"
     named = explicit or env.get(USER_ENV) or None
+    presented = (env.get(auth.TOKEN_ENV) or "").strip()
+    if not founded and not presented and named is None:
+        return Actor(account, None, (), single_operator=True)
     if named is not None and USERNAME.fullmatch(named) is None:
         raise refuse_authentication(haven, named, os_label, "The name given is not a valid "
                                     "username.")
-    presented = (env.get(auth.TOKEN_ENV) or "").strip()
     if presented:
         return _by_token(haven, presented, named, account)
     name = named or account
     ask = password if password is not None else auth.terminal_prompt()
     if ask is None:
+        owner = "" if founded else (
+            " (Until the haven has two founders, a command that names nobody acts as "
+            "its owner.)")
         raise refuse_authentication(
             haven, name, os_label,
             "This haven has registered users, so a command acts for a person only when they "
-            f"prove who they are; naming a user (--as, {USER_ENV}) is not enough: {HOW}",
+            f"prove who they are; naming a user (--as, {USER_ENV}) is not enough: {HOW}{owner}",
         )
     if USERNAME.fullmatch(name) is None:
         raise refuse_authentication(haven, name, os_label, "The OS account's name is not a "
@@ -316,18 +360,43 @@ def creators(session: Session, username: str) -> list[str]:
 
 
 def independent(session_or_haven: Session | Haven, a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are two people as far as the haven can tell: not the same, and
-    neither among the other's creators (followed through ``User.created_by``), since whoever
-    creates an account may hold its first password or token. Names are usernames or audit
-    labels (``user:<name>``, ``cli:<OS account>``); a release's approver and its proposer, for
-    example, must be independent."""
+    """Whether ``a`` and ``b`` are two people as far as the haven can tell. Whoever creates an
+    account may hold its first password or token, so they are not when ``a`` and ``b`` are the
+    same, when either is among the other's creators (followed through ``User.created_by``),
+    or when they share a creator who is a registered user (siblings and cousins: one person
+    may hold both first credentials). The bootstrap owner (``cli:<OS account>``) is no shared
+    creator: the founders it registers are independent of each other, and so are the accounts
+    made under different founders. Names are usernames or audit labels (``user:<name>``,
+    ``cli:<OS account>``); a release's approver and its proposer, for example, must be
+    independent, and so must whoever grants a privileged role and its grantee."""
     if isinstance(session_or_haven, Haven):
         with session_or_haven.sessions() as session:
             return independent(session, a, b)
+    return _tie(session_or_haven, a, b) is None
+
+
+def _tie(session: Session, a: str, b: str) -> str | None:
+    """What binds ``a`` to ``b``, said as ``a`` would be told it; None when they are
+    independent (see ``independent``)."""
     la, lb = _label_of(a), _label_of(b)
     if la == lb:
-        return False
-    return la not in creators(session_or_haven, lb) and lb not in creators(session_or_haven, la)
+        return "they are the same account"
+    of_a, of_b = creators(session, la), creators(session, lb)
+    if la in of_b:
+        return (f"{_name(la)} created the account of {_name(lb)} (directly or through "
+                "accounts they created)")
+    if lb in of_a:
+        return (f"{_name(lb)} created the account of {_name(la)} (directly or through "
+                "accounts they created)")
+    shared = next((c for c in of_a if c.startswith("user:") and c in of_b), None)
+    if shared is not None:
+        return (f"{_name(la)} and {_name(lb)} were both made by {_name(shared)} (directly or "
+                "through accounts they created), who may hold both first credentials")
+    return None
+
+
+def _name(label: str) -> str:
+    return label.removeprefix("user:")
 
 
 def _scope_is(scope: str | None) -> ColumnElement[bool]:
@@ -395,9 +464,16 @@ def require(
     Organisation-scoped permissions pass the organisation concerned (``None`` asks for every
     organisation, so needs an unscoped grant); the others pass ``None``. On success the
     narrowest grant that allowed it gets its last_used_at stamped. ``message`` replaces the
-    refusal sentence, e.g. to say no more than "not found" would.
+    refusal sentence, e.g. to say no more than "not found" would. In single-operator mode
+    everything is allowed, except ``NOT_THE_OWNERS`` once the haven has a user.
     """
     if actor.single_operator:
+        if permission in NOT_THE_OWNERS and _has_users(haven):
+            _deny(haven, actor, permission.value, org, (
+                f"The haven's owner ({actor.label}, single-operator mode) may not "
+                f"{DOES[permission]} once the haven has users: it registered every account, so "
+                "is independent of nobody, and a release or a disclosure needs two people "
+                "(SHR-12). A data-team user does it, with their own token or password."))
         return
     grants = actor.grants_for(permission, org)
     # The narrowest grant first: one scoped to the organisation, then the role doing least.
@@ -405,6 +481,11 @@ def require(
     if grants and _touch(haven, actor, grants[:1]):
         return
     _deny(haven, actor, permission.value, org, message or refusal(actor, permission, org))
+
+
+def _has_users(haven: Haven) -> bool:
+    with haven.sessions() as session:
+        return session.scalar(select(User.username).limit(1)) is not None
 
 
 def visible_orgs(actor: Actor, permission: Permission) -> set[str] | None:
@@ -542,10 +623,14 @@ def add_user(
     """Register a person, with ``roles`` granted in the same transaction.
 
     Organisation roles (submitter, authority-viewer) are granted for ``org_code``; the others
-    for every organisation. The first user of a haven must hold data-team: adding them ends
-    single-operator mode, and without one nobody could add users or run the pipeline. A user
+    for every organisation. Until the haven has two founders (``founders``), the bootstrap
+    owner (a ``cli:`` actor) registers only data-team users: they are the founders, the two
+    people independent of each other from the start that the two-person rule needs. The
+    account's creator is never independent of it, so nobody gives a new account a privileged
+    role (ips-team, auditor) when adding it; auditor never comes with data-team; and a user
     who creates an account gives it only roles whose every permission they hold themselves
-    (see ``grant``). ``password_hash`` (``auth.hash_password``) is the initial password's.
+    (see ``grant``). Refusals of a role are audited (exit 13). ``password_hash``
+    (``auth.hash_password``) is the initial password's.
     """
     if USERNAME.fullmatch(username) is None:
         raise UsageError(
@@ -558,19 +643,34 @@ def add_user(
     if org_code is not None:
         org_code = haven.organisation(org_code).code  # exit 5 when it is not registered
     scopes = [(role, _scope(haven, role, None, org_code)) for role in wanted]
-    with haven.sessions() as session:
-        # The new account's creators: ``actor`` and whoever created ``actor``.
-        refusal = next((why for role, scope in scopes
-                        if (why := _beyond_own(session, actor, username, role, scope))), None)
+    refusal = _exclusive(username, wanted)
+    privileged = [r.value for r in wanted if r in PRIVILEGED]
+    if refusal is None and privileged and actor.startswith(("user:", "cli:")):
+        # In-process set-up under another label (tests, migrations) is trusted like the owner.
+        refusal = (
+            f"The {' and '.join(privileged)} role{'s' if len(privileged) > 1 else ''} cannot "
+            "be given to a new account by whoever adds it: the one who adds an account may "
+            "hold its first password or token, so is not independent of it. Add the account "
+            "without it; then a user who may manage users and is independent of the account "
+            f"grants it ('carehaven users grant {username} {privileged[0]}')."
+        )
+    if refusal is None:
+        with haven.sessions() as session:
+            # The new account's creators: ``actor`` and whoever created ``actor``.
+            refusal = next((why for role, scope in scopes
+                            if (why := _beyond_own(session, actor, username, role, scope))),
+                           None)
     if refusal is not None:
         _refuse_grant(haven, username, scopes[0][1] if scopes else None, actor, refusal)
     with haven.transaction() as session:
-        first = session.scalar(select(User.username).limit(1)) is None
-        if first and Role.DATA_TEAM not in wanted:
+        if (actor.startswith("cli:") and Role.DATA_TEAM not in wanted
+                and founders(session) < FOUNDERS):
             raise UsageError(
-                "The first user must be given the data-team role (--role data-team): once a "
-                "haven has users, every command must act as one, and without a data-team user "
-                "nobody could add users or run the pipeline."
+                "Until the haven has two founders, the haven's owner registers only "
+                "data-team users (--role data-team): the two-person rule needs two people "
+                "independent of each other from the start, and everyone added later descends "
+                "from one of them. Once the second founder is added, commands act only as "
+                "users who authenticate, and the founders add everyone else."
             )
         if session.get(User, username) is not None:
             raise UsageError(f"User {username} already exists.")
@@ -603,22 +703,38 @@ def _holds(session: Session, username: str, role: Role, scope: str | None) -> bo
 
 
 def _beyond_own(
-    session: Session, actor: str, username: str, role: Role, scope: str | None
+    session: Session, actor: str, username: str, role: Role, scope: str | None,
+    tie: str | None = None,
 ) -> str | None:
-    """Why ``actor``, one of ``username``'s creators, may not give them ``role``: it carries
-    a permission ``actor`` lacks. An account's creator may hold its first password or token,
-    so such a grant could widen the creator's own powers. None when nothing stands in the way."""
+    """Why ``actor``, who is not independent of ``username`` (``tie`` says how; by default,
+    as one of their creators), may not give them ``role``: it carries a permission ``actor``
+    lacks. One who created an account, or made it through a shared creator, may hold its
+    first password or token, so such a grant could widen their own powers. None when nothing
+    stands in the way."""
     if not actor.startswith("user:"):
         return None  # the bootstrap owner already holds everything
     granter = actor.removeprefix("user:")
     if _holds(session, granter, role, scope):
         return None
+    why = tie or (f"{granter} created the account of {username} (directly or through accounts "
+                  "they created)")
     return (
-        f"{granter} created the account of {username} (directly or through accounts they "
-        f"created), so may give it only what {granter} may do; the {role.value} role carries "
-        f"more. Another user who may manage users, and who did not create the account, must "
+        f"{why}, so {granter} may give it only what {granter} may do; the {role.value} role "
+        f"carries more. Another user who may manage users, independent of {username}, must "
         "grant it."
     )
+
+
+def _exclusive(username: str, roles: Iterable[Role], held: Iterable[str] = ()) -> str | None:
+    """Why ``username`` may not hold ``roles`` (with the roles they ``held``) together."""
+    together = {r.value for r in roles} | set(held)
+    for one, other, why in EXCLUSIVE:
+        if one.value in together and other.value in together:
+            return (
+                f"Nobody holds both {one.value} and {other.value}: {why}. {username} would hold "
+                "both; revoke one first, or give the other to someone else."
+            )
+    return None
 
 
 def _refuse_grant(
@@ -639,11 +755,13 @@ def grant(
 ) -> RoleGrant:
     """Grant ``role`` (for ``org_code``; an organisation role defaults to the user's own).
 
-    Nobody grants a role to themselves, nor through an account they created: a grant from
+    Nobody grants a role to themselves, nor through an account they made: a grant from
     ``actor`` to one of ``actor``'s creators (followed through ``User.created_by``) is refused,
-    and a creator gives the accounts they created only roles whose every permission they hold
-    themselves. So a second person with manage-users, independent of the grantee, must give,
-    say, the IPS team's access (SHR-6) or the auditor's. Refusals are audited (exit 13).
+    and a granter who is not independent of the grantee (``independent``: one of its creators,
+    or made by the same registered user) gives only roles whose every permission they hold
+    themselves. The privileged roles (``PRIVILEGED``: the IPS team's access, SHR-6, and the
+    auditor's) come only from someone independent of the grantee, and auditor is never held
+    with data-team (``EXCLUSIVE``). Refusals are audited (exit 13).
     """
     wanted = _role(role)
     with haven.sessions() as session:
@@ -654,6 +772,12 @@ def grant(
         refusal = "Nobody may grant a role to themselves; another user who may manage users must."
     else:
         with haven.sessions() as session:
+            held = session.scalars(
+                select(RoleGrant.role).where(RoleGrant.username == username,
+                                             RoleGrant.revoked_at.is_(None))
+            ).all()
+            tie = _tie(session, actor, username)
+            exclusive = _exclusive(username, [wanted], held)
             if f"user:{username}" in creators(session, actor):
                 refusal = (
                     f"{username} created your account (directly or through accounts they "
@@ -661,8 +785,17 @@ def grant(
                     f"another user who may manage users, independent of {username}, must grant "
                     "it."
                 )
-            elif actor in creators(session, username):
-                refusal = _beyond_own(session, actor, username, wanted, scope)
+            elif exclusive is not None:
+                refusal = exclusive
+            elif tie is not None and wanted in PRIVILEGED:
+                refusal = (
+                    f"The {wanted.value} role is granted only by someone independent of its "
+                    f"holder, and {tie}: one person could be granting it to themselves. "
+                    f"Another user who may manage users, independent of {username}, must grant "
+                    "it."
+                )
+            elif tie is not None:
+                refusal = _beyond_own(session, actor, username, wanted, scope, tie)
     if refusal is not None:
         _refuse_grant(haven, username, scope, actor, refusal)
     with haven.transaction() as session:
@@ -740,8 +873,12 @@ def users(haven: Haven, *, include_revoked: bool = False) -> list[UserView]:
 
 __all__ = [
     "AUTHENTICATE",
+    "EXCLUSIVE",
+    "FOUNDERS",
+    "NOT_THE_OWNERS",
     "ORG_ROLES",
     "ORG_SCOPED",
+    "PRIVILEGED",
     "ROLE_PERMISSIONS",
     "USER_ENV",
     "Actor",
@@ -751,6 +888,7 @@ __all__ = [
     "acting_user",
     "add_user",
     "creators",
+    "founders",
     "grant",
     "independent",
     "permissions_of",

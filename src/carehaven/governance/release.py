@@ -330,16 +330,14 @@ def _check_independent(haven: Haven, row: Release, approver: Actor) -> None:
     made the proposer's), so one person cannot approve their own release under another name."""
     from carehaven.governance.access import independent
 
-    proposer = row.proposed_by.removeprefix("user:")
-    if not row.proposed_by.startswith("user:") or approver.single_operator:
-        return
     with haven.sessions() as session:
-        ok = independent(session, proposer, approver.username)
+        ok = independent(session, row.proposed_by, approver.label)
     if not ok:
         raise _refuse(
             haven, row.label, approver.label, "not-independent",
-            f"Release {row.label} was proposed by {row.proposed_by}; {approver.label} made that "
-            "account or was made by it, so is not a second person (SHR-12).",
+            f"Release {row.label} was proposed by {row.proposed_by}; {approver.label} is not "
+            "independent of that account (one made the other, or the same person made both), "
+            "so is not a second person (SHR-12).",
             error=AccessDeniedError,
         )
 
