@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from carehaven.collection.period import parse_period
+from carehaven.collection.period import parse_period, require_begun
 from carehaven.errors import UsageError
 
 
@@ -22,3 +22,21 @@ def test_periods(text, start, end, kind):
 def test_bad_periods_are_usage_errors(text):
     with pytest.raises(UsageError, match="not a quarter"):
         parse_period(text)
+
+
+@pytest.mark.parametrize(("text", "today", "begun"), [
+    ("2025Q3", date(2025, 6, 30), False),
+    ("2025Q3", date(2025, 7, 1), True),  # its first day: begun
+    ("2025Q3", date(2025, 9, 30), True),
+    ("2025Q2", date(2025, 7, 15), True),  # over: still fine
+    ("2025-08", date(2025, 7, 31), False),
+    ("2025-08", date(2025, 8, 1), True),
+])
+def test_a_period_has_begun_on_its_first_day(text, today, begun):
+    period = parse_period(text)
+    if begun:
+        assert require_begun(period, today) is period
+    else:
+        with pytest.raises(UsageError, match=f"Period {text} has not begun yet: it starts on "
+                                             f"{period.start.isoformat()}, after today"):
+            require_begun(period, today)

@@ -201,15 +201,16 @@ def test_error_value_column_not_last(tmp_path: Path) -> None:
 def test_error_bad_value(tmp_path: Path) -> None:
     path, lines = _lines(tmp_path)
     lines[3] = "E06,crack,12abc"
-    message = _expect(path, lines, r"row 4, column 3 \('value'\): '12abc' is neither a number")
-    assert "E06,crack" not in message  # never the whole row
+    message = _expect(path, lines,
+                      r"row 4, column 3 \('value'\) holds text shaped '99AAA', which is neither")
+    assert "E06,crack" not in message and "12abc" not in message  # a shape, never the cell
 
 
 @pytest.mark.parametrize("value", ["", "nan", "inf", "[C]", '"1,000"', " 5", "'-5"])
 def test_error_not_a_number_nor_marker(tmp_path: Path, value: str) -> None:
     path, lines = _lines(tmp_path)
     lines[2] = f"E06,'=alcohol,{value}"
-    _expect(path, lines, r"row 3, column 3 \('value'\): .*neither a number nor a marker")
+    _expect(path, lines, r"row 3, column 3 \('value'\) .*neither a number nor a marker")
 
 
 def test_error_duplicate_cell(tmp_path: Path) -> None:
@@ -221,7 +222,10 @@ def test_error_duplicate_cell(tmp_path: Path) -> None:
 def test_error_cell_missing_from_cube(tmp_path: Path) -> None:
     path, lines = _lines(tmp_path, sidecar=True)
     del lines[7]
-    _expect(path, lines, r"cell \(area='E07', substance='crack'\) is missing from the cube")
+    message = _expect(path, lines, r"a cell \(a heading shaped 'AAAA': a code shaped 'A99'; "
+                      r"a heading shaped 'AAAAAAAAA': a code shaped 'AAAAA'\) is missing from "
+                      r"the cube")
+    assert "E07" not in message and "crack" not in message
 
 
 def test_error_wrong_number_of_fields(tmp_path: Path) -> None:
@@ -233,20 +237,24 @@ def test_error_wrong_number_of_fields(tmp_path: Path) -> None:
 def test_error_empty_code(tmp_path: Path) -> None:
     path, lines = _lines(tmp_path)
     lines[4] = ",Total,3"
-    _expect(path, lines, r"row 5, column 1 \('area'\): the code is empty")
+    _expect(path, lines, r"row 5, column 1 \(a heading shaped 'AAAA'\): the code is empty")
 
 
 def test_error_sidecar_disagrees_on_header(tmp_path: Path) -> None:
     path, lines = _lines(tmp_path, sidecar=True)
     lines[0] = "area,drug,value"
-    _expect(path, lines, r"row 1, column 2: the header names 'drug' but bad.structure.json")
+    message = _expect(path, lines, r"row 1, column 2: the heading \(a heading shaped 'AAAA'\) "
+                      r"is not the one bad.structure.json names \(a heading shaped 'AAAAAAAAA'\)")
+    assert "drug" not in message
 
 
 def test_error_code_not_in_sidecar(tmp_path: Path) -> None:
     path, lines = _lines(tmp_path, sidecar=True)
     lines[9] = lines[9].replace("NE,", "NX,", 1)
     assert lines[9].startswith("NX,")
-    _expect(path, lines, r"row 10, column 1 \('area'\): code 'NX' is not in the 'area' hierarchy")
+    message = _expect(path, lines, r"row 10, column 1 \(a heading shaped 'AAAA'\): the code, "
+                      r"shaped 'AA', is not in that column's hierarchy in bad.structure.json")
+    assert "NX" not in message
 
 
 def test_error_broken_sidecar(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from carehaven import __version__
 from carehaven.cli.output import emit_json, err
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     except CarehavenError as exc:
         if "--json" in args:  # scripts get one JSON error shape on stdout
             emit_json({"error": {"exit_code": int(exc.exit_code), "message": exc.message}})
-        err.print(f"[bold red]Error:[/] {exc.message}", soft_wrap=True)
+        # The message can hold text the user typed ("R-[/x]"): never read as Rich markup.
+        err.print(f"[bold red]Error:[/] {escape(exc.message)}", soft_wrap=True)
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if show is not None:
             show()
         else:
-            err.print(f"[bold red]Usage error:[/] {exc.format_message()}", soft_wrap=True)
+            err.print(f"[bold red]Usage error:[/] {escape(exc.format_message())}", soft_wrap=True)
         return int(ExitCode.USAGE)
     except (typer.Abort, KeyboardInterrupt):
         err.print("Interrupted; the haven is unchanged or will be made consistent on the next run.")
@@ -160,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
 def _log_internal(exc: BaseException, args: list[str]) -> str:
     """Log where it failed, without the exception's message: engines quote cell values in them."""
     try:
-        settings = Settings.load()
+        named = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--haven"), None)
+        settings = Settings.load(haven=Path(named) if named else None)
         folder = settings.haven / "logs"
         if not folder.is_dir():
             folder = Path.cwd()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, stages, table
@@ -37,7 +38,8 @@ def submit(
     else:
         colour = {"accepted": "green", "rejected": "red", "unchanged": "yellow"}[result.status]
         out.print(
-            f"[bold {colour}]{result.status.upper()}[/] {result.submission_id}: {result.message}"
+            f"[bold {colour}]{result.status.upper()}[/] {result.submission_id}: "
+            f"{escape(result.message)}"
         )
         if result.superseded:
             out.print(f"It supersedes {result.superseded}, whose rows are now retired.")
@@ -137,7 +139,12 @@ def report(
         typer.Option("--format", help="html for people, json for systems, csv for spreadsheets."),
     ] = "html",
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write here instead of the haven's reports folder.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write to this new file instead of the haven's reports folder: outside the "
+            "haven or under its outputs folder; never over an existing file.",
+        ),
     ] = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the report instead.")] = False,
 ) -> None:
@@ -145,6 +152,8 @@ def report(
     from carehaven.collection import report as reports
     from carehaven.control.models import Submission
     from carehaven.governance.access import require
+    from carehaven.haven import outpath
+    from carehaven.publish import atomic
 
     haven, who = open_as(ctx, None)
     with haven.sessions() as session:
@@ -158,6 +167,8 @@ def report(
     folder = haven.paths.reports / submission_id
     if found is None or "/" in submission_id or not (folder / reports.SUMMARY_FILE).is_file():
         raise NotFoundError(f"There is no submission {submission_id} in this haven.")
+    if out_file is not None and not stdout:  # before any work; checked again as it is made
+        outpath.check_file(haven, out_file)
     summary, findings = reports.load(folder)
     text = {
         "html": lambda: reports.as_html(summary, findings),
@@ -167,6 +178,9 @@ def report(
     if stdout:
         sys.stdout.write(text)
         return
-    target = out_file or folder / f"report.{format}"
-    target.write_text(text, encoding="utf-8")
-    out.print(f"Report written to {target}")
+    if out_file is not None:
+        target = outpath.write_new(haven, out_file, text)
+    else:  # the haven's own copy, beside the submission's summary: replaced, never followed
+        target = folder / f"report.{format}"
+        atomic.write_text(target, text)
+    out.print(f"Report written to {escape(str(target))}")

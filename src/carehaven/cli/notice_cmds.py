@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,9 @@ from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
 from carehaven.governance.permissions import Permission
+
+if TYPE_CHECKING:
+    from carehaven.haven import Haven
 
 notice_app = typer.Typer(
     help="Privacy notices rendered from the rules: render, publish versions, compare them.",
@@ -31,7 +34,12 @@ OnOption = Annotated[
     typer.Option("--on", help="The day to describe, like 2026-04-01 [default: today]."),
 ]
 OutOption = Annotated[
-    Path | None, typer.Option("--out", help="Write to this file instead of printing it.")
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Write to this new file instead of printing it: outside the haven or under its "
+        "outputs folder; never over an existing file.",
+    ),
 ]
 
 
@@ -44,16 +52,23 @@ def _day(value: str | None) -> date:
         raise UsageError(f"--on takes a date like 2026-04-01, not {value!r}.") from None
 
 
-def _write(text: str, target: Path | None) -> None:
+def _check_out(haven: Haven, target: Path | None) -> None:
+    """Refuse a bad --out before any work (it is checked again as the file is made)."""
+    if target is not None:
+        from carehaven.haven import outpath
+
+        outpath.check_file(haven, target)
+
+
+def _write(haven: Haven, text: str, target: Path | None) -> None:
+    """Print ``text``, or write it to a new file (outside the haven or under its outputs)."""
     if target is None:
         sys.stdout.write(text)
         return
-    if target.is_dir():
-        raise UsageError(f"--out names a folder ({target}); give a file name.")
-    if not target.parent.is_dir():
-        raise UsageError(f"The folder {target.parent} does not exist.")
-    target.write_text(text, encoding="utf-8")
-    err.print(f"Wrote {escape(str(target))}")
+    from carehaven.haven import outpath
+
+    written = outpath.write_new(haven, target, text)
+    err.print(f"Wrote {escape(str(written))}")
 
 
 @notice_app.command("render")
@@ -82,6 +97,7 @@ def notice_render(
     if format not in FORMATS:
         raise UsageError(f"Unknown format {format!r}; use one of: {', '.join(FORMATS)}.")
     haven, _ = open_as(ctx, Permission.READ_GOVERNANCE)
+    _check_out(haven, out_file)
     if version is not None:
         if on is not None:
             raise UsageError("Give --version or --on, not both.")
@@ -90,7 +106,7 @@ def notice_render(
         notice = content(haven, collection, _day(on))
     for warning in notice.warnings:
         err.print(f"[yellow]note[/] {escape(warning)}", soft_wrap=True)
-    _write(render(notice, format), out_file)
+    _write(haven, render(notice, format), out_file)
 
 
 @notice_app.command("publish")
@@ -164,7 +180,7 @@ def notice_diff(
     if json:
         emit_json({"collection": collection, "from": v1, "to": v2, "changes": changes})
         return
-    out.print(f"The {collection} notice from version {v1} to {v2}:")
+    out.print(f"The {escape(collection)} notice from version {escape(v1)} to {escape(v2)}:")
     for line in changes or ["No change to what the notice says."]:
         out.print(f"  - {escape(line)}", soft_wrap=True)
 
@@ -214,5 +230,6 @@ def register_cmd(
     if format not in REGISTER_FORMATS:
         raise UsageError(f"Unknown format {format!r}; use one of: {', '.join(REGISTER_FORMATS)}.")
     haven, _ = open_as(ctx, Permission.READ_GOVERNANCE)
+    _check_out(haven, out_file)
     reg = register(haven, _day(on))
-    _write(export(reg, format), out_file)
+    _write(haven, export(reg, format), out_file)

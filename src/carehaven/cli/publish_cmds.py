@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
@@ -17,7 +18,9 @@ app.add_typer(disclosure_app, name="disclosure")
 
 
 def _say(json: bool) -> object:
-    return (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
+    return (lambda _m: None) if json or not err.is_terminal else (
+        lambda m: err.print(f"  {escape(m)}")
+    )
 
 
 @app.command()
@@ -78,7 +81,7 @@ def publish(
         "Intruder check passed."
     )
     for f in result.files:
-        out.print(f"  {f}")
+        out.print(f"  {escape(str(f))}")
 
 
 @disclosure_app.command("check")
@@ -95,17 +98,19 @@ def disclosure_check(
         emit_json(result.as_json())
     else:
         for w in result.warnings:
-            err.print(f"[yellow]note[/] {w}")
+            err.print(f"[yellow]note[/] {escape(w)}")
         verdict = "[bold green]SAFE[/]" if result.safe else "[bold red]UNSAFE[/]"
         level = result.protection_level
         width = f"an interval {level + 1} wide" if level else "a single value"
         out.print(
-            f"{verdict} {file}: {result.cells_checked} suppressed cells checked; "
+            f"{verdict} {escape(str(file))}: {result.cells_checked} suppressed cells checked; "
             f"{len(result.unsafe)} can be narrowed to less than {width}."
         )
         for u in result.unsafe[:20]:
             cell = ", ".join(f"{k}={v}" for k, v in u["cell"].items())
             lo, hi = u["interval"]
-            out.print(f"  {cell}: between {lo} and {'unbounded' if hi is None else hi}")
+            out.print(
+                f"  {escape(cell)}: between {lo} and {'unbounded' if hi is None else hi}"
+            )
     if not result.safe:
         raise typer.Exit(UnsafeTableError.exit_code)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from carehaven import clock
 from carehaven.errors import UsageError
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -43,3 +44,16 @@ def parse_period(text: str) -> Period:
             date(year, month, calendar.monthrange(year, month)[1]),
         )
     raise UsageError(f"Period {text!r} is not a quarter like 2025Q2 or a month like 2025-06.")
+
+
+def require_begun(period: Period, today: date | None = None) -> Period:
+    """``period`` when it has begun (its first day is today or earlier, by ``clock.today()``),
+    else a sentence: nothing is returned, or published, for a period still to come."""
+    day = clock.today() if today is None else today
+    if period.start > day:
+        raise UsageError(
+            f"Period {period.label} has not begun yet: it starts on {period.start.isoformat()}, "
+            f"after today ({day.isoformat()}). Returns and publications are for periods that "
+            "have begun."
+        )
+    return period

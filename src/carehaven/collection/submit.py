@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from carehaven.audit.events import (
 )
 from carehaven.collection import landing, report
 from carehaven.collection.accept import accept
-from carehaven.collection.period import Period, parse_period
+from carehaven.collection.masking import shape
+from carehaven.collection.period import Period, parse_period, require_begun
 from carehaven.collection.reading import FileRejectedError, check_size, read_table
 from carehaven.collection.recovery import journal, recover
 from carehaven.collection.rules import Context
@@ -80,6 +82,72 @@ class SubmitResult:
 
 STAGES = ("read", "land", "validate", "report", "accept", "record")
 
+#: Datasets that one partner named in the sharing policy's data returns, and nobody else: by
+#: the policy's name for it (``partners.json``). HMRC alone answers the IPS exchange (XCH-2).
+PARTNER_RETURNS: dict[str, str] = {"hmrc-return": "hmrc"}
+
+#: A file name's words: split on ``_``, ``-`` and ``.``.
+_WORD = re.compile(r"[_.-]+")
+_SAFE_CHARS = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+#: Words a name may carry besides the org code, dataset and period: a version or a counter.
+_COUNTER = re.compile(r"v?[0-9]{1,2}", re.IGNORECASE)
+_KEPT_SUFFIXES = frozenset({"csv", "txt"})
+
+
+def shown_file_name(name: str, *, org: str, dataset: str, period: Period) -> str:
+    """A submitted file's name as the haven keeps and shows it: as it is when it is in a
+    conventional form, else only its shape (``masking.shape``).
+
+    A name is kept when it is at most 100 characters of letters, digits, ``_``, ``-`` and
+    ``.``, ends in ``.csv`` (or ``.txt``), and every word of its stem is the organisation's
+    code, the dataset's name or one of its words, the period (``2025Q2``, or its year and
+    ``Q2``; ``2025-06``, or its year and month), or a version or counter of at most two
+    digits (``v2``, ``3``). So ``P001_2025Q2.csv``, ``P001-ndtms-episode-2025Q2-v2.csv`` are
+    kept; ``E08000035_2025Q2_4283089648_Declan_Phillips.csv`` is kept and shown only as
+    ``A99999999*9999A9*9999999999*AAAAAA*AAAAA….csv`` (the stem's shape, cut at 40
+    characters): a name can hold a person's names and numbers, and the haven keeps no more
+    of it than it has judged safe (docs/security.md, "Output paths and file names").
+    """
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    if suffix.casefold() in _KEPT_SUFFIXES and _SAFE_CHARS.fullmatch(name):
+        known = {org.casefold(), dataset.casefold(), period.label.casefold(),
+                 str(period.start.year)}
+        known |= {w.casefold() for w in _WORD.split(dataset) if w}
+        if period.kind == "quarter":
+            known.add(f"q{(period.start.month + 2) // 3}")
+        else:
+            known.add(f"{period.start.month:02d}")
+        words = [w for w in _WORD.split(stem) if w]
+        if words and all(w.casefold() in known or _COUNTER.fullmatch(w) for w in words):
+            return name
+    kept = "." + suffix.casefold() if dot and suffix.casefold() in _KEPT_SUFFIXES else ""
+    return shape(stem if kept else name) + kept
+
+
+def _partner_refusal(dataset: str, code: str, kind: str) -> str | None:
+    """Why ``code`` may not submit ``dataset``, a return only a named partner makes (COL-9)."""
+    from carehaven.governance.policy.engine import partners
+
+    named = PARTNER_RETURNS.get(dataset)
+    if named is None:
+        return None
+    partner = next((p for p in partners() if p.name == named), None)
+    if partner is None:
+        return (
+            f"Organisation {code} may not submit {dataset}: it is returned only by a partner "
+            "the sharing policy's data names, and none is named for it (COL-9). Nothing was "
+            "landed."
+        )
+    if code.upper() == partner.recipient and kind == partner.kind:
+        return None
+    return (
+        f"Organisation {code}, of kind {kind}, may not submit {dataset}: only {partner.title} "
+        f"({partner.recipient}), the partner the sharing policy names, returns it (COL-9). "
+        "Nothing was landed."
+    )
+
 
 def submit(
     haven: Haven,
@@ -95,21 +163,23 @@ def submit(
     step = progress or (lambda _stage: None)
     spec = load_spec(dataset)
     organisation = haven.organisation(org)
-    refused = spec.refusal(organisation.code, organisation.kind)
+    refused = spec.refusal(organisation.code, organisation.kind) or _partner_refusal(
+        spec.name, organisation.code, organisation.kind
+    )
     if refused is not None:  # before anything is read or landed; the attempt is recorded
         with haven.transaction() as session:
             record(session, SubmissionRefused(organisation.code, organisation.kind, spec.name),
                    actor=actor)
         raise WrongSubmitterError(refused)
-    when = parse_period(period)
+    when = require_begun(parse_period(period))
     if when.kind not in spec.periods:
         raise UsageError(
             f"{spec.name} is returned by {' or '.join(spec.periods)}, "
             f"not by {when.kind} ({when.label})."
         )
+    name = shown_file_name(path.name, org=organisation.code, dataset=spec.name, period=when)
     if not path.is_file():
-        raise UsageError(f"There is no file at {path}.")
-    name = path.name
+        raise UsageError(f"There is no file {name} in {path.parent}.")
     with haven.writer():
         con = connect(haven.paths.data_db)
         try:

@@ -48,5 +48,9 @@ def ensure_dataset_table(con: DuckDBBackend, spec: Spec) -> None:
 def in_force_rows(con: DuckDBBackend, spec: Spec, submission_ids: Iterable[str]) -> ir.Table:
     """Accepted rows of the submissions in force (superseded submissions' rows are retired)."""
     ids = list(submission_ids)
+    if spec.table_name not in con.list_tables():
+        # Nobody has submitted this dataset yet: its (empty) table, so that SQL built on it
+        # runs as on any other; the callers hold the haven's writer lock.
+        ensure_dataset_table(con, spec)
     table = con.table(spec.table_name)
     return table.filter(table._submission_id.isin(ids)) if ids else table.limit(0)

@@ -34,9 +34,10 @@ class PersonCounts:
 
 
 def parse_by(value: str | None) -> tuple[str, ...]:
+    """The groupings of ``--by``, in the order given; a repeated one counts once."""
     if not value:
         return ()
-    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    parts = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
     unknown = [p for p in parts if p not in GROUPINGS]
     if unknown:
         raise UsageError(

@@ -66,11 +66,18 @@ def check_file(path: Path) -> CheckResult:
     level = _default_level() if raw_level is None else int(raw_level)
     hidden = np.isnan(back.shown)
     values = np.where(hidden, 0.0, back.shown)
-    table = Table(path.stem, back.dims, list(back.keys), values)
     result = CheckResult(path, int(hidden.sum()), level, warnings=list(back.warnings))
     if not hidden.any():
         return result
-    problem = Problem.single(table)
+    try:
+        # The engines' own errors quote codes, so only carehaven's sentence is shown.
+        table = Table(path.stem, back.dims, list(back.keys), values)
+        problem = Problem.single(table)
+    except ValueError:
+        raise UsageError(
+            f"{path}: its rows do not form the table its structure file describes (a row for "
+            "every combination of the leaf codes and their totals)."
+        ) from None
     try:
         lo, hi = intervals(problem, hidden)
     except ValueError as err:

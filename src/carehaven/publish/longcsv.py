@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from carehaven import csvsafe
+from carehaven.collection.masking import shape
 from carehaven.disclosure.table import TOTAL, Hierarchy, Key
 from carehaven.publish import atomic
 from carehaven.publish.model import (
@@ -148,8 +149,8 @@ def read_csv(path: str | os.PathLike[str]) -> ReadBack:
         for col, (dim, code) in enumerate(zip(dims, codes, strict=True), start=1):
             if code != TOTAL and code not in dim.parent:
                 raise ValueError(
-                    f"{p}: row {rownum}, column {col} ({dim.name!r}): code {_short(code)} is not "
-                    f"in the {dim.name!r} hierarchy of {side.name}"
+                    f"{p}: row {rownum}, column {col} ({_heading(dim.name)}): the code, shaped "
+                    f"{_short(code)}, is not in that column's hierarchy in {side.name}"
                 )
         if codes in seen:
             raise ValueError(
@@ -221,7 +222,9 @@ def _parse(p: Path) -> tuple[list[str], list[_Row]]:
         for col, (name, raw) in enumerate(zip(dim_names, record, strict=False), start=1):
             code = unguard(raw)
             if not code:
-                raise ValueError(f"{p}: row {rownum}, column {col} ({name!r}): the code is empty")
+                raise ValueError(
+                    f"{p}: row {rownum}, column {col} ({_heading(name)}): the code is empty"
+                )
             codes.append(code)
         number, mark = _value(p, rownum, len(header), record[-1])
         rows.append((rownum, tuple(codes), number, mark))
@@ -246,7 +249,9 @@ def _check_value_column(p: Path, header: list[str]) -> list[str]:
         if not name:
             raise ValueError(f"{p}: row 1, column {col}: the column has no name")
         if names.index(name) != col - 1:
-            raise ValueError(f"{p}: row 1, column {col}: column name {_short(name)} is repeated")
+            raise ValueError(
+                f"{p}: row 1, column {col}: the heading ({_heading(name)}) is repeated"
+            )
     return names
 
 
@@ -257,16 +262,29 @@ def _value(p: Path, rownum: int, col: int, raw: str) -> tuple[float, str]:
         number = float(raw)
         if np.isfinite(number):
             return number, ""
-    what = "is empty" if not raw else f"{_short(raw)} is"
+    what = "is empty" if not raw else f"holds text shaped {_short(raw)}"
+    also = "" if not raw else ", which is"
     raise ValueError(
-        f"{p}: row {rownum}, column {col} ({VALUE_COLUMN!r}): {what} neither a number nor a "
-        f"marker ({SUPPRESSED} or {NOT_AVAILABLE})"
+        f"{p}: row {rownum}, column {col} ({VALUE_COLUMN!r}) {what}{also} neither a number "
+        f"nor a marker ({SUPPRESSED} or {NOT_AVAILABLE})"
     )
 
 
 def _short(text: str, limit: int = 30) -> str:
-    """A field quoted for a message, cut short so an error never carries much of the file."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+    """A cell as a message may show it: only its shape (``A`` a letter, ``9`` a digit), cut
+    short. A file given to ``disclosure check`` can hold anything, even a person's details, so
+    no message quotes a cell (docs/security.md)."""
+    return repr(shape(text, limit))
+
+
+def _heading(text: str) -> str:
+    """A column heading as a message may show it: quoted when it is a dimension name some
+    publication table uses (or ``value``), else only by its shape, like a cell."""
+    from carehaven.publish.definitions import definitions
+
+    known = {d.name for t in definitions().values() for d in t.dimensions}
+    known |= {VALUE_COLUMN, "period", "local_authority"}
+    return repr(text) if text in known else f"a heading shaped {_short(text)}"
 
 
 def _flat_dims(names: list[str], rows: list[_Row]) -> tuple[Hierarchy, ...]:
@@ -285,8 +303,8 @@ def _check_header(p: Path, header: list[str], dims: tuple[Hierarchy, ...], side:
     for col, (name, dim) in enumerate(zip(header, dims, strict=True), start=1):
         if name != dim.name:
             raise ValueError(
-                f"{p}: row 1, column {col}: the header names {_short(name)} but {side.name} "
-                f"names {_short(dim.name)}"
+                f"{p}: row 1, column {col}: the heading ({_heading(name)}) is not the one "
+                f"{side.name} names ({_heading(dim.name)})"
             )
 
 
@@ -297,9 +315,10 @@ def _check_cube(p: Path, dims: tuple[Hierarchy, ...], seen: dict[Key, int]) -> N
     if len(seen) == size:
         return
     missing = next(k for k in itertools.product(*(d.order for d in dims)) if k not in seen)
-    cell = ", ".join(f"{d.name}={_short(c)}" for d, c in zip(dims, missing, strict=True))
+    cell = "; ".join(f"{_heading(d.name)}: a code shaped {_short(c)}"
+                     for d, c in zip(dims, missing, strict=True))
     raise ValueError(
-        f"{p}: the cell ({cell}) is missing from the cube: no row has it "
+        f"{p}: a cell ({cell}) is missing from the cube: no row has it "
         f"({size - len(seen)} of {size} cells missing)"
     )
 
@@ -315,7 +334,7 @@ def _load_structure(side: Path) -> tuple[tuple[Hierarchy, ...], dict[str, Any]]:
     if not isinstance(doc, dict) or doc.get("format") != STRUCTURE_FORMAT:
         raise ValueError(f"{side}: not a {STRUCTURE_FORMAT} file")
     if doc.get("version") != STRUCTURE_VERSION:
-        raise ValueError(f"{side}: version {doc.get('version')!r} is not {STRUCTURE_VERSION}")
+        raise ValueError(f"{side}: its version is not {STRUCTURE_VERSION}")
     raw_dims = doc.get("dimensions")
     if not isinstance(raw_dims, list) or not raw_dims:
         raise ValueError(f"{side}: 'dimensions' must be a non-empty list")
@@ -352,19 +371,25 @@ def _load_dim(side: Path, n: int, raw: object) -> tuple[Hierarchy, dict[str, str
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where}: 'name' must be non-empty text")
     if not isinstance(order, list) or not all(isinstance(c, str) for c in order):
-        raise ValueError(f"{where} ({name!r}): 'order' must be a list of codes")
+        raise ValueError(f"{where} ({_heading(name)}): 'order' must be a list of codes")
     if not isinstance(parent, dict) or not all(isinstance(v, str) for v in parent.values()):
-        raise ValueError(f"{where} ({name!r}): 'parent' must map codes to codes")
+        raise ValueError(f"{where} ({_heading(name)}): 'parent' must map codes to codes")
     if not isinstance(lab, dict) or not all(isinstance(v, str) for v in lab.values()):
-        raise ValueError(f"{where} ({name!r}): 'labels' must map codes to text")
+        raise ValueError(f"{where} ({_heading(name)}): 'labels' must map codes to text")
     try:
         dim = Hierarchy(name, dict(parent), tuple(order))
-    except ValueError as e:
-        raise ValueError(f"{where}: {e}") from None
+    except ValueError:  # its text quotes codes
+        raise ValueError(
+            f"{where} ({_heading(name)}): 'parent' and 'order' do not describe one hierarchy "
+            f"(every code once in 'order', every parent a code, {TOTAL} without a parent)"
+        ) from None
     for code in parent:
         steps, up = 0, code
         while up != TOTAL:
             up, steps = parent[up], steps + 1
             if steps > len(parent):
-                raise ValueError(f"{where} ({name!r}): code {_short(code)} never reaches Total")
+                raise ValueError(
+                    f"{where} ({_heading(name)}): a code shaped {_short(code)} never reaches "
+                    f"{TOTAL}"
+                )
     return dim, dict(lab)

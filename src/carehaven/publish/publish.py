@@ -25,7 +25,7 @@ from sqlalchemy import select
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import TablePublished
-from carehaven.collection.period import Period, parse_period
+from carehaven.collection.period import Period, parse_period, require_begun
 from carehaven.control.models import Artefact, Publication
 from carehaven.data import connect
 from carehaven.disclosure.audit import check, primary_vars
@@ -275,7 +275,7 @@ def publish(
     time_limit: float = 60.0,
 ) -> PublishResult:
     defn = definition(name)
-    period = parse_period(period_text)
+    period = require_begun(parse_period(period_text))  # nothing is counted for the future
     check_folder(haven, "publication", out)  # before any work: never among the haven's own
     master = haven.master_key
     with haven.writer():
