@@ -7,7 +7,9 @@ in-process once per haven and user and presented as ``CAREHAVEN_TOKEN``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 
@@ -53,3 +55,33 @@ def actor(haven: Haven, username: str) -> Actor:
     from carehaven.governance.access import acting_user
 
     return acting_user(haven, environ={TOKEN_ENV: token_for(haven.paths.root, username)})
+
+
+class Cli:
+    """The command line's entry point in this process, as a user: (exit code, stdout,
+    stderr). Many times faster than a child process, for tests that run many commands; a
+    few tests still run the real console script (tests/e2e/test_cli.py::run)."""
+
+    def __init__(self, haven: Path, capsys: Any, monkeypatch: Any) -> None:
+        self.haven, self.capsys, self.monkeypatch = haven, capsys, monkeypatch
+
+    def __call__(self, user: str | None, *args: str, env: dict[str, str] | None = None
+                 ) -> tuple[int, str, str]:
+        from carehaven.cli import main
+
+        with self.monkeypatch.context() as m:
+            for key in ("CAREHAVEN_USER", TOKEN_ENV):
+                m.delenv(key, raising=False)
+            for key, value in {**(user_env(self.haven, user) if user else {}),
+                               **(env or {})}.items():
+                m.setenv(key, value)
+            self.capsys.readouterr()
+            code = main(["--haven", str(self.haven), *args])
+            out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def ok(self, user: str, *args: str) -> Any:
+        """Run with --json, insist on exit 0, return the JSON."""
+        code, out, err = self(user, *args, "--json")
+        assert code == 0, err + out
+        return json.loads(out)

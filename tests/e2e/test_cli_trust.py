@@ -20,19 +20,20 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from carehaven.cli import main
 from carehaven.config import Settings
 from carehaven.governance.access import add_user, grant
 from carehaven.haven import open_haven
 from carehaven.identity.link import link
 from tests.e2e.test_cli import run
 from tests.linkage import build
-from tests.people import user_env
+from tests.people import Cli, user_env
 
 pytestmark = pytest.mark.slow
 
 EXPIRES = (date.today() + timedelta(days=365)).isoformat()
 IPS_PURPOSE = "ips-employment-outcomes"
+#: What notice 001 lets HMRC receive (XCH-1).
+HMRC_FIELDS = "initials,date_of_birth,sex,postcode,nino"
 
 
 @pytest.fixture(scope="module")
@@ -50,32 +51,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     haven.close()
     return {"root": root, "haven": root / "haven", "returns": root / "returns",
             "files": synth.files, "las": las}
-
-
-class Cli:
-    """The entry point in this process, as a user: (exit code, stdout, stderr)."""
-
-    def __init__(self, haven: Path, capsys: pytest.CaptureFixture[str],
-                 monkeypatch: pytest.MonkeyPatch) -> None:
-        self.haven, self.capsys, self.monkeypatch = haven, capsys, monkeypatch
-
-    def __call__(self, user: str | None, *args: str, env: dict[str, str] | None = None
-                 ) -> tuple[int, str, str]:
-        with self.monkeypatch.context() as m:
-            for key in ("CAREHAVEN_USER", "CAREHAVEN_TOKEN"):
-                m.delenv(key, raising=False)
-            for key, value in {**(user_env(self.haven, user) if user else {}),
-                               **(env or {})}.items():
-                m.setenv(key, value)
-            self.capsys.readouterr()
-            code = main(["--haven", str(self.haven), *args])
-            out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def ok(self, user: str, *args: str) -> Any:
-        code, out, err = self(user, *args, "--json")
-        assert code == 0, err + out
-        return json.loads(out)
 
 
 @pytest.fixture
@@ -147,7 +122,7 @@ def test_identifiable_ips_needs_the_ips_team(cli: Cli) -> None:
     cli.ok("alice", "recipients", "add", "HMRC", "--kind", "partner", "--name",
            "HM Revenue and Customs")
     deal = cli.ok("alice", "agreements", "add", "--recipient", "HMRC", "--tier", "personal",
-                  "--datasets", "ips-episode", "--fields", "consent_dhsc,ips_start_date,nino",
+                  "--datasets", "ips-episode", "--fields", HMRC_FIELDS,
                   "--purposes", IPS_PURPOSE, "--lawful-basis", "6.1.e,9.2.h", "--expires",
                   EXPIRES)
     code, _, err = cli("alice", "release", "propose", "--agreement", deal["agreement_id"],
@@ -155,17 +130,38 @@ def test_identifiable_ips_needs_the_ips_team(cli: Cli) -> None:
     assert code == 13 and "read-ips-identifiable" in err
 
 
+def test_scan_is_no_look_up_for_identifiers(cli: Cli, world: dict[str, Any],
+                                           tmp_path: Path) -> None:
+    """Item 2 (SHR-6) and the scan as an oracle: a file the haven did not write gets a yes or
+    no only; IPS identifiers are checked only for the IPS team; every scan is audited."""
+    ninos = [n for n, c in _ips_consent(world).items() if c == "Y"][:1]
+    probe = tmp_path / "probe.csv"
+    probe.write_text(f"c1,c2\n{ninos[0]},AB123456C\n")
+    plain = cli.ok("alice", "scan", str(probe))
+    assert plain == {"ok": True, "hits": 0}  # NI numbers are IPS identifiers: not alice's
+    code, out, _ = cli("ivy", "scan", str(probe), "--json")
+    assert code == 11 and json.loads(out) == {"ok": False, "hits": None}
+    code, out, _ = cli("ivy", "scan", str(probe))
+    assert "c1" not in out and ninos[0] not in out
+    scans = [json.loads(e["details"]) for e in _audit(cli, "file.scanned")]
+    assert [(s["result"], s["ips_checked"], s["written_here"]) for s in scans[-3:]] == [
+        ("clean", 0, 0), ("identifying", 1, 0), ("identifying", 1, 0)]
+    assert ninos[0] not in json.dumps(scans)
+
+
 # ---- item 3: SHR-2 names HMRC ------------------------------------------------------------------
 
 
-def test_personal_ips_goes_to_the_named_hmrc_partner_only(cli: Cli, tmp_path: Path) -> None:
+def test_personal_ips_goes_to_the_named_hmrc_partner_only(
+    cli: Cli, world: dict[str, Any], tmp_path: Path
+) -> None:
     """SHR-2, SHR-6, CON-1: a department or another partner is refused personal IPS data even
     with consent; HMRC gets the consenting people only."""
     for code_, kind in (("DWP", "government"), ("XPARTNER", "partner")):
         cli.ok("alice", "recipients", "add", code_, "--kind", kind)
         deal = cli.ok("alice", "agreements", "add", "--recipient", code_, "--tier",
                       "personal", "--datasets", "ips-episode", "--fields",
-                      "consent_dhsc,ips_start_date,nino", "--purposes", IPS_PURPOSE,
+                      HMRC_FIELDS, "--purposes", IPS_PURPOSE,
                       "--lawful-basis", "6.1.e,9.2.h", "--expires", EXPIRES)
         code, out, _ = cli("ivy", "release", "propose", "--agreement", deal["agreement_id"],
                            "--dataset", "ips-episode", "--json")
@@ -178,8 +174,19 @@ def test_personal_ips_goes_to_the_named_hmrc_partner_only(cli: Cli, tmp_path: Pa
                      proposer="ivy", approver="iris", out=tmp_path / "hmrc")
     table = pq.read_table(tmp_path / "hmrc" / "ips-episode.parquet")
     assert table.num_rows == shown["rows"] > 0
-    assert set(table.column("consent_dhsc").to_pylist()) == {"Y"}
-    assert table.column_names == ["pseudonym", "consent_dhsc", "ips_start_date", "nino"]
+    assert table.column_names == ["pseudonym", *HMRC_FIELDS.split(",")]
+    # Every person sent consented on the form: checked against the returns themselves.
+    consent = _ips_consent(world)
+    assert {consent[n] for n in table.column("nino").to_pylist()} == {"Y"}
+    assert sum(v == "Y" for v in consent.values()) >= len(set(table.column("nino").to_pylist()))
+    # Nothing about treatment, whatever an agreement says (XCH-1).
+    wide = cli.ok("alice", "agreements", "add", "--recipient", "HMRC", "--tier", "personal",
+                  "--datasets", "ips-episode", "--fields", HMRC_FIELDS + ",job_start_date",
+                  "--purposes", IPS_PURPOSE, "--lawful-basis", "6.1.e,9.2.h", "--expires",
+                  EXPIRES)
+    code, out, _ = cli("ivy", "release", "propose", "--agreement", wide["agreement_id"],
+                       "--dataset", "ips-episode", "--json")
+    assert code == 14 and "XCH-1" in {r["requirement"] for r in json.loads(out)["reasons"]}
     # Approving identifiable IPS data also needs the IPS team.
     again = cli.ok("ivy", "release", "propose", "--agreement", hmrc["agreement_id"],
                    "--dataset", "ips-episode")
@@ -214,6 +221,18 @@ def test_a_local_authority_receives_its_own_rows(
     code, out, _ = cli("alice", "release", "propose", "--agreement", deal["agreement_id"],
                        "--dataset", "cld-event", "--orgs", f"{own},{other}", "--json")
     assert code == 14 and "SHR-9" in {r["requirement"] for r in json.loads(out)["reasons"]}
+
+
+def _ips_consent(world: dict[str, Any]) -> dict[str, str]:
+    """Each NI number in the IPS returns, and whether its row consented (consent_dhsc)."""
+    out: dict[str, str] = {}
+    for f in world["files"]:
+        if f.dataset == "ips-episode":
+            with (world["returns"] / f.path).open(newline="") as fh:
+                for r in csv.DictReader(fh):
+                    if r["nino"]:
+                        out[r["nino"].replace(" ", "").upper()] = r["consent_dhsc"]
+    return out
 
 
 def _cld_rows(world: dict[str, Any], la: str) -> int:
@@ -352,28 +371,51 @@ def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
     path.write_text(buf.getvalue())
 
 
-def _open_episode(world: dict[str, Any], org: str) -> dict[str, str]:
-    """An open, consented episode in treatment at ``org`` in 2025Q2 (the victim's)."""
+def _open_episodes(world: dict[str, Any], org: str) -> list[dict[str, str]]:
+    """Open, consented episodes in treatment at ``org`` in 2025Q2 (the victims')."""
     f = next(f for f in world["files"] if f.dataset == "ndtms-episode" and f.org == org
              and f.period == "2025Q2")
     _, rows = _rows(world["returns"] / f.path)
-    return next(r for r in rows if not r["discharge_date"] and r["consent_ndtms"] == "Y"
-                and r["initials"] and r["date_of_birth"] and r["postcode_district"])
+    return [r for r in rows if not r["discharge_date"] and r["consent_ndtms"] == "Y"
+            and r["initials"] and r["date_of_birth"] and r["postcode_district"]]
 
 
 def test_feedback_is_no_lookup_oracle(cli: Cli, world: dict[str, Any], tmp_path: Path) -> None:
-    """Item 12: a provider that invents a row carrying someone's identifiers is not told who
-    else treats them: the match is held for the data team, and only a person releases it.
-    Item 7: every disclosure is audited with the provider and counts, never who. Item 17:
-    the feedback CSV is formula-safe."""
-    victim = _open_episode(world, "P002")
-    f = next(f for f in world["files"] if f.dataset == "ndtms-episode" and f.org == "P001"
-             and f.period == "2025Q2")
-    header, rows = _rows(world["returns"] / f.path)
-    invented = {**victim, "provider_code": "P001", "client_ref": '=HYPERLINK("http://x","y")',
-                "episode_id": "INVENTED-1", "transferred_from_provider": ""}
+    """Item 12: a provider that invents rows carrying someone's identifiers is not told who
+    else treats them, whether the row reuses an old client reference or a new one, and the
+    other provider is not told either; only a person releases a held match, and the provider
+    is not even told that something is held. Item 7: every disclosure is audited with the
+    provider and counts, never who. Item 17: the feedback CSV is formula-safe."""
+    # The matches of the haven's first link were all new; the data team confirmed them.
+    first = cli.ok("alice", "feedback", "holds")
+    assert first and {h["reason"] for h in first} == {"new-match"}
+    assert all(set(h["evidence"]) == {"here", "other"} for h in first)
+    cli.ok("alice", "feedback", "release", *[h["hold"] for h in first])
+    before = tmp_path / "before.csv"
+    told = cli.ok("alice", "feedback", "--org", "P001", "--out", str(before))
+    assert "held_for_review" not in told
+    _, baseline = _rows(before)
+
+    # P001 invents two rows with P002 clients' identifiers: one under an old client
+    # reference of its own (from 2025Q1, not in 2025Q2), one under a new formula reference.
+    v1, v2 = _open_episodes(world, "P002")[:2]
+    q1 = next(f for f in world["files"] if f.dataset == "ndtms-episode" and f.org == "P001"
+              and f.period == "2025Q1")
+    q2 = next(f for f in world["files"] if f.dataset == "ndtms-episode" and f.org == "P001"
+              and f.period == "2025Q2")
+    header, rows = _rows(world["returns"] / q2.path)
+    _, earlier = _rows(world["returns"] / q1.path)
+    old_ref = next(r["client_ref"] for r in earlier
+                   if r["client_ref"] not in {x["client_ref"] for x in rows})
+    formula = '=HYPERLINK("http://x","y")'
+    invented = [
+        {**v1, "provider_code": "P001", "client_ref": old_ref, "episode_id": "INVENTED-1",
+         "transferred_from_provider": ""},
+        {**v2, "provider_code": "P001", "client_ref": formula, "episode_id": "INVENTED-2",
+         "transferred_from_provider": ""},
+    ]
     resubmission = tmp_path / "P001_2025Q2.csv"
-    _write(resubmission, header, [*rows, invented])
+    _write(resubmission, header, [*rows, *invented])
     sub = cli.ok("alice", "submit", str(resubmission), "--dataset", "ndtms-episode",
                  "--org", "P001", "--period", "2025Q2")
     assert sub["rows"]["rejected"] == 0
@@ -381,26 +423,38 @@ def test_feedback_is_no_lookup_oracle(cli: Cli, world: dict[str, Any], tmp_path:
 
     out = tmp_path / "fb.csv"
     told = cli.ok("alice", "feedback", "--org", "P001", "--out", str(out))
-    assert told["held_for_review"] >= 1
     _, got = _rows(out)
-    assert all("HYPERLINK" not in r["client_ref"] for r in got)
-    holds = cli.ok("alice", "feedback", "holds")
-    assert any(h["org"] == "P001" and h["reason"] == "new-client" for h in holds)
-    text = json.dumps(_audit(cli, "feedback.disclosed") + _audit(cli, "feedback.held"))
-    assert "HYPERLINK" not in text and victim["initials"] not in text.replace('"', " ")
-    disclosed = _audit(cli, "feedback.disclosed")[-1]
-    details = json.loads(disclosed["details"])
-    assert details["org"] == "P001" and details["clients"] == told["clients_with_other_providers"]
+    refs = {r["client_ref"] for r in got}
+    assert old_ref not in refs and not any("HYPERLINK" in r for r in refs)
+    assert refs <= {r["client_ref"] for r in baseline}  # nothing new is told
+    assert "held" not in json.dumps(told)
+    # The other provider is not told about P001's made-up clients either.
+    theirs = tmp_path / "p002.csv"
+    cli.ok("alice", "feedback", "--org", "P002", "--out", str(theirs))
+    _, p002 = _rows(theirs)
+    assert not {(r["client_ref"], r["other_provider"]) for r in p002} & {
+        (v1["client_ref"], "P001"), (v2["client_ref"], "P001")}
+
+    held = [h for h in cli.ok("alice", "feedback", "holds")
+            if {h["org"], h["other_org"]} == {"P001", "P002"}]
+    assert {(h["org"], h["other_org"]) for h in held} == {("P001", "P002"), ("P002", "P001")}
+    assert any(h["evidence"]["here"]["by_resubmission"] for h in held if h["org"] == "P001")
+    text = json.dumps(held + _audit(cli, "feedback.disclosed") + _audit(cli, "feedback.held"))
+    for secret in ("HYPERLINK", old_ref, v1["date_of_birth"], v2["date_of_birth"]):
+        assert secret not in text
+    disclosed = json.loads(_audit(cli, "feedback.disclosed")[-1]["details"])
+    assert disclosed["org"] == "P002"
+    assert disclosed["clients"] == len({r["client_ref"] for r in p002})
 
     # Only a data-team decision tells the provider; then the CSV cell is neutralised.
-    for h in (h for h in holds if h["org"] == "P001"):
-        cli.ok("alice", "feedback", "release", h["hold"])
+    cli.ok("alice", "feedback", "release", *[h["hold"] for h in held if h["org"] == "P001"])
     out2 = tmp_path / "fb2.csv"
     cli.ok("alice", "feedback", "--org", "P001", "--out", str(out2))
     raw = out2.read_text()
     assert "'=HYPERLINK" in raw and "\n=HYPERLINK" not in raw and ",=HYPERLINK" not in raw
     _, again = _rows(out2)
-    assert {r["other_provider"] for r in again if "HYPERLINK" in r["client_ref"]} == {"P002"}
+    assert {r["other_provider"] for r in again if r["client_ref"] in (old_ref, "'" + formula)
+            or "HYPERLINK" in r["client_ref"]} == {"P002"}
 
 
 def test_released_csv_cells_are_formula_safe(

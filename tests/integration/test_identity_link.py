@@ -15,7 +15,8 @@ from carehaven.control.models import AuditEntry, LinkPair, LinkRun
 from carehaven.haven import Haven
 from carehaven.identity import model
 from carehaven.identity.counts import count_people
-from carehaven.identity.feedback import feedback
+from carehaven.identity.feedback import decide as decide_hold
+from carehaven.identity.feedback import feedback, holds
 from carehaven.identity.link import LinkResult, current_run, link, table_name
 from carehaven.identity.resolve import Thresholds
 from carehaven.identity.review import decide, waiting
@@ -127,6 +128,9 @@ def test_feedback_names_only_other_providers_that_treat_the_client_now(linked, t
     """IDN-2: every row is true of the synthetic truth, and nothing else is disclosed."""
     haven, returns, _ = linked
     d = rows_with_truth(haven, returns)
+    # A haven's first link holds every match for the data team (ADR 0011); confirm them.
+    for h in holds(haven):
+        decide_hold(haven, h.label, release=True, actor="test")
     found = 0
     for org in ("P001", "P002", "P003", "P005"):
         fb = feedback(haven, org, tmp_path / f"{org}.csv", actor="test")

@@ -26,7 +26,7 @@ from carehaven.governance.sharing import Terms, add_agreement, add_recipient, re
 from carehaven.haven import Haven
 from carehaven.identity.link import link
 from carehaven.pseudonymise.lookup import find_person
-from tests.linkage import build
+from tests.linkage import build, query
 from tests.people import actor
 
 pytestmark = pytest.mark.slow
@@ -183,8 +183,8 @@ def test_ips_to_hmrc_holds_only_people_who_consented(haven: Haven, tmp_path: Pat
     approved by the IPS team: the release keeps only those who consented."""
     deal = add_agreement(
         haven,
-        _terms(recipient="HMRC", datasets=["ips-episode"],
-               fields=["consent_dhsc", "ips_start_date"], purposes=["ips-employment-outcomes"],
+        _terms(recipient="HMRC", tier="personal", datasets=["ips-episode"],
+               fields=["initials", "nino"], purposes=["ips-employment-outcomes"],
                lawful_bases=["6.1.e", "9.2.h"]),
         actor="cli:alice",
     )
@@ -198,7 +198,9 @@ def test_ips_to_hmrc_holds_only_people_who_consented(haven: Haven, tmp_path: Pat
                   out=tmp_path / "ips")
     table = pq.read_table(tmp_path / "ips" / "ips-episode.parquet")
     assert table.num_rows == row.rows > 0
-    assert set(table.column("consent_dhsc").to_pylist()) == {"Y"}
+    consent = dict(query(haven, "SELECT upper(replace(nino, ' ', '')), consent_dhsc "
+                                "FROM ips_episode WHERE nino IS NOT NULL"))
+    assert {consent[n] for n in table.column("nino").to_pylist()} == {"Y"}
     assert row.artefact_id is not None
     with haven.sessions() as session:
         assert len(people_of(session, row.artefact_id)) == row.people

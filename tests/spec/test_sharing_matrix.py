@@ -64,6 +64,9 @@ TODAY = date(2025, 6, 30)
 PURPOSE = "service-monitoring"
 #: HMRC's one purpose (000 §7, 001: "HMRC will only use your data for this purpose", XCH-4).
 HMRC_PURPOSE = "ips-employment-outcomes"
+#: What HMRC may receive (001: "your initials, date of birth, post code and National Insurance
+#: number"; XCH-1): an HMRC request asks for two of them.
+HMRC_FIELDS = ("initials", "nino")
 FIELDS = ("age_band", "sex", "local_authority")
 LESS_IDENTIFYING = {
     "personal": "de-personalised",
@@ -108,17 +111,22 @@ def expected(
         # and a move of the whole collection are not modelled (ADR 0007).
         if kind != "processor" and not (ips and hmrc):
             why.add("SHR-2")
-        # 001: "Your information will only be shared with members of the DHSC IPS project
-        # team ... Only they will see any information that could identify you"; and HMRC.
-        if ips and not hmrc:
-            why.add("SHR-6")
         # 000 §5.1: "organisations and people working under a contract": a processor's
         # agreement records the contract.
         if kind == "processor" and state == "no-contract":
             why.add("SHR-1")
+    if tier in IDENTIFIABLE and ips and not hmrc:
+        # 001: "Your information will only be shared with members of the DHSC IPS project
+        # team ... Only they will see any information that could identify you"; and HMRC.
+        # A pseudonym still identifies, so de-personalised IPS data is identifiable too.
+        why.add("SHR-6")
     if tier in IDENTIFIABLE and ips and hmrc and not consent:
         # 000 §2.10: "This will only happen if you consent"; 001 consent form.
         why.add("CON-1")
+    if hmrc and dataset != "ips-episode":
+        # 001: HMRC receives "your initials, date of birth, post code and National Insurance
+        # number" from the IPS episodes, and nothing about treatment (XCH-1).
+        why.add("XCH-1")
 
     # -- de-personalised data
     if tier == "de-personalised":
@@ -186,13 +194,14 @@ def permitted_by(kind: str, tier: str, dataset: str) -> set[str]:
 
 
 def agreement(
-    state: str, tier: str, dataset: str, purpose: str = PURPOSE, scope: str = "unscoped"
+    state: str, tier: str, dataset: str, purpose: str = PURPOSE, scope: str = "unscoped",
+    fields: tuple[str, ...] = FIELDS,
 ) -> AgreementTerms | None:
     if state == "none":
         return None
     terms: dict[str, object] = {
         "tier": tier,
-        "fields": {dataset: list(FIELDS)},
+        "fields": {dataset: list(fields)},
         "purposes": [purpose],
         "lawful_bases": ["6.1.e", "9.2.h", "9.2.j"],
         "starts_on": date(2025, 1, 1),
@@ -216,8 +225,8 @@ def agreement(
         "not-started": {"starts_on": TODAY + timedelta(days=1)},
         "revoked": {"revoked_on": date(2025, 5, 1)},
         "wrong-purpose": {"purposes": ["marketing"]},
-        "wrong-fields": {"fields": {dataset: list(FIELDS[:-1])}},
-        "wrong-dataset": {"fields": {"other-dataset": list(FIELDS)}},
+        "wrong-fields": {"fields": {dataset: list(fields[:-1])}},
+        "wrong-dataset": {"fields": {"other-dataset": list(fields)}},
         "tier-too-low": {"tier": LESS_IDENTIFYING[tier]},
         "outside-uk": {"uk_only": False},
         "no-art6": {"lawful_bases": ["9.2.h", "9.2.j"]},
@@ -253,12 +262,12 @@ class Case:
             recipient_kind="partner" if hmrc else self.kind,
             tier=self.tier,
             dataset=self.dataset,
-            fields=list(FIELDS),
+            fields=list(HMRC_FIELDS if hmrc else FIELDS),
             purpose=purpose,
             on=TODAY,
             agreement=agreement(
                 self.state, self.tier, self.dataset, HMRC_PURPOSE if hmrc else PURPOSE,
-                self.scope,
+                self.scope, HMRC_FIELDS if hmrc else FIELDS,
             ),
             consent=self.consent,
             rows=rows,
@@ -384,6 +393,11 @@ def test_personal_ips_goes_to_hmrc_only_with_consent() -> None:
                 False,
                 {"SHR-2", "SHR-6"},
             )
+    # De-personalised IPS data still identifies: research receives IPS data anonymised only.
+    assert _decide("research", "de-personalised", "active", True, "ips-episode") == (
+        False, {"SHR-6"})
+    assert _decide("research", "anonymised", "active", False, "ips-episode") == (
+        True, {"SHR-5"})
     assert _decide("hmrc", "personal", "active", False, "ips-episode") == (False, {"CON-1"})
     assert _decide("hmrc", "personal", "active", True, "ips-episode") == (True, {"CON-1"})
     # A recipient called HMRC but registered as a department is not the partner.
@@ -397,6 +411,17 @@ def test_hmrc_receives_for_its_purpose_only() -> None:
     decision = decide(case.request(purpose="research"))
     assert not decision.allow and "XCH-4" in decision.requirements
     assert decide(case.request()).allow
+
+
+def test_hmrc_receives_the_fields_named_for_it_only() -> None:
+    """001, XCH-1: initials, date of birth, sex, postcode and NI number; nothing about
+    treatment, whatever the agreement lists."""
+    wide = Case("hmrc", "personal", "active", True, "ips-episode").request()
+    more = ShareRequest(**{**vars(wide), "fields": ["initials", "nino", "job_start_date"]})
+    more_terms = AgreementTerms(**{**vars(wide.agreement),
+                                   "fields": {"ips-episode": list(more.fields)}})
+    decision = decide(ShareRequest(**{**vars(more), "agreement": more_terms}))
+    assert not decision.allow and decision.requirements == ("XCH-1",)
 
 
 def test_personal_data_to_a_processor_needs_a_contract() -> None:

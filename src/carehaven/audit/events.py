@@ -520,3 +520,21 @@ class CheckpointSigned(AuditEvent):
     @property
     def subject(self) -> str:
         return f"audit-checkpoint:{self.checkpoint}"
+
+
+@dataclass(frozen=True)
+class FileScanned(AuditEvent):
+    """Someone scanned a file for identifiers: which file (its sha256, never its name or
+    content), how big, whether the haven wrote it, whether IPS identifiers were checked, and
+    the answer."""
+
+    action: ClassVar[str] = "file.scanned"
+    sha256: str
+    rows: int
+    result: str  # clean | identifying
+    written_here: int  # 1 when a manifest of the haven's lists the file
+    ips_checked: int  # 1 when IPS identifiers were checked (the IPS team asked)
+
+    @property
+    def subject(self) -> str:
+        return f"file:{self.sha256[:16]}"

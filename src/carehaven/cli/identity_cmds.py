@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
@@ -30,7 +31,8 @@ def link(
         typer.Option(
             "--report",
             help="Also write the quality report (Splink's charts, cluster sizes, the estimated "
-            "false-match rate) into this folder.",
+            "false-match rate) into this new or empty folder, outside the haven or under its "
+            "outputs folder.",
         ),
     ] = None,
     full: Annotated[
@@ -46,9 +48,12 @@ def link(
     """Link every accepted row with identifiers to a person, keeping person ids stable."""
     if ctx.invoked_subcommand is not None:
         return
+    from carehaven.haven import outpath
     from carehaven.identity.link import link as run_link
 
     haven, who = open_as(ctx, Permission.RUN_PIPELINE)
+    if report is not None:  # before any work: never into the haven's own folders, never over
+        report = outpath.new_folder(haven, report)
     say = (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
     result = run_link(
         haven, actor=who.label, progress=say, keep_resolution=report is not None, full=full
@@ -87,7 +92,7 @@ def link(
             "carehaven link review"
         )
     if files:
-        out.print(f"Quality report: {report / 'index.html' if report else ''}")
+        out.print(f"Quality report: {escape(str(report / 'index.html')) if report else ''}")
 
 
 @link_app.command("review")
@@ -184,7 +189,7 @@ def count(
     table(
         f"Unique people in {dataset}",
         [c.capitalize() for c in cols],
-        [[r[c] for c in cols] for r in result.rows],
+        [[escape(r[c]) if isinstance(r[c], str) else r[c] for c in cols] for r in result.rows],
     )
 
 
@@ -208,8 +213,8 @@ def feedback(
 ) -> None:
     """Tell a provider which of its clients in treatment another provider is treating now.
 
-    Matches about a client with no history at the provider are held for the data team
-    ('carehaven feedback holds') instead of being told.
+    A match that was not there at the previous link run (a new client, a new episode, a row
+    made up) is held for the data team ('carehaven feedback holds') until a person decides.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -227,11 +232,6 @@ def feedback(
         f"{result.clients_shared:,} of {result.org}'s {result.open_clients:,} open clients "
         f"are also open at another provider; written to {out_file} ({result.artefact})."
     )
-    if result.held:
-        out.print(
-            f"{result.held:,} more matched clients are new at {result.org}: held for the data "
-            "team, who release or refuse each ('carehaven feedback holds')."
-        )
 
 
 @feedback_app.command("holds")
@@ -240,7 +240,8 @@ def feedback_holds(
     all_: Annotated[bool, typer.Option("--all", help="Decided holds too.")] = False,
     json: JsonFlag = False,
 ) -> None:
-    """Matches held because the provider's client has no history there yet."""
+    """Matches held because they were not there at the previous link run, with the evidence
+    (which returns, periods and dates each side's episodes came in; no person's data)."""
     from carehaven.identity.feedback import holds
 
     haven, _ = open_as(ctx, Permission.APPROVE_RELEASE)
@@ -251,11 +252,18 @@ def feedback_holds(
     if not rows:
         out.print("No feedback match is waiting for a decision.")
         return
+    def side(e: object) -> str:
+        if not isinstance(e, dict):
+            return ""
+        return (f"{e.get('episodes', 0)} ep., {','.join(e.get('periods', []))}, since "
+                f"{e.get('first_received') or '?'}"
+                + (", by resubmission" if e.get("by_resubmission") else ""))
+
     table(
         "Held feedback matches",
-        ["hold", "provider", "status", "reason", "link run", "held since", "decided by"],
-        [[h.label, h.org, h.status, h.reason, h.link_run, h.created_at, h.decided_by or ""]
-         for h in rows],
+        ["hold", "told to", "about", "status", "link run", "here", "there", "decided by"],
+        [[h.label, h.org, h.other_org, h.status, h.link_run, side(h.evidence.get("here")),
+          side(h.evidence.get("other")), h.decided_by or ""] for h in rows],
     )
     out.print("Decide with: carehaven feedback release HOLD | carehaven feedback refuse HOLD")
 
@@ -263,29 +271,30 @@ def feedback_holds(
 @feedback_app.command("release")
 def feedback_release(
     ctx: typer.Context,
-    hold: Annotated[str, typer.Argument(help="The hold, e.g. FH-3.")],
+    holds: Annotated[list[str], typer.Argument(help="The holds, e.g. FH-3 FH-4.")],
     json: JsonFlag = False,
 ) -> None:
-    """The provider's treatment relationship is confirmed: tell it in its next feedback."""
-    _decide_hold(ctx, hold, release=True, json=json)
+    """Both treatment relationships are confirmed: tell the provider in its next feedback."""
+    _decide_holds(ctx, holds, release=True, json=json)
 
 
 @feedback_app.command("refuse")
 def feedback_refuse(
     ctx: typer.Context,
-    hold: Annotated[str, typer.Argument(help="The hold, e.g. FH-3.")],
+    holds: Annotated[list[str], typer.Argument(help="The holds, e.g. FH-3 FH-4.")],
     json: JsonFlag = False,
 ) -> None:
-    """Never tell the provider about this match."""
-    _decide_hold(ctx, hold, release=False, json=json)
+    """Never tell the provider about these matches."""
+    _decide_holds(ctx, holds, release=False, json=json)
 
 
-def _decide_hold(ctx: typer.Context, hold: str, *, release: bool, json: bool) -> None:
+def _decide_holds(ctx: typer.Context, holds: list[str], *, release: bool, json: bool) -> None:
     from carehaven.identity.feedback import decide as decide_hold
 
     haven, who = open_as(ctx, Permission.APPROVE_RELEASE)
-    view = decide_hold(haven, hold, release=release, actor=who.label)
+    views = [decide_hold(haven, h, release=release, actor=who.label) for h in holds]
     if json:
-        emit_json(view.as_json())
+        emit_json([v.as_json() for v in views])
         return
-    out.print(f"[bold]{view.label}[/] ({view.org}): {view.status}.")
+    for view in views:
+        out.print(f"[bold]{view.label}[/] ({view.org} about {view.other_org}): {view.status}.")

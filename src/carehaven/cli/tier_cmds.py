@@ -95,13 +95,16 @@ def scan(
     file: Annotated[Path, typer.Argument(help="A .parquet or .csv file.")],
     json: JsonFlag = False,
 ) -> None:
-    """Check a file for identifiers, person ids, tokens and other recipients' pseudonyms."""
+    """Check a file for identifiers, person ids, tokens and other recipients' pseudonyms.
+
+    A file the haven did not write gets only a yes or no, and every scan is audited.
+    """
     from carehaven.pseudonymise.scan import LeakFoundError, scan_file
 
-    haven, _ = open_as(ctx, Permission.EXTRACT)
-    result = scan_file(haven, file, progress=_say(json))  # type: ignore[arg-type]
+    haven, who = open_as(ctx, Permission.EXTRACT)
+    result = scan_file(haven, file, who=who, progress=_say(json))  # type: ignore[arg-type]
     if json:
-        emit_json({"ok": result.ok, "hits": result.hits})
+        emit_json({"ok": result.ok, "hits": None if result.coarse_only else result.hits})
     elif result.ok:
         out.print(f"[bold green]CLEAN[/] {file}: {result.summary()}")
     else:

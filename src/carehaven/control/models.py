@@ -488,14 +488,17 @@ class ArtefactPerson(Base):
 
 
 class FeedbackHold(Base):
-    """A match that would tell a provider about another provider's client, held for the data
-    team because the provider's client has no history there yet (IDN-2; issue 12)."""
+    """A match that would tell a provider (``org_code``) that another provider (``other_org``)
+    treats one of its clients, held for the data team because the match was not there at the
+    previous link run (IDN-2; issue 12). ``evidence`` holds dates, periods and counts only."""
 
     __tablename__ = "feedback_holds"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"))
     person_id: Mapped[str] = mapped_column(String(40))
+    other_org: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     #: waiting | released | refused
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(40))
@@ -508,7 +511,7 @@ class FeedbackHold(Base):
         CheckConstraint(
             "status IN ('waiting', 'released', 'refused')", name="ck_feedback_hold_status"
         ),
-        Index("ix_feedback_holds_slot", "org_code", "person_id", unique=True),
+        Index("ix_feedback_holds_slot", "org_code", "person_id", "other_org", unique=True),
     )
 
     @property

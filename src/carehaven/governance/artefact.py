@@ -156,7 +156,8 @@ def write(
     folder = check_folder(haven, out.kind, out.folder)
     names = _names(out)
     targets = [folder / n for n in names]
-    clash = next((t for t in targets if t.exists()), None)
+    # A link, even a dangling one, is refused too: the rename would replace it blindly.
+    clash = next((t for t in targets if t.exists() or t.is_symlink()), None)
     if clash is not None:
         raise UsageError(f"{clash} already exists; choose another folder or move it away.")
     finish_pending(haven)

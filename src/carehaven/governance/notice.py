@@ -150,16 +150,23 @@ def _rule_ids(reasons: Iterable[Reason]) -> list[str]:
 PROBE_ORG = "E09000000"
 
 
-def _probe_recipients(kind: str) -> Iterator[tuple[str, str, RowScope]]:
-    """(recipient code, purpose, rows) to probe for a kind: any recipient with every row; a
-    named partner (HMRC) for its own purpose; a local authority asking its own rows."""
-    yield "PROBE", "probe", RowScope()
+def _probe_recipients(
+    kind: str, dataset: str, fields: Sequence[str]
+) -> Iterator[tuple[str, str, RowScope, Sequence[str]]]:
+    """(recipient code, purpose, rows, fields) to probe for a kind: any recipient with every
+    row and field; a named partner (HMRC) for its own purpose, with every field and with its
+    own; a local authority asking its own rows."""
+    yield "PROBE", "probe", RowScope(), fields
     for partner in partners():
         if partner.kind == kind:
+            own = [f.split("/", 1)[1] for f in sorted(partner.fields)
+                   if f.startswith(f"{dataset}/")]
             for purpose in ("probe", *sorted(partner.purposes)):
-                yield partner.recipient, purpose, RowScope()
+                yield partner.recipient, purpose, RowScope(), fields
+                if own:
+                    yield partner.recipient, purpose, RowScope(), own
     if kind == "local-authority":
-        yield "PROBE", "probe", RowScope(orgs=(PROBE_ORG,))
+        yield "PROBE", "probe", RowScope(orgs=(PROBE_ORG,)), fields
 
 
 @cache
@@ -170,15 +177,15 @@ def _decided_tiers(dataset: str) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     for tier in TIER_ORDER:
         for kind in RECIPIENT_KINDS:
-            for code, purpose, rows in _probe_recipients(kind):
+            for code, purpose, rows, asked in _probe_recipients(kind, dataset, fields):
                 for consent in (False, True):
-                    for terms in _probe_agreements(tier, dataset, fields, on):
+                    for terms in _probe_agreements(tier, dataset, asked, on):
                         request = ShareRequest(
                             recipient=code,
                             recipient_kind=kind,
                             tier=tier,
                             dataset=dataset,
-                            fields=fields,
+                            fields=asked,
                             purpose=purpose,
                             on=on,
                             agreement=terms,

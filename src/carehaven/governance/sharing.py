@@ -215,12 +215,15 @@ def add_agreement(haven: Haven, terms: Terms, *, actor: str) -> Agreement:
 
 
 def label_number(label: str, prefix: str) -> int:
-    """The number of a label such as A-7 (or plain 7)."""
+    """The number of a label such as A-7 (or plain 7): ASCII digits, at most nine of them, so
+    it always fits the databases' integer ids (a longer one names nothing that exists)."""
     text = label.strip().upper()
     if text.startswith(prefix + "-"):
         text = text[len(prefix) + 1 :]
-    if not text.isdigit():
-        raise UsageError(f"{label!r} is not a {prefix}-number such as {prefix}-7.")
+    if not re.fullmatch(r"[0-9]{1,9}", text):
+        raise UsageError(
+            f"{label!r} is not a {prefix}-number such as {prefix}-7 (at most nine digits)."
+        )
     return int(text)
 
 

@@ -7,17 +7,16 @@ client reference, episode or dates.
 
 Feedback is a disclosure of personal data to a provider, so it needs a real treatment
 relationship and leaves through the one artefact writer (scanned, recorded with its lineage,
-audited as ``feedback.disclosed``: which provider, how many clients, never who):
-
-- both episodes are open, consented (consent_ndtms = Y: unconsented episodes are never
-  linked) and in treatment (a treatment start date on or before today);
-- the provider's client has *history* there: the same client reference was already in one of
-  the provider's returns for an earlier period, received before its latest one. A match about a
-  client who has none (a new client, or a row the provider just invented carrying someone
-  else's initials, date of birth, sex and district) is *held* for the data team, who release or
-  refuse it (``feedback holds``). Holds are made by every ``link`` run as well as by
-  ``feedback``, so a made-up row cannot wait for history to build up unseen, and a held match
-  stays held until a person decides, whatever history it gains later.
+audited as ``feedback.disclosed``: which provider, how many clients, never who). A *match* is
+(provider told, person, other provider), where both episodes are open, consented
+(consent_ndtms = Y: unconsented episodes are never linked) and in treatment (a treatment start
+on or before today). A match is told only when it is *established*: it was already a match at
+the previous link run, so it rests on rows the haven held before the latest returns. A match
+that appears at a run (a new client, a new episode elsewhere, or a row a provider just invented
+carrying someone else's initials, date of birth, sex and district, whatever client reference
+or period it claims) is *held* for the data team at that run, for the provider on each side,
+and stays held until a person releases or refuses it (``feedback holds``). The provider is
+never told that anything is held: that count would answer the very question a made-up row asks.
 """
 
 from __future__ import annotations
@@ -36,14 +35,14 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import FeedbackDisclosed, FeedbackHeld, FeedbackHoldDecided
-from carehaven.control.models import Artefact, FeedbackHold, Submission
+from carehaven.control.models import Artefact, FeedbackHold, HavenMeta, Submission
 from carehaven.csvsafe import write_csv
 from carehaven.data import connect, in_force_rows
 from carehaven.errors import NotFoundError, UsageError
 from carehaven.governance.artefact import Outgoing, Part, write
 from carehaven.haven import Haven
-from carehaven.identity.link import current_run, in_force
-from carehaven.identity.registry_tables import registry
+from carehaven.identity.link import current_run, in_force, table_name
+from carehaven.identity.registry_tables import Registry
 from carehaven.specs import load_spec
 
 if TYPE_CHECKING:
@@ -51,7 +50,9 @@ if TYPE_CHECKING:
 
 EPISODES = "ndtms-episode"
 COLUMNS = ("client_ref", "other_provider", "other_provider_name")
-NEW_CLIENT = "new-client"
+NEW_MATCH = "new-match"
+#: haven_meta: the link run whose new matches have been held (by ``refresh_holds``).
+HOLDS_RUN = "feedback_holds_run"
 Progress = Callable[[str], None]
 
 
@@ -62,7 +63,10 @@ class Match:
     client_ref: str
     person_id: str
     other_provider: str
-    history: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.person_id, self.other_provider)
 
 
 @dataclass
@@ -70,7 +74,6 @@ class Feedback:
     org: str
     open_clients: int
     rows: list[dict[str, str]]  # one per (client_ref, other provider) disclosed
-    held: int = 0  # matches withheld, waiting for (or refused by) the data team
     artefact: str | None = None
     file: Path | None = None
 
@@ -86,7 +89,6 @@ class Feedback:
             "open_clients": self.open_clients,
             "clients_with_other_providers": self.clients_shared,
             "rows": len(self.rows),
-            "held_for_review": self.held,
         }
 
 
@@ -103,10 +105,15 @@ def _latest(session: Session) -> dict[str, Submission]:
 Found = tuple[dict[str, int], list[tuple[str, Match]]]
 
 
-def _matches(session: Session, con: DuckDBBackend, org: str | None) -> Found:
-    """Open clients per provider, and every match (provider, Match) for ``org`` or for all."""
+def _registry_of(con: DuckDBBackend, run: int) -> Registry:
+    return Registry(run, con.table(table_name("identity_records", run)),
+                    con.table(table_name("identity_profiles", run)))
+
+
+def _matches(session: Session, con: DuckDBBackend, org: str | None, reg: Registry) -> Found:
+    """Open clients per provider, and every match (provider, Match) for ``org`` or for all,
+    as the registry ``reg`` links the providers' latest returns in force."""
     spec = load_spec(EPISODES)
-    reg = registry(session, con)
     latest = _latest(session)
     if not latest:
         return {}, []
@@ -133,78 +140,115 @@ def _matches(session: Session, con: DuckDBBackend, org: str | None) -> Found:
     pairs = joined.order_by(["org", "client_ref", "other_provider"]).to_pyarrow().to_pylist()
     counts = clients.group_by("org").aggregate(n=clients.client_ref.nunique()).to_pyarrow()
     open_clients = {str(r["org"]): int(r["n"]) for r in counts.to_pylist()}
-    known = _history(session, con, latest, {str(p["org"]) for p in pairs})
     return open_clients, [
-        (
-            str(p["org"]),
-            Match(str(p["client_ref"]), str(p["person_id"]), str(p["other_provider"]),
-                  (str(p["org"]), str(p["client_ref"])) in known),
-        )
+        (str(p["org"]),
+         Match(str(p["client_ref"]), str(p["person_id"]), str(p["other_provider"])))
         for p in pairs
     ]
 
 
-def _history(
-    session: Session, con: DuckDBBackend, latest: dict[str, Submission], orgs: set[str]
-) -> set[tuple[str, str]]:
-    """(provider, client_ref) pairs already in one of the provider's returns for an earlier
-    period, received before its latest return."""
-    earlier = [
-        s.id
-        for s in in_force(session, EPISODES)
-        if s.org_code in orgs
-        and s.period < latest[s.org_code].period
-        and s.received_at < latest[s.org_code].received_at
-    ]
-    if not earlier:
-        return set()
-    rows = in_force_rows(con, load_spec(EPISODES), earlier)
-    seen = rows.select("provider_code", "client_ref").distinct().to_pyarrow().to_pylist()
-    return {(str(r["provider_code"]), str(r["client_ref"])) for r in seen}
-
-
-def _holds(session: Session, org: str | None) -> dict[tuple[str, str], FeedbackHold]:
+def _holds(session: Session, org: str | None) -> dict[tuple[str, str, str], FeedbackHold]:
     query = select(FeedbackHold)
     if org is not None:
         query = query.where(FeedbackHold.org_code == org)
-    return {(h.org_code, h.person_id): h for h in session.scalars(query)}
+    return {(h.org_code, h.person_id, h.other_org): h for h in session.scalars(query)}
+
+
+def _evidence(
+    session: Session, con: DuckDBBackend, reg: Registry, new: list[tuple[str, Match]]
+) -> dict[tuple[str, str, str], dict[str, object]]:
+    """What the data team decides each new match by: when and in which returns each side's
+    episodes arrived, since when in treatment, whether by a resubmission. Dates and counts
+    only, worked out for every new match in one query."""
+    if not new:
+        return {}
+    subs = {s.id: s for s in in_force(session, EPISODES)}
+    replaced = set(session.scalars(
+        select(Submission.superseded_by).where(Submission.superseded_by.is_not(None))))
+    people = sorted({m.person_id for _, m in new})
+    rows = reg.rows_with_person(in_force_rows(con, load_spec(EPISODES), list(subs)), EPISODES)
+    got = rows.filter(rows.person_id.isin(people)).select(
+        "person_id", "provider_code", "_submission_id", "treatment_start_date"
+    ).to_pyarrow().to_pylist()
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in got:
+        by.setdefault((str(r["person_id"]), str(r["provider_code"])), []).append(r)
+
+    def side(person: str, code: str) -> dict[str, object]:
+        own = by.get((person, code), [])
+        used = [subs[r["_submission_id"]] for r in own if r["_submission_id"] in subs]
+        received = [x.received_at for x in used]
+        starts = sorted(str(r["treatment_start_date"]) for r in own if r["treatment_start_date"])
+        return {
+            "episodes": len(own),
+            "periods": sorted({x.period for x in used}),
+            "first_received": min(received).date().isoformat() if received else None,
+            "treatment_since": starts[0] if starts else None,
+            "by_resubmission": any(x.id in replaced for x in used),
+        }
+
+    return {
+        (org, *m.key): {"here": side(m.person_id, org),
+                        "other": side(m.person_id, m.other_provider)}
+        for org, m in new
+    }
 
 
 def _hold_new(
-    session: Session, matches: list[tuple[str, Match]], run: int, actor: str
-) -> dict[tuple[str, str], FeedbackHold]:
-    """Hold every match about a client without history that no person has decided yet."""
+    session: Session,
+    con: DuckDBBackend,
+    reg: Registry,
+    matches: list[tuple[str, Match]],
+    established: set[tuple[str, str, str]],
+    run: int,
+    actor: str,
+) -> dict[tuple[str, str, str], FeedbackHold]:
+    """Hold every match that is not established and that no person has decided yet."""
     holds = _holds(session, None)
-    for org, m in matches:
-        if m.history or (org, m.person_id) in holds:
-            continue
+    # One hold per (provider, person, other provider), however many client references.
+    new = list({(o, *m.key): (o, m) for o, m in matches
+                if (o, *m.key) not in established and (o, *m.key) not in holds}.values())
+    evidence = _evidence(session, con, reg, new)
+    for org, m in new:
+        key = (org, *m.key)
         hold = FeedbackHold(
-            org_code=org, person_id=m.person_id, status="waiting", reason=NEW_CLIENT,
-            link_run=run, created_at=clock.now(),
+            org_code=org, person_id=m.person_id, other_org=m.other_provider,
+            evidence=evidence[key], status="waiting", reason=NEW_MATCH, link_run=run,
+            created_at=clock.now(),
         )
         session.add(hold)
         session.flush()
-        holds[(org, m.person_id)] = hold
-        record(session, FeedbackHeld(hold.label, org, NEW_CLIENT), actor=actor)
+        holds[key] = hold
+        record(session, FeedbackHeld(hold.label, org, NEW_MATCH), actor=actor)
     return holds
 
 
-def _disclosable(m: Match, hold: FeedbackHold | None) -> bool:
-    """A match is told when a person released it, or when it has history and was never held."""
-    if hold is not None:
-        return hold.status == "released"
-    return m.history
+def _told(org: str, m: Match, holds: dict[tuple[str, str, str], FeedbackHold]) -> bool:
+    """Told when a person released it, or when it is established and was never held."""
+    hold = holds.get((org, *m.key))
+    return hold is None or hold.status == "released"
 
 
-def refresh_holds(haven: Haven, con: DuckDBBackend, *, actor: str) -> int:
-    """Called by ``link`` (under its writer lock): hold the new-client matches of every
-    provider; returns how many holds are waiting."""
+def refresh_holds(haven: Haven, con: DuckDBBackend, *, actor: str, previous: int | None) -> int:
+    """Called by ``link`` (under its writer lock, before the previous run's tables go): hold
+    every match of the new run that was not a match at ``previous``; returns how many holds
+    are waiting. Matches of a haven's first run are all new."""
     with haven.transaction() as session:
         run = current_run(session)
         if run is None:
             return 0
-        _, matches = _matches(session, con, None)
-        holds = _hold_new(session, matches, run, actor)
+        reg = _registry_of(con, run)
+        _, now = _matches(session, con, None, reg)
+        before: set[tuple[str, str, str]] = set()
+        if previous is not None:
+            _, then = _matches(session, con, None, _registry_of(con, previous))
+            before = {(o, *m.key) for o, m in then}
+        holds = _hold_new(session, con, reg, now, before, run, actor)
+        meta = session.get(HavenMeta, HOLDS_RUN)
+        if meta is None:
+            session.add(HavenMeta(name=HOLDS_RUN, value=str(run)))
+        else:
+            meta.value = str(run)
         return sum(h.status == "waiting" for h in holds.values())
 
 
@@ -233,18 +277,24 @@ def feedback(
                 run = current_run(session)
                 if run is None:
                     raise UsageError("Nothing has been linked yet; run 'carehaven link' first.")
-                open_clients, matches = _matches(session, con, provider.code)
-                holds = _hold_new(session, matches, run, actor)
-            told = [m for o, m in matches if _disclosable(m, holds.get((o, m.person_id)))]
-            held = len({m.person_id for _, m in matches} - {m.person_id for m in told})
+                reg = _registry_of(con, run)
+                open_clients, matches = _matches(session, con, provider.code, reg)
+                done = session.get(HavenMeta, HOLDS_RUN)
+                if done is None or done.value != str(run):
+                    # A run linked before holds existed: nothing shows a match was there
+                    # before, so every match not yet decided is new.
+                    _hold_new(session, con, reg, matches, set(), run, actor)
+                holds = _holds(session, provider.code)
+            told = [m for o, m in matches if _told(o, m, holds)]
             rows = [
                 {"client_ref": m.client_ref, "other_provider": m.other_provider,
                  "other_provider_name": names.get(m.other_provider, "")}
                 for m in told
             ]
-            result = Feedback(provider.code, open_clients.get(provider.code, 0), rows, held)
+            result = Feedback(provider.code, open_clients.get(provider.code, 0), rows)
+            held = len(matches) - len(told)
             scan = _scan(haven, con, rows, progress)
-            result.artefact = _write(haven, result, told, scan, out, actor)
+            result.artefact = _write(haven, result, told, held, scan, out, actor)
             result.file = out
         finally:
             con.disconnect()
@@ -267,15 +317,20 @@ def _scan(
 
 
 def _write(
-    haven: Haven, result: Feedback, told: list[Match], scan: ScanResult, out: Path, actor: str
+    haven: Haven,
+    result: Feedback,
+    told: list[Match],
+    held: int,
+    scan: ScanResult,
+    out: Path,
+    actor: str,
 ) -> str:
     others = len({m.other_provider for m in told})
 
     def disclosed(session: Session, artefact: Artefact, _sha: str) -> None:
         record(
             session,
-            FeedbackDisclosed(artefact.label, result.org, result.clients_shared, others,
-                              result.held),
+            FeedbackDisclosed(artefact.label, result.org, result.clients_shared, others, held),
             actor=actor,
         )
 
@@ -291,8 +346,7 @@ def _write(
                 p, COLUMNS, [[r[c] for c in COLUMNS] for r in result.rows]))],
             rows=len(result.rows),
             scan=scan,
-            manifest={"about": "Concurrent-provider feedback (IDN-2)",
-                      "org": result.org, "held_for_review": result.held},
+            manifest={"about": "Concurrent-provider feedback (IDN-2)", "org": result.org},
             people=[m.person_id for m in told],
         ),
         actor=actor,
@@ -308,42 +362,48 @@ def _write(
 class HoldView:
     label: str
     org: str
+    other_org: str
     status: str
     reason: str
     link_run: int
     created_at: str
     decided_by: str | None
+    evidence: dict[str, Any]
+
+    @classmethod
+    def of(cls, h: FeedbackHold) -> HoldView:
+        return cls(h.label, h.org_code, h.other_org, h.status, h.reason, h.link_run,
+                   h.created_at.isoformat(timespec="seconds"), h.decided_by, dict(h.evidence))
 
     def as_json(self) -> dict[str, Any]:
         return {
             "hold": self.label,
             "org": self.org,
+            "other_org": self.other_org,
             "status": self.status,
             "reason": self.reason,
             "link_run": self.link_run,
             "created_at": self.created_at,
             "decided_by": self.decided_by,
+            "evidence": self.evidence,
         }
 
 
 def holds(haven: Haven, *, status: str | None = "waiting") -> list[HoldView]:
-    """Held matches (no person's data: the provider, why, when); ``status`` None lists all."""
+    """Held matches with their evidence (providers, periods, dates, counts; no person's data);
+    ``status`` None lists all."""
     with haven.sessions() as session:
         query = select(FeedbackHold).order_by(FeedbackHold.id)
         if status is not None:
             query = query.where(FeedbackHold.status == status)
-        return [
-            HoldView(h.label, h.org_code, h.status, h.reason, h.link_run,
-                     h.created_at.isoformat(timespec="seconds"), h.decided_by)
-            for h in session.scalars(query)
-        ]
+        return [HoldView.of(h) for h in session.scalars(query)]
 
 
 def decide(haven: Haven, label: str, *, release: bool, actor: str) -> HoldView:
     """Release a held match to its provider's next feedback, or refuse it for good."""
     text = label.strip().upper().removeprefix("FH-")
-    if not text.isdigit():
-        raise UsageError(f"{label!r} is not a hold such as FH-7.")
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):  # fits an integer id
+        raise UsageError(f"{label!r} is not a hold such as FH-7 (at most nine digits).")
     with haven.transaction() as session:
         hold = session.get(FeedbackHold, int(text))
         if hold is None:
@@ -353,5 +413,4 @@ def decide(haven: Haven, label: str, *, release: bool, actor: str) -> HoldView:
         hold.decided_by = actor
         hold.decided_at = clock.now()
         record(session, FeedbackHoldDecided(hold.label, hold.org_code, decision), actor=actor)
-        return HoldView(hold.label, hold.org_code, hold.status, hold.reason, hold.link_run,
-                        hold.created_at.isoformat(timespec="seconds"), hold.decided_by)
+        return HoldView.of(hold)

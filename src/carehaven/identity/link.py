@@ -208,13 +208,13 @@ def link(
             waiting = _commit(
                 haven, res, run, started, actor, assignment, thresholds, settings.data_engine
             )
-            for old in range(1, run):
-                _drop_run(raw, old)
-            # A provider's made-up row cannot wait unseen for history: new-client matches are
-            # held for the data team at every run, not only when feedback is asked (IDN-2).
+            # Every match new at this run is held for the data team now, while the previous
+            # run's registry still shows which matches were already there (IDN-2).
             from carehaven.identity.feedback import refresh_holds
 
-            refresh_holds(haven, con, actor=actor)
+            refresh_holds(haven, con, actor=actor, previous=previous)
+            for old in range(1, run):
+                _drop_run(raw, old)
         finally:
             if work is not None and work.name == "spark":
                 work.close()  # its views and Splink's tables; the session itself is shared

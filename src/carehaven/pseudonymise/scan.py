@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -32,11 +33,16 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carehaven.audit import record
+from carehaven.audit.events import FileScanned
 from carehaven.control.models import Extract
 from carehaven.errors import CarehavenError, ExitCode, UsageError
+from carehaven.governance.permissions import Permission
+from carehaven.governance.policy.model import IPS_DATASETS
 from carehaven.haven import Haven
 from carehaven.haven.keys import MasterKey
 from carehaven.pseudonymise.keys import generation, recipient_key
+from carehaven.pseudonymise.manifest import find_manifest, sha256_file
 from carehaven.pseudonymise.personal import (
     PERSON_DATASETS,
     PersonalTier,
@@ -45,6 +51,9 @@ from carehaven.pseudonymise.personal import (
 )
 from carehaven.pseudonymise.pseudonym import pseudonyms
 from carehaven.specs import FieldClass, load_spec
+
+if TYPE_CHECKING:
+    from carehaven.governance.access import Actor
 
 MIN_GLOBAL = 6
 #: Two or three letters often equal a row's own person's initials by chance (a referral source
@@ -72,6 +81,7 @@ class ScanResult:
     cells: int
     by_kind: Counter[str] = field(default_factory=Counter)
     by_column: Counter[str] = field(default_factory=Counter)
+    coarse_only: bool = False
 
     @property
     def hits(self) -> int:
@@ -81,7 +91,18 @@ class ScanResult:
     def ok(self) -> bool:
         return self.hits == 0
 
+    def coarse(self) -> ScanResult:
+        """Only whether the file holds any identifying value: no kinds, columns or counts."""
+        flat = ScanResult(rows=self.rows, cells=self.cells)
+        if not self.ok:
+            flat.by_kind["identifying values"] = 1
+            flat.coarse_only = True
+        return flat
+
     def summary(self) -> str:
+        if self.coarse_only:
+            return ("It holds identifying values. The haven did not write this file, so the "
+                    "scan says no more: which columns or how many would make it a look-up.")
         if self.ok:
             return f"No identifier found in {self.rows:,} rows ({self.cells:,} cells)."
         kinds = ", ".join(f"{n:,} {k}" for k, n in self.by_kind.most_common())
@@ -110,6 +131,7 @@ def scan_table(
     allowed: Allowed | None,
     progress: Progress | None = None,
     carries: frozenset[str] = frozenset(),
+    skip_datasets: frozenset[str] = frozenset(),
 ) -> ScanResult:
     """Scan ``table``; ``carries`` names columns agreed to hold identifiers (a processor's
     personal-tier fields, a provider's own client references), which are not counted as
@@ -135,7 +157,7 @@ def scan_table(
         )
     finally:
         raw.unregister("__scan_in")
-    people = _dictionary(raw, tier, session, master, allowed)
+    people = _dictionary(raw, tier, session, master, allowed, skip_datasets)
     agreed = [f"c{i}" for i, n in names.items() if n in carries]
     hits = raw.execute(
         "SELECT d.kind, c.name, count(*) FROM __scan_cells c "
@@ -168,8 +190,10 @@ def _dictionary(
     session: Session,
     master: MasterKey,
     allowed: Allowed | None,
+    skip_datasets: frozenset[str] = frozenset(),
 ) -> pa.Array:
-    """Build ``__scan_dict``; returns every person_id of the personal tier."""
+    """Build ``__scan_dict``; returns every person_id of the personal tier. The identifiers
+    of ``skip_datasets`` are left out (IPS identifiers, for someone who may not see them)."""
     dates, initials = _short_fields()
     # Table names below are the personal tier's own (a run number), never input.
     events = " UNION ".join(
@@ -182,10 +206,11 @@ def _dictionary(
         "SELECT DISTINCT norm, kind FROM ("
         f"SELECT {_NORM.format('value')} AS norm, 'identifier' AS kind "
         f'FROM "{tier.identifiers.get_name()}" WHERE NOT list_contains($short, field) '
+        "AND NOT list_contains($skip::VARCHAR[], dataset) "
         "UNION ALL SELECT upper(person_id), 'person_id' FROM __scan_people "
         f"UNION ALL SELECT upper(nhs_token), 'NHS-number token' FROM \"{tier.tokens.get_name()}\""
         ") WHERE length(norm) >= $min",
-        {"short": [*dates, *initials], "min": MIN_GLOBAL},
+        {"short": [*dates, *initials], "min": MIN_GLOBAL, "skip": sorted(skip_datasets)},
     )
     people = _people(raw)
     # Without a matching manifest the file's own recipient is unknown, so every pseudonym is
@@ -288,8 +313,6 @@ def _from_manifest(path: Path) -> tuple[Allowed | None, frozenset[str]]:
     """What the manifest beside ``path`` (listing it with its current sha256) lets the file
     hold: the recipient's own pseudonyms, and, in a personal-tier release to a processor, the
     identifier columns the agreement names."""
-    from carehaven.pseudonymise.manifest import find_manifest
-
     found = find_manifest(path)
     if found is None:
         return None, frozenset()
@@ -305,19 +328,41 @@ def _from_manifest(path: Path) -> tuple[Allowed | None, frozenset[str]]:
     return allowed, carries
 
 
-def scan_file(haven: Haven, path: Path, *, progress: Progress | None = None) -> ScanResult:
-    """Scan ``path`` against the haven's personal tier (building it if this link run has none)."""
+def scan_file(
+    haven: Haven, path: Path, *, who: Actor | None = None, progress: Progress | None = None
+) -> ScanResult:
+    """Scan ``path`` against the haven's personal tier (building it if this link run has none).
+
+    When a person asks (``who``), the scan must not become a way to look identifiers up: a
+    file the haven did not write (no manifest lists it) gets only a yes or no for the whole
+    file, never which columns or how many; IPS identifiers are left out for anyone without the
+    IPS team's permission (SHR-6); and every scan is audited (its sha256, size and answer)."""
     from carehaven.data import connect
 
     table = read_file(path)
     allowed, carries = _from_manifest(path)
+    ours = find_manifest(path) is not None
+    skip: frozenset[str] = frozenset()
+    if who is not None and not who.may(Permission.READ_IPS_IDENTIFIABLE):
+        skip = IPS_DATASETS
     master = haven.master_key
     with haven.writer():
         con = connect(haven.paths.data_db)
         try:
             with haven.sessions() as session:
                 tier = ensure_personal(session, con, master, progress)
-                return scan_table(table, tier, session, master, allowed=allowed,
-                                  progress=progress, carries=carries)
+                result = scan_table(table, tier, session, master, allowed=allowed,
+                                    progress=progress, carries=carries, skip_datasets=skip)
         finally:
             con.disconnect()
+    if who is None:
+        return result
+    with haven.transaction() as session:
+        record(
+            session,
+            FileScanned(sha256=sha256_file(path), rows=table.num_rows,
+                        result="clean" if result.ok else "identifying",
+                        written_here=int(ours), ips_checked=int(not skip)),
+            actor=who.label,
+        )
+    return result if ours else result.coarse()

@@ -191,6 +191,8 @@ class Partner:
     kind: str
     title: str
     purposes: frozenset[str]
+    #: "dataset/field" for every field it may receive (XCH-1).
+    fields: frozenset[str] = frozenset()
 
 
 @cache
@@ -199,7 +201,8 @@ def partners() -> tuple[Partner, ...]:
     raw = json.loads(_package_text(PARTNERS_FILE))
     return tuple(
         Partner(name, str(p["recipient"]), str(p["kind"]), str(p["name"]),
-                frozenset(p.get("purposes", ())))
+                frozenset(p.get("purposes", ())),
+                frozenset(f"{d}/{f}" for d, fs in p.get("fields", {}).items() for f in fs))
         for name, p in raw["partners"].items()
     )
 
@@ -283,6 +286,7 @@ def to_cedar(request: ShareRequest) -> tuple[dict[str, object], list[dict[str, o
         "kind": request.recipient_kind,
         "partner": partner.name if partner else "",
         "partner_purposes": sorted(partner.purposes) if partner else [],
+        "partner_fields": sorted(partner.fields) if partner else [],
     }
     if request.recipient_org:
         who["org"] = request.recipient_org

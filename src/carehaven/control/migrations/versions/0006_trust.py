@@ -89,6 +89,8 @@ def upgrade() -> None:
         sa.Column("id", _BIG_ID, autoincrement=True, nullable=False),
         sa.Column("org_code", sa.String(length=20), nullable=False),
         sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("other_org", sa.String(length=20), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=40), nullable=False),
         sa.Column("link_run", sa.Integer(), nullable=False),
@@ -103,7 +105,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("feedback_holds", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_feedback_holds_slot", ["org_code", "person_id"], unique=True
+            "ix_feedback_holds_slot", ["org_code", "person_id", "other_org"], unique=True
         )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("password_hash", sa.Text(), nullable=True))
