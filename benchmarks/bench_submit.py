@@ -15,6 +15,14 @@ In one run, on the same file (built by episodes.py and cached in benchmarks/.dat
 
     uv run python benchmarks/bench_submit.py [--rows 1000000] [--frictionless-rows 100000]
         [--repeat 1] [--invalid-rate 0] [--no-cli] [--json] [--save FILE]
+
+With ``--memory`` it measures instead the peak memory (maximum resident set) of a
+``carehaven submit`` process for files of ``--memory-rows`` sizes, against the floor measured in
+the same run: the same command submitting a 10-row file (interpreter, imports, haven). The
+goal is the bound docs/benchmarks.md states (issue 13 item 12): peak <= floor + 128 MB + 8x the
+file's size, at every size:
+
+    uv run python benchmarks/bench_submit.py --memory [--memory-rows 25000,100000,200000]
 """
 
 from __future__ import annotations
@@ -181,6 +189,67 @@ def cli_submit(path: Path, m: Measure) -> None:
     m.extra.update(status=json.loads(done.stdout)["status"])
 
 
+#: The stated bound (docs/benchmarks.md): a submit's peak is at most its floor (the same
+#: command on a 10-row file) plus a fixed allowance for the engines' buffers plus this multiple
+#: of the file's size.
+GOAL_MEMORY_FIXED_MB = 128.0
+GOAL_MEMORY_MULTIPLE = 8.0
+
+
+def _peak_mb(path: Path) -> float:
+    """Peak resident memory (MB) of one ``carehaven submit`` process on ``path``, fresh haven."""
+    exe = Path(sys.executable).with_name("carehaven")
+    with tempfile.TemporaryDirectory(dir=DATA_DIR, prefix="haven-") as tmp:
+        _fresh_haven(Path(tmp)).close()
+        peak = Path(tmp) / "peak"
+        # GNU time, not this process's wait4: Linux counts a forked child's pages from before
+        # its exec in its peak, so a child of this (large) process would report our size.
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", str(peak), str(exe), "--haven",
+               str(Path(tmp) / "haven"), "submit", str(path), "--dataset", DATASET, "--org",
+               ORG, "--period", PERIOD, "--json"]
+        done = subprocess.run(cmd, capture_output=True, check=False, env=_cli_env())
+        if done.returncode not in (0, 3):
+            raise RuntimeError(f"carehaven submit failed ({done.returncode})")
+        return int(peak.read_text().split()[-1]) / 1024  # kilobytes
+
+
+def run_memory(args: argparse.Namespace) -> dict[str, Any]:
+    info = machine()
+    sizes = [int(x) for x in args.memory_rows.split(",")]
+    tiny = head_file(episodes_file(max(sizes)), 10)
+    cli_startup(Measure("warm-up", 0))
+    floor_mb = min(_peak_mb(tiny) for _ in range(2))
+    rows_out = []
+    for n in sizes:
+        path = episodes_file(n)
+        settle(args.settle)
+        peak = _peak_mb(path)
+        size_mb = path.stat().st_size / 2**20
+        bound = floor_mb + GOAL_MEMORY_FIXED_MB + GOAL_MEMORY_MULTIPLE * size_mb
+        rows_out.append({"rows": n, "file_mb": round(size_mb, 1), "peak_mb": round(peak),
+                         "bound_mb": round(bound), "within": peak <= bound,
+                         "multiple": round((peak - floor_mb) / size_mb, 2)})
+    worst = max(r["multiple"] for r in rows_out)
+    info["at_end"] = load_now()
+    return {"machine": info, "floor_mb": round(floor_mb), "files": rows_out,
+            "goals": {"memory_within_bound": all(r["within"] for r in rows_out)},
+            "ratios": {"worst_multiple": worst}, "_measures": []}
+
+
+def show_memory(out: dict[str, Any]) -> None:
+    c = console()
+    c.print(machine_line(out["machine"]))
+    c.print(f"floor: carehaven submit of a 10-row file peaks at {out['floor_mb']:,} MB")
+    for r in out["files"]:
+        c.print(f"{r['rows']:>9,} rows, {r['file_mb']:>7.1f} MB file: peak {r['peak_mb']:>6,} MB "
+                f"(bound {r['bound_mb']:,} MB), {r['multiple']:.1f}x the file above the floor")
+    c.print(goals_table("Goal", [(
+        "peak ≤ floor + fixed + multiple x file, every size",
+        f"{GOAL_MEMORY_FIXED_MB:g} MB + {GOAL_MEMORY_MULTIPLE:g}x",
+        f"worst {out['ratios']['worst_multiple']:.1f}x above floor",
+        out["goals"]["memory_within_bound"])]))
+
+
 def frictionless_validate(path: Path, m: Measure) -> None:
     from frictionless import Resource, Schema
 
@@ -345,8 +414,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-cli", dest="cli", action="store_false", help="skip the CLI-process measurement"
     )
+    parser.add_argument("--memory", action="store_true",
+                        help="measure a submit's peak memory against the file's size instead")
+    parser.add_argument("--memory-rows", default="25000,100000,200000",
+                        help="file sizes for --memory, in rows (comma-separated)")
     add_output_args(parser)
     args = parser.parse_args(argv)
+    if args.memory:
+        report(run_memory(args), args, show_memory)
+        return
     report(run(args), args, show)
 
 

@@ -179,7 +179,7 @@ def test_a_named_output_never_lands_in_the_haven_or_over_a_file(
     assert code == 0, err
     assert fresh.stat().st_size > 0 and fresh.stat().st_mode & 0o077 == 0
     code, _, err = cli(user, *args, option, str(fresh))  # never over it, even its own
-    assert code == 2 and "never overwrites" in _flat(err)
+    assert code == 2 and "does not overwrite it unless you add --force" in _flat(err)
 
     kept = haven / "outputs" / f"{which.replace(' ', '-')}-{tmp_path.name}.txt"
     code, _, err = cli(user, *args, option, str(kept))
@@ -200,7 +200,7 @@ def test_the_sentences_say_why(cli: Cli, world: dict[str, Any], tmp_path: Path,
     assert inside in said["a folder that is a link into the haven"]
     assert "is a symbolic link" in said["a link to the master key"]
     assert "is a symbolic link" in said["a dangling link into the keys"]
-    assert "never overwrites. Delete it first" in said["an existing file outside"]
+    assert "does not overwrite it unless you add --force" in said["an existing file outside"]
     nowhere = tmp_path / "absent" / "r.csv"
     assert f"There is no folder {nowhere.parent} to write {nowhere} into." in _flat(
         cli(user, *args, option, str(nowhere))[2])
@@ -219,7 +219,7 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
     target = tmp_path / "raced.csv"
     checked = outpath.check_file
 
-    def passed_then_planted(_h: Any, path: Path) -> Path:
+    def passed_then_planted(_h: Any, path: Path, **_force: bool) -> Path:
         """The checks passed; then, before the file is made, a link appears at its name."""
         if not target.is_symlink():
             target.symlink_to(haven / "keys" / "haven.key")

@@ -184,11 +184,49 @@ def test_short_row_names_its_line() -> None:
     assert err.problem.line == 3  # reported: line 2, where "P001" first occurs
 
 
-def test_unclosed_quote_is_ragged_and_discreet() -> None:
+def test_unclosed_quote_is_named_where_it_opens_and_discreet() -> None:
+    """Issue 13 item 13: the line the quote opens on, not the file's last line."""
     data = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]])
-    err = rejection(data + f'P001,"{SECRET},2025-05-01,start,3\r\n'.encode())
-    assert err.problem.rule == "ragged-row"
+    tail = "".join(f"P001,E{i},2025-05-01,start,3\r\n" for i in range(2, 9))
+    err = rejection(data + f'P001,"{SECRET},2025-05-01,start,3\r\n{tail}'.encode())
+    assert err.problem.rule == "unclosed-quote"
+    assert err.problem.line == 3
+    assert "line 3 opens a quoted field" in err.problem.message
     assert_discreet(err)
+
+
+def test_text_after_a_closing_quote_is_a_stray_quote() -> None:
+    data = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]])
+    # Old Mac line ends (CR only) send the file to the exact reader, which is strict about
+    # quotes; pyarrow's reader takes "E2"x as E2x.
+    text = data.replace(b"\r\n", b"\r") + f'P001,"E2"{SECRET},2025-05-01,start,3\r'.encode()
+    err = rejection(text)
+    assert (err.problem.rule, err.problem.line) == ("stray-quote", 3)
+    assert_discreet(err)
+
+
+def test_a_field_over_the_limit_is_named_as_too_long() -> None:
+    """Issue 13 item 13: not "a stray quote"; the sentence names the limit and the row."""
+    data = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]])
+    huge = SECRET + "x" * 200_000
+    # CR-only line ends: the exact reader, whose limit this is.
+    text = data.replace(b"\r\n", b"\r") + f'P001,"{huge}",2025-05-01,start,3\r'.encode()
+    err = rejection(text)
+    assert (err.problem.rule, err.problem.line) == ("field-too-long", 3)
+    assert "131,072 characters" in err.problem.message
+    assert "stray" not in err.problem.message
+    assert_discreet(err)
+
+
+@pytest.mark.parametrize(("encoding", "named"), [
+    ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-32", "UTF-32"),
+])
+def test_a_wide_encoding_is_named(encoding: str, named: str) -> None:
+    """Issue 13 item 13: UTF-16 (as Excel's "Unicode text" saves) is named, not a bad byte."""
+    text = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]]).decode()
+    err = rejection(text.encode(encoding))
+    assert err.problem.rule == "encoding"
+    assert f"is {named}" in err.problem.message
 
 
 @PROPERTY

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+import errno
 import os
 import sys
+import tempfile
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,6 +41,11 @@ HavenOption = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts; no progress bar.")]
+ForceFlag = Annotated[
+    bool,
+    typer.Option("--force", help="Replace the --out file if it exists (never a link or a folder, "
+                 "never inside the haven)."),
+]
 
 
 def _version(value: bool) -> None:
@@ -150,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         err.print("Interrupted; the haven is unchanged or will be made consistent on the next run.")
         return 130
     except Exception as exc:  # the last line of defence: a sentence, never a traceback
+        if _read_only(exc):
+            err.print(
+                "[bold red]Error:[/] the haven cannot be written (read-only), and this command "
+                "changes it; nothing was changed. Read-only commands still work.",
+                soft_wrap=True,
+            )
+            return int(ExitCode.CONFIGURATION)
         where = _log_internal(exc, args)
         err.print(
             f"[bold red]Internal error[/] ({type(exc).__name__}); nothing was half-applied. "
@@ -159,25 +173,65 @@ def main(argv: list[str] | None = None) -> int:
     return returned if isinstance(returned, int) else 0
 
 
+def _read_only(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a write refused by a read-only file or database.
+    Only its kind is looked at: the text of a database error can quote the values written."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno in (errno.EROFS, errno.EACCES):
+            return True
+        if "readonly database" in str(getattr(seen, "orig", "") or "") or (
+            type(seen).__name__ == "OperationalError" and "readonly database" in str(seen)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _log_internal(exc: BaseException, args: list[str]) -> str:
-    """Log where it failed, without the exception's message: engines quote cell values in them."""
+    """Log where it failed, without the exception's message: engines quote cell values in them.
+
+    The log goes to the haven's ``logs`` folder (the haven ``--haven`` or ``--haven=`` names,
+    else $CAREHAVEN_HAVEN or ./haven), else to the system's temporary folder; this never raises,
+    so a user never sees a traceback even from a folder nobody may write (issue 13 item 13).
+    """
+    # Where, not what: file, line and function of each frame, without source lines or locals.
+    frames = "".join(f"  {f.filename}:{f.lineno} in {f.name}\n"
+                     for f in traceback.extract_tb(exc.__traceback__))
+    words = [a for i, a in enumerate(args)
+             if not a.startswith("-") and (i == 0 or args[i - 1] != "--haven")]
+    command = words[0] if words else ""
+    for folder in _log_folders(args):
+        target = folder / "carehaven.log"
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                         | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} internal error in "
+                         f"{command!r}: {type(exc).__name__}\n{frames}")
+        except OSError:
+            continue
+        return str(target)
+    return "no log (neither the haven's logs folder nor the temporary folder can be written)"
+
+
+def _log_folders(args: list[str]) -> list[Path]:
+    """Where the internal-error log may go, best first."""
+    named: str | None = None
+    for i, a in enumerate(args):
+        if a == "--haven" and i + 1 < len(args):
+            named = args[i + 1]
+        elif a.startswith("--haven="):
+            named = a.split("=", 1)[1]
+    folders: list[Path] = []
     try:
-        named = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--haven"), None)
         settings = Settings.load(haven=Path(named) if named else None)
-        folder = settings.haven / "logs"
-        if not folder.is_dir():
-            folder = Path.cwd()
-    except CarehavenError:
-        folder = Path.cwd()
-    target = folder / "carehaven.log"
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    logger = logging.getLogger("carehaven.internal")
-    handler = logging.FileHandler(target)
-    logger.addHandler(handler)
-    try:
-        command = args[0] if args else ""
-        logger.error("internal error in %r: %s\n%s", command, type(exc).__name__, frames)
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
-    return str(target)
+        logs = settings.haven / "logs"
+        if logs.is_dir():
+            folders.append(logs)
+    except (CarehavenError, OSError, ValueError):
+        pass
+    folders.append(Path(tempfile.gettempdir()))
+    return folders

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import counter, emit_json, err, out, table
@@ -132,7 +131,7 @@ def audit_verify(
     for w in log.witnesses:
         grew = log.size - (w.size or 0)
         out.print(
-            f"Checkpoint {escape(w.file)}: the first {w.size:,} entries match its signed "
+            f"Checkpoint {w.file}: the first {w.size:,} entries match its signed "
             f"root, and the log only grew since ({grew:,} appended; consistency proof "
             "verified)."
         )
@@ -192,7 +191,7 @@ def audit_checkpoint(
         f"[bold green]SIGNED[/] checkpoint {doc['checkpoint']}: the first {row.size:,} entries, "
         f"root {row.root}, key {row.key_id}."
     )
-    out.print(f"Wrote {escape(str(target))}; keep it outside the haven.")
+    out.print(f"Wrote {target}; keep it outside the haven.")
 
 
 def _witness_target(path: Path, haven_root: Path) -> Path:
@@ -251,7 +250,7 @@ def audit_prove(
     if json:
         emit_json(proof.as_json())
         return
-    where = f"the tree {escape(str(checkpoint))} witnessed" if checkpoint else "today's tree"
+    where = f"the tree {checkpoint} witnessed" if checkpoint else "today's tree"
     out.print(f"Entry {proof.seq:,} is leaf {proof.seq - 1:,} of {where} "
               f"({proof.tree_size:,} entries); the proof verifies.")
     out.print(f"leaf (chain hash) {proof.leaf}")

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.markup import escape
 
-from carehaven.cli.app import JsonFlag, app, open_as
+from carehaven.cli.app import ForceFlag, JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, stages, table
 from carehaven.errors import ExitCode, NotFoundError
 from carehaven.governance.permissions import Permission
@@ -39,7 +38,7 @@ def submit(
         colour = {"accepted": "green", "rejected": "red", "unchanged": "yellow"}[result.status]
         out.print(
             f"[bold {colour}]{result.status.upper()}[/] {result.submission_id}: "
-            f"{escape(result.message)}"
+            f"{result.message}"
         )
         if result.superseded:
             out.print(f"It supersedes {result.superseded}, whose rows are now retired.")
@@ -143,10 +142,11 @@ def report(
         typer.Option(
             "--out",
             help="Write to this new file instead of the haven's reports folder: outside the "
-            "haven or under its outputs folder; never over an existing file.",
+            "haven or under its outputs folder; never over an existing file without --force.",
         ),
     ] = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the report instead.")] = False,
+    force: ForceFlag = False,
 ) -> None:
     """Write a submission's validation report as HTML, JSON or CSV."""
     from carehaven.collection import report as reports
@@ -168,7 +168,7 @@ def report(
     if found is None or "/" in submission_id or not (folder / reports.SUMMARY_FILE).is_file():
         raise NotFoundError(f"There is no submission {submission_id} in this haven.")
     if out_file is not None and not stdout:  # before any work; checked again as it is made
-        outpath.check_file(haven, out_file)
+        outpath.check_file(haven, out_file, force=force)
     summary, findings = reports.load(folder)
     text = {
         "html": lambda: reports.as_html(summary, findings),
@@ -179,8 +179,8 @@ def report(
         sys.stdout.write(text)
         return
     if out_file is not None:
-        target = outpath.write_new(haven, out_file, text)
+        target = outpath.write_new(haven, out_file, text, force=force)
     else:  # the haven's own copy, beside the submission's summary: replaced, never followed
         target = folder / f"report.{format}"
         atomic.write_text(target, text)
-    out.print(f"Report written to {escape(str(target))}")
+    out.print(f"Report written to {target}")

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
@@ -92,7 +91,7 @@ def link(
             "carehaven link review"
         )
     if files:
-        out.print(f"Quality report: {escape(str(report / 'index.html')) if report else ''}")
+        out.print(f"Quality report: {report / 'index.html' if report else ''}")
 
 
 @link_app.command("review")
@@ -189,7 +188,7 @@ def count(
     table(
         f"Unique people in {dataset}",
         [c.capitalize() for c in cols],
-        [[escape(r[c]) if isinstance(r[c], str) else r[c] for c in cols] for r in result.rows],
+        [[r[c] for c in cols] for r in result.rows],
     )
 
 

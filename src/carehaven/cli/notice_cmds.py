@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from carehaven import clock
-from carehaven.cli.app import JsonFlag, app, open_as
+from carehaven.cli.app import ForceFlag, JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
 from carehaven.governance.permissions import Permission
@@ -38,7 +38,7 @@ OutOption = Annotated[
     typer.Option(
         "--out",
         help="Write to this new file instead of printing it: outside the haven or under its "
-        "outputs folder; never over an existing file.",
+        "outputs folder; never over an existing file without --force.",
     ),
 ]
 
@@ -52,22 +52,22 @@ def _day(value: str | None) -> date:
         raise UsageError(f"--on takes a date like 2026-04-01, not {value!r}.") from None
 
 
-def _check_out(haven: Haven, target: Path | None) -> None:
+def _check_out(haven: Haven, target: Path | None, force: bool = False) -> None:
     """Refuse a bad --out before any work (it is checked again as the file is made)."""
     if target is not None:
         from carehaven.haven import outpath
 
-        outpath.check_file(haven, target)
+        outpath.check_file(haven, target, force=force)
 
 
-def _write(haven: Haven, text: str, target: Path | None) -> None:
+def _write(haven: Haven, text: str, target: Path | None, force: bool = False) -> None:
     """Print ``text``, or write it to a new file (outside the haven or under its outputs)."""
     if target is None:
         sys.stdout.write(text)
         return
     from carehaven.haven import outpath
 
-    written = outpath.write_new(haven, target, text)
+    written = outpath.write_new(haven, target, text, force=force)
     err.print(f"Wrote {escape(str(written))}")
 
 
@@ -79,6 +79,7 @@ def notice_render(
         str, typer.Option("--format", help="html (accessible page), markdown or text.")
     ] = "html",
     out_file: OutOption = None,
+    force: ForceFlag = False,
     on: OnOption = None,
     version: Annotated[
         str | None,
@@ -97,7 +98,7 @@ def notice_render(
     if format not in FORMATS:
         raise UsageError(f"Unknown format {format!r}; use one of: {', '.join(FORMATS)}.")
     haven, _ = open_as(ctx, Permission.READ_GOVERNANCE)
-    _check_out(haven, out_file)
+    _check_out(haven, out_file, force)
     if version is not None:
         if on is not None:
             raise UsageError("Give --version or --on, not both.")
@@ -106,7 +107,7 @@ def notice_render(
         notice = content(haven, collection, _day(on))
     for warning in notice.warnings:
         err.print(f"[yellow]note[/] {escape(warning)}", soft_wrap=True)
-    _write(haven, render(notice, format), out_file)
+    _write(haven, render(notice, format), out_file, force)
 
 
 @notice_app.command("publish")
@@ -140,7 +141,7 @@ def notice_publish(
         f"on {doc.published_on.isoformat()} (sha256 {doc.sha256[:16]}…). Change note:"
     )
     for line in note:
-        out.print(f"  - {escape(line)}", soft_wrap=True)
+        out.print(f"  - {line}", soft_wrap=True)
 
 
 @notice_app.command("diff")
@@ -180,9 +181,9 @@ def notice_diff(
     if json:
         emit_json({"collection": collection, "from": v1, "to": v2, "changes": changes})
         return
-    out.print(f"The {escape(collection)} notice from version {escape(v1)} to {escape(v2)}:")
+    out.print(f"The {collection} notice from version {v1} to {v2}:")
     for line in changes or ["No change to what the notice says."]:
-        out.print(f"  - {escape(line)}", soft_wrap=True)
+        out.print(f"  - {line}", soft_wrap=True)
 
 
 @notice_app.command("list")
@@ -210,7 +211,7 @@ def notice_list(
                 v.version,
                 v.published_on.isoformat(),
                 "rendered" if v.rendered else "by hand",
-                escape(" ".join(v.change_note)),
+                " ".join(v.change_note),
             ]
             for v in found
         ],
@@ -222,6 +223,7 @@ def register_cmd(
     ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", help="json, csv or markdown.")] = "markdown",
     out_file: OutOption = None,
+    force: ForceFlag = False,
     on: OnOption = None,
 ) -> None:
     """The record of processing activities (UK GDPR Article 30(1)), one per collection."""
@@ -230,6 +232,6 @@ def register_cmd(
     if format not in REGISTER_FORMATS:
         raise UsageError(f"Unknown format {format!r}; use one of: {', '.join(REGISTER_FORMATS)}.")
     haven, _ = open_as(ctx, Permission.READ_GOVERNANCE)
-    _check_out(haven, out_file)
+    _check_out(haven, out_file, force)
     reg = register(haven, _day(on))
-    _write(haven, export(reg, format), out_file)
+    _write(haven, export(reg, format), out_file, force)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,10 +12,33 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False)
+#: A status word a command leads its line with: ``[bold green]ADDED[/] ...``.
+_STATUS = re.compile(r"\[(bold(?: [a-z]+)?)\]([^\[\]]{1,40})\[/\]")
+
+
+class PlainConsole(Console):
+    """Standard output, where nothing is read as Rich markup (issue 13 item 13): the lines and
+    table cells carry names, labels and file paths people typed, and ``Clinic [c]`` must print
+    as ``Clinic [c]``, not ``Clinic``. The one style a command may ask for is a status word at
+    the very start of a line (``[bold green]ADDED[/] ...``); the rest of the line is literal."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_literal(o) for o in objects), **kwargs)
+
+
+def _literal(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if m := _STATUS.match(value):
+        return Text.assemble((m[2], m[1]), value[m.end():])
+    return Text(value)
+
+
+out = PlainConsole(highlight=False, markup=False)
 if not out.is_terminal:  # piped output: wide enough that ids are never cut
-    out = Console(highlight=False, width=200)
+    out = PlainConsole(highlight=False, markup=False, width=200)
 err = Console(stderr=True, highlight=False)
 
 
@@ -32,7 +56,8 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
             else "left",
         )
     for row in rows:
-        t.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        t.add_row(*(Text("" if v is None else f"{v:,}" if isinstance(v, int) else str(v))
+                    for v in row))
     out.print(t)
 
 

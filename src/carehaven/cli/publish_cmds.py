@@ -81,7 +81,7 @@ def publish(
         "Intruder check passed."
     )
     for f in result.files:
-        out.print(f"  {escape(str(f))}")
+        out.print(f"  {f}")
 
 
 @disclosure_app.command("check")
@@ -103,14 +103,14 @@ def disclosure_check(
         level = result.protection_level
         width = f"an interval {level + 1} wide" if level else "a single value"
         out.print(
-            f"{verdict} {escape(str(file))}: {result.cells_checked} suppressed cells checked; "
+            f"{verdict} {file}: {result.cells_checked} suppressed cells checked; "
             f"{len(result.unsafe)} can be narrowed to less than {width}."
         )
         for u in result.unsafe[:20]:
             cell = ", ".join(f"{k}={v}" for k, v in u["cell"].items())
             lo, hi = u["interval"]
             out.print(
-                f"  {escape(cell)}: between {lo} and {'unbounded' if hi is None else hi}"
+                f"  {cell}: between {lo} and {'unbounded' if hi is None else hi}"
             )
     if not result.safe:
         raise typer.Exit(UnsafeTableError.exit_code)

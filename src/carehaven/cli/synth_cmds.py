@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from carehaven.cli.app import JsonFlag, app, open_as
+from carehaven.cli.app import JsonFlag, app, open_as, settings_of
 from carehaven.cli.output import counter, emit_json, out, table
 from carehaven.errors import UsageError
 from carehaven.governance.permissions import Permission
@@ -26,11 +26,17 @@ def synth(
     register: Annotated[
         bool, typer.Option("--register", help="Also add the synthetic organisations to the haven.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into a folder that already holds files, replacing "
+                     "returns of the same names."),
+    ] = False,
     json: JsonFlag = False,
 ) -> None:
     """Write synthetic returns for every dataset, a manifest.json, and the truth under truth/."""
     from carehaven.synth import synthesise
 
+    _check_out(settings_of(ctx).haven, out_dir, force)
     if people < 1:
         raise UsageError("--people must be at least 1.")
     if not 0 <= invalid_rate <= 0.5:
@@ -74,3 +80,24 @@ def synth(
     )
     if added:
         out.print(f"Registered {len(added)} organisations in the haven.")
+
+
+def _check_out(haven_root: Path, out_dir: Path, force: bool) -> None:
+    """The returns folder: never inside the haven (bar its outputs folder), never a link or a
+    file, and new or empty unless --force (issue 13 item 11)."""
+    target = out_dir.expanduser().absolute()
+    if target.is_symlink():
+        raise UsageError(f"{target} is a symbolic link; name a real folder for the returns.")
+    root = haven_root.expanduser().resolve()
+    where = target.resolve()
+    if where.is_relative_to(root) and not where.is_relative_to(root / "outputs"):
+        raise UsageError(
+            f"{target} is inside the haven at {root}; write synthetic returns outside it."
+        )
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} is a file; name a new or empty folder for the returns.")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise UsageError(
+            f"{target} already holds files; name a new or empty folder, or add --force to "
+            "write the returns over those of the same names."
+        )

@@ -46,6 +46,10 @@ def accept(
         f"{raw_name}_bad",
         pa.Table.from_arrays([pa.array(bad_rows, pa.int64())], names=[ROW_COLUMN]),
     )
+    # One thread for the insert: each thread builds its own row groups of the persistent table
+    # in memory, and the insert was the submit's peak (issue 13 item 12; bench_submit.py).
+    threads = raw.execute("SELECT current_setting('threads')").fetchone()
+    raw.execute("SET threads = 1")
     try:
         select = _select_sql(con, raw_name, spec)
         # Names come from the spec and carehaven; the submission id is a bound parameter.
@@ -56,4 +60,6 @@ def accept(
         ).fetchone()
     finally:
         raw.unregister(f"{raw_name}_bad")
+        if threads is not None:
+            raw.execute(f"SET threads = {int(threads[0])}")
     return int(inserted[0]) if inserted else 0

@@ -78,7 +78,27 @@ def read_table(data: bytes, spec: Spec, name: str) -> pa.Table:
     )
 
 
+#: Byte-order marks of the encodings a spreadsheet may save "Unicode text" in.
+_WIDE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16",
+}
+
+
 def _check_encoding(body: bytes, name: str) -> None:
+    wide = next((enc for bom, enc in _WIDE_BOMS.items() if body.startswith(bom)), None)
+    if wide is None and b"\x00" in body[:4096]:
+        # UTF-16 without a mark: every other byte of ASCII text is zero.
+        wide = "UTF-16 (or another two-byte encoding)"
+    if wide is not None:
+        raise FileRejectedError(
+            FileProblem(
+                "encoding",
+                f"{name} is {wide} text, not UTF-8; save it as \"CSV UTF-8\" and submit it "
+                "again.",
+                1,
+            )
+        )
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -222,7 +242,7 @@ def _parse(body: memoryview, header: list[str], name: str) -> pa.Table:
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(body)),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 20),
             parse_options=pacsv.ParseOptions(
                 newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
             ),
@@ -250,9 +270,14 @@ def _parse_exact(body: memoryview, header: list[str], name: str) -> pa.Table:
     reader = csv.reader(io.StringIO(str(body, "utf-8"), newline=""), strict=True)
     columns: list[list[str | None]] = [[] for _ in header]
     width = len(header)
+    starts = 1  # the line the record being read starts on
     try:
         next(reader)
-        for record in reader:
+        while True:
+            starts = reader.line_num + 1
+            record = next(reader, None)
+            if record is None:
+                break
             if not record:
                 for column in columns:
                     column.append(None)
@@ -268,14 +293,35 @@ def _parse_exact(body: memoryview, header: list[str], name: str) -> pa.Table:
                 )
             for column, value in zip(columns, record, strict=True):
                 column.append(value if value != "" else None)
-    except csv.Error:
-        # The csv module's message can quote the offending text, so it is not passed on.
-        raise FileRejectedError(
-            FileProblem(
-                "ragged-row",
-                f"{name}: line {reader.line_num} is not well-formed CSV (a stray or unclosed "
-                "quote).",
-                reader.line_num,
-            )
-        ) from None
+    except csv.Error as exc:
+        # The csv module's message can quote the offending text, so only its kind is used.
+        raise FileRejectedError(_malformed(name, str(exc), starts, reader.line_num)) from None
     return pa.Table.from_arrays([pa.array(c, pa.string()) for c in columns], names=header)
+
+
+def _malformed(name: str, why: str, starts: int, reached: int) -> FileProblem:
+    """A sentence for the csv module's complaint, at the line a user should look at: where the
+    record began (an unclosed quote runs on to the end of the file, or to the reader's limit)."""
+    if "field larger than field limit" in why:
+        return FileProblem(
+            "field-too-long",
+            f"{name}: the row starting at line {starts} has a field longer than "
+            f"{csv.field_size_limit():,} characters, the most a field may hold. Often a quote "
+            f"opened on line {starts} is never closed, so the rest of the file runs into it.",
+            starts,
+        )
+    if "unexpected end of data" in why or "EOF" in why or reached > starts:
+        return FileProblem(
+            "unclosed-quote",
+            f"{name}: line {starts} opens a quoted field that is not closed before "
+            + ("the end of the file" if "end of data" in why or "EOF" in why
+               else f"line {reached}")
+            + "; close the quote (a quote inside a field is written twice: \"\").",
+            starts,
+        )
+    return FileProblem(
+        "stray-quote",
+        f"{name}: line {starts} has a stray quote: a quote inside an unquoted field, or text "
+        "after a closing quote (a quote inside a field is written twice, in a quoted field).",
+        starts,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from carehaven.audit.events import (
 )
 from carehaven.collection import landing, report
 from carehaven.collection.accept import accept
+from carehaven.collection.cadence import require_no_overlap
 from carehaven.collection.masking import shape
 from carehaven.collection.period import Period, parse_period, require_begun
 from carehaven.collection.reading import FileRejectedError, check_size, read_table
@@ -178,15 +180,21 @@ def submit(
             f"not by {when.kind} ({when.label})."
         )
     name = shown_file_name(path.name, org=organisation.code, dataset=spec.name, period=when)
+    if path.is_symlink():  # a link could land any file the haven's account can read
+        raise UsageError(
+            f"{name} in {path.parent} is a symbolic link; submit the file itself, not a link "
+            "to it. Nothing was landed."
+        )
     if not path.is_file():
         raise UsageError(f"There is no file {name} in {path.parent}.")
+    require_no_overlap(haven, organisation.code, spec.name, when)
     with haven.writer():
         con = connect(haven.paths.data_db)
         try:
             recover(haven, con, actor=actor)
             step("read")
             check_size(path.stat().st_size, haven.settings.max_file_mb, name)
-            data = path.read_bytes()
+            data = _read_no_follow(path, name)
             digest = hashlib.sha256(data).hexdigest()
             same = _same_bytes(haven, organisation.code, spec.name, when.label, digest)
             if same is not None:
@@ -313,6 +321,19 @@ def _submit_new(
         report_dir,
         superseded,
     )
+
+
+def _read_no_follow(path: Path, name: str) -> bytes:
+    """The file's bytes, opened without following a link swapped in since it was checked."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(
+            f"{name} in {path.parent} cannot be read ({exc.strerror or type(exc).__name__}); "
+            "nothing was landed."
+        ) from None
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
 
 
 def _same_bytes(

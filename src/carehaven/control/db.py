@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,11 +27,34 @@ def control_url(configured: str | None, sqlite_path: Path) -> str:
     return configured or f"sqlite:///{sqlite_path}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for ``url``; ``read_only`` for a SQLite file on a folder nobody may write
+    (a haven mounted read-only, or copied for an auditor), which is opened without a journal
+    so that read-only commands still work (issue 13 item 13)."""
+    if read_only and url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+
+        def readonly() -> sqlite3.Connection:
+            # With no write-ahead log beside it the file is the whole database, and immutable
+            # opens it without the -shm file that cannot be made here; a log left by a writer
+            # is read through its -shm (mode=ro), so no commit is missed.
+            how = "mode=ro" if Path(path + "-wal").exists() else "mode=ro&immutable=1"
+            return sqlite3.connect(f"file:{quote(path)}?{how}", uri=True,
+                                   check_same_thread=False)
+
+        engine = create_engine("sqlite://", creator=readonly, future=True)
+        event.listen(engine, "connect", _sqlite_foreign_keys)
+        return engine
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_foreign_keys(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

@@ -271,7 +271,7 @@ def acting_user(
                                     f"valid username; name yourself with --as or {USER_ENV}.")
     # Named for carehaven, so that nobody mistakes it for the system's (sudo's) prompt.
     typed = ask(f"carehaven password for {name}: ")
-    with haven.transaction() as session:
+    with haven.stamping() as session:
         user = auth.check_password(session, name, typed)
         acting = None if user is None else _actor(session, user, auth.VIA_PASSWORD)
     if acting is None:
@@ -287,7 +287,7 @@ def acting_user(
 def _by_token(haven: Haven, presented: str, named: str | None, account: str) -> Actor:
     from carehaven.governance.auth import Refusal, check_token
 
-    with haven.transaction() as session:
+    with haven.stamping() as session:
         check = check_token(session, presented)
         user = None
         if check.refusal is None and check.username is not None:
@@ -407,6 +407,17 @@ def _touch(haven: Haven, actor: Actor, grants: Iterable[tuple[str, str | None]])
     """Stamp the grants' last_used_at (for the access review); how many are still unrevoked."""
     touched = 0
     now = clock.now()
+    if haven.read_only:  # nothing can be stamped; count the grants that would have been
+        with haven.sessions() as session:
+            return sum(
+                session.scalar(
+                    select(func.count()).select_from(RoleGrant).where(
+                        RoleGrant.username == actor.username, RoleGrant.role == role,
+                        _scope_is(scope), RoleGrant.revoked_at.is_(None),
+                    )
+                ) or 0
+                for role, scope in grants
+            )
     with haven.transaction() as session:
         for role, scope in grants:
             result = session.execute(
@@ -426,12 +437,13 @@ def _touch(haven: Haven, actor: Actor, grants: Iterable[tuple[str, str | None]])
 def _deny(
     haven: Haven, actor: Actor, permission: str, org: str | None, message: str
 ) -> NoReturn:
-    with haven.transaction() as session:
-        record(
-            session,
-            AccessDenied(username=actor.username, permission=permission, org=org or "*"),
-            actor=actor.label,
-        )
+    if not haven.read_only:  # a read-only haven can record nothing; the refusal still stands
+        with haven.transaction() as session:
+            record(
+                session,
+                AccessDenied(username=actor.username, permission=permission, org=org or "*"),
+                actor=actor.label,
+            )
     raise AccessDeniedError(message)
 
 

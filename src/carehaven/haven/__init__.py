@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,9 +48,14 @@ class Haven:
         self.paths = HavenPaths(self.settings.haven.resolve())
 
     @cached_property
+    def read_only(self) -> bool:
+        """Whether the haven's folder cannot be written (mounted read-only, or not ours)."""
+        return not os.access(self.paths.root, os.W_OK)
+
+    @cached_property
     def engine(self) -> Engine:
         url = db.control_url(self.settings.control_url, self.paths.control_db)
-        return db.make_engine(url)
+        return db.make_engine(url, read_only=self.read_only and self.settings.control_url is None)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -66,6 +72,20 @@ class Haven:
     def transaction(self) -> Iterator[Session]:
         with db.transaction(self.sessions) as session:
             yield session
+
+    @contextmanager
+    def stamping(self) -> Iterator[Session]:
+        """A transaction for bookkeeping a read may do (a token's or grant's last use): in a
+        read-only haven the same session, rolled back, so reading still works there."""
+        if not self.read_only:
+            with self.transaction() as session:
+                yield session
+            return
+        with self.sessions() as session, session.no_autoflush:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @contextmanager
     def writer(self) -> Iterator[None]:
@@ -161,6 +181,11 @@ def open_haven(settings: Settings) -> Haven:
             "'carehaven --haven PATH init'."
         )
     if not db.is_current(haven.engine):
+        if haven.read_only:
+            raise ConfigurationError(
+                f"{haven.paths.root} is read-only and its control database is from an earlier "
+                "version of carehaven; open it writable once to upgrade it."
+            )
         db.migrate_control(haven.engine, haven.settings.control_admin_url)
     check_key(haven)
     return haven

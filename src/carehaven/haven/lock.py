@@ -16,10 +16,20 @@ class HavenBusyError(CarehavenError):
     exit_code = ExitCode.HAVEN_BUSY
 
 
+class ReadOnlyHavenError(CarehavenError):
+    exit_code = ExitCode.CONFIGURATION
+
+
 @contextmanager
 def writer_lock(path: Path, timeout_s: float) -> Iterator[None]:
     """Hold the haven's writer lock; the OS releases it if the process dies."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # a haven mounted read-only, or a folder not ours
+        raise ReadOnlyHavenError(
+            f"The haven at {path.parent} cannot be written ({exc.strerror or 'read-only'}), "
+            "and this command changes it; nothing was changed. Read-only commands still work."
+        ) from None
     deadline = time.monotonic() + timeout_s
     try:
         while True:

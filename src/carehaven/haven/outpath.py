@@ -35,27 +35,38 @@ _NEW_FILE_FLAGS = (
 )
 
 
-def check_file(haven: Haven, path: Path) -> Path:
-    """The absolute path a new file may be written at, or a sentence saying why not."""
+def check_file(haven: Haven, path: Path, *, force: bool = False) -> Path:
+    """The absolute path a new file may be written at, or a sentence saying why not.
+    ``force`` (a command's ``--force``) allows replacing an existing regular file there; never
+    a folder, a link, or anything inside the haven."""
     target = _absolute(path)
     if target.is_symlink():
         raise UsageError(
             f"{target} is a symbolic link; carehaven writes only a new file, never through a "
             "link. Name a new file."
         )
+    if str(path) in ("", ".") or target == Path(target.anchor):
+        raise UsageError(f"{path} is a folder; name the file to write.")
     _check_where(haven, target, target.parent)
-    if target.exists():
-        what = "a folder" if target.is_dir() else "an existing file"
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; name the file to write, inside it or elsewhere.")
+    if target.exists() and not force:
         raise UsageError(
-            f"{target} is {what}; carehaven never overwrites. Delete it first or name a new "
-            "file."
+            f"{target} is an existing file; carehaven does not overwrite it unless you add "
+            "--force. Delete it, name a new file, or add --force."
         )
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{target} is not a regular file; name a new file.")
     return target
 
 
-def write_new(haven: Haven, path: Path, data: str | bytes) -> Path:
-    """Write ``data`` (text as UTF-8) to a new file at ``path``; returns where it went."""
-    target = check_file(haven, path)
+def write_new(haven: Haven, path: Path, data: str | bytes, *, force: bool = False) -> Path:
+    """Write ``data`` (text as UTF-8) to a new file at ``path``; returns where it went. With
+    ``force`` an existing regular file is replaced whole (written beside it, then renamed over
+    it, so it is never half-written)."""
+    target = check_file(haven, path, force=force)
+    if force and target.exists():
+        return _replace(haven, target, data)
     body = data.encode("utf-8") if isinstance(data, str) else data
     folder = _open_folder(haven, target, target.parent)
     try:
@@ -76,6 +87,24 @@ def write_new(haven: Haven, path: Path, data: str | bytes) -> Path:
         except BaseException:
             os.unlink(target.name, dir_fd=folder)
             raise
+    finally:
+        os.close(folder)
+    return target
+
+
+def _replace(haven: Haven, target: Path, data: str | bytes) -> Path:
+    """``--force``: a new file beside ``target``, renamed over it within the opened folder."""
+    spare = Path(f".{target.name}.{os.getpid()}.carehaven-new")
+    write_new(haven, target.parent / spare, data)
+    folder = _open_folder(haven, target, target.parent)
+    try:
+        try:
+            os.replace(spare, target.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError as exc:
+            os.unlink(spare, dir_fd=folder)
+            raise UsageError(
+                f"{target} cannot be replaced ({exc.strerror or type(exc).__name__})."
+            ) from None
     finally:
         os.close(folder)
     return target

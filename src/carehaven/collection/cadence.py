@@ -1,0 +1,49 @@
+"""One return per organisation, dataset and stretch of time (issue 13 item 12).
+
+A dataset that may be returned monthly or quarterly (ndtms-episode) must not hold a month in
+force beside the quarter that contains it: both would be counted, so every row of June 2025
+would be there twice. A return whose period overlaps a different period already in force for
+the same organisation and dataset is refused before anything is read or landed; the provider
+returns the period in force again (which supersedes it) or keeps to one cadence.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from carehaven.collection.period import Period, parse_period
+from carehaven.control.models import Submission
+from carehaven.errors import UsageError
+from carehaven.haven import Haven
+
+
+def overlaps(a: Period, b: Period) -> bool:
+    return a.start <= b.end and b.start <= a.end
+
+
+def require_no_overlap(haven: Haven, org: str, dataset: str, when: Period) -> None:
+    """Refuse ``when`` if another period overlapping it is in force for ``org`` and ``dataset``."""
+    with haven.sessions() as session:
+        in_force = session.scalars(
+            select(Submission).where(
+                Submission.org_code == org,
+                Submission.dataset == dataset,
+                Submission.period != when.label,
+                Submission.status == "accepted",
+                Submission.superseded_by.is_(None),
+            )
+        ).all()
+    clash = sorted(
+        (s for s in in_force if overlaps(parse_period(s.period), when)),
+        key=lambda s: s.period,
+    )
+    if not clash:
+        return
+    first = clash[0]
+    others = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
+    raise UsageError(
+        f"{org} already has {dataset} for {first.period} in force ({first.id}){others}, which "
+        f"overlaps {when.label}: both would be counted, so the rows of the overlap would be "
+        f"there twice. Return {first.period} again instead, or keep to one cadence. Nothing "
+        "was landed."
+    )
