@@ -207,13 +207,21 @@ def _valid_value(spec: Spec, f: Field, day: date) -> st.SearchStrategy[str]:
 
 
 def holds(cond: Condition, row: Row) -> bool:
+    """A rule's condition on a valid row (so never unknown): an empty cell's test is false."""
+    if cond.all_of is not None:
+        return all(holds(p, row) for p in cond.all_of)
+    if cond.any_of is not None:
+        return any(holds(p, row) for p in cond.any_of)
+    if cond.negated is not None:
+        return not holds(cond.negated, row)
+    assert cond.field is not None
     value = row[cond.field]
+    if cond.not_empty is not None:
+        return (value != "") == cond.not_empty
     if cond.equals is not None:
         return value == cond.equals
     if cond.in_ is not None:
         return value in cond.in_
-    if cond.not_empty:
-        return value != ""
     assert cond.greater_than is not None
     return value != "" and float(value) > cond.greater_than
 
