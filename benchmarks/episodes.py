@@ -304,13 +304,16 @@ def episodes_table(
 
     # -- family: children_receiving_support only where children live with the person -----------
     support_rule = _rule(spec, "children-support-without-children")
-    none_codes = [int(c) for c in support_rule.when.in_]
-    kids_field = m.f(support_rule.when.field)
+    # empty-if not(children_living_with > N): support is given only where more than N live there
+    only_where = support_rule.when.negated
+    more_than = only_where.greater_than
+    kids_name = only_where.field
+    kids_field = m.f(kids_name)
     low, high = int(kids_field.constraints.minimum), int(kids_field.constraints.maximum)
     kids = np.clip(rng.choice(6, n, p=[0.7, 0.12, 0.09, 0.05, 0.03, 0.01]), low, high)
     kids_known = rng.random(n) >= 0.05
-    cols[support_rule.when.field] = pc.cast(pa.array(kids, mask=~kids_known), pa.string())
-    with_kids = kids_known & ~np.isin(kids, none_codes)
+    cols[kids_name] = pc.cast(pa.array(kids, mask=~kids_known), pa.string())
+    with_kids = kids_known & (kids > more_than)
     cols["parental_responsibility"] = pc.if_else(
         pa.array(with_kids),
         m.pick("parental_responsibility", weights=[8, 1, 1]),

@@ -166,11 +166,25 @@ def key_field(spec: Spec) -> str | None:
     return None
 
 
+def period_day(bound: str | None, months: int | None) -> date:
+    """The day a ``period-date`` rule wants in PERIOD: its last day, its first, or the first
+    of the ``months`` months that end on its last day."""
+    if bound == "end":
+        return PERIOD.end
+    if months is None:
+        return PERIOD.start
+    after = PERIOD.end + timedelta(days=1)  # the first of a month
+    back = after.year * 12 + after.month - 1 - months
+    return date(back // 12, back % 12 + 1, 1)
+
+
 def _valid_value(spec: Spec, f: Field, day: date) -> st.SearchStrategy[str]:
     k = f.constraints
     if f.name == spec.submitter_field:
         return st.just(ORG)
     for rule in spec.rules:
+        if rule.kind == "period-date" and rule.field == f.name:
+            return st.just(period_day(rule.bound, rule.months).isoformat())
         if rule.kind == "notice-version" and rule.field == f.name:
             versions = [
                 v.version for v in CTX.notices if v.notice == rule.notice and v.published_on <= day
@@ -207,13 +221,21 @@ def _valid_value(spec: Spec, f: Field, day: date) -> st.SearchStrategy[str]:
 
 
 def holds(cond: Condition, row: Row) -> bool:
+    """A rule's condition on a valid row (so never unknown): an empty cell's test is false."""
+    if cond.all_of is not None:
+        return all(holds(p, row) for p in cond.all_of)
+    if cond.any_of is not None:
+        return any(holds(p, row) for p in cond.any_of)
+    if cond.negated is not None:
+        return not holds(cond.negated, row)
+    assert cond.field is not None
     value = row[cond.field]
+    if cond.not_empty is not None:
+        return (value != "") == cond.not_empty
     if cond.equals is not None:
         return value == cond.equals
     if cond.in_ is not None:
         return value in cond.in_
-    if cond.not_empty:
-        return value != ""
     assert cond.greater_than is not None
     return value != "" and float(value) > cond.greater_than
 

@@ -489,30 +489,42 @@ def test_cld_type_specific_codes_are_required_for_their_event_type() -> None:
         if r.kind == "required-if" and r.when.field == "Event_Type":
             for event_type in r.when.in_ or (r.when.equals,):
                 by_type.setdefault(event_type, set()).update(r.fields)
+    # DATASETS.md: Assessment_Type, Eligible_Needs_Identified, Method_of_Assessment "assessments";
+    # Review_Reason, Review_Outcomes_Achieved, Method_of_Review "reviews" (issue 13 item 6).
     assert by_type == {
         "Request": {"Request_Route_of_Access"},
-        "Assessment": {"Primary_Support_Reason", "Assessment_Type"},
+        "Assessment": {
+            "Primary_Support_Reason",
+            "Assessment_Type",
+            "Eligible_Needs_Identified",
+            "Method_of_Assessment",
+        },
         "Service": {
             "Primary_Support_Reason",
             "Service_Type",
             "Service_Component",
             "Delivery_Mechanism",
         },
-        "Review": {"Primary_Support_Reason", "Review_Reason"},
+        "Review": {
+            "Primary_Support_Reason",
+            "Review_Reason",
+            "Review_Outcomes_Achieved",
+            "Method_of_Review",
+        },
     }
 
 
 def test_condition_values_are_valid_codes(spec: Spec) -> None:
     """A `when` on a coded field names codes that exist, or it can never hold."""
     for rule in spec.rules:
-        if rule.when is None:
-            continue
-        f = spec.field(rule.when.field)
-        values = [*(rule.when.in_ or ()), *([rule.when.equals] if rule.when.equals else [])]
-        if f.enum is not None:
-            assert set(values) <= set(f.enum), rule.id
-        if f.type == "date":
-            assert rule.when.not_empty, rule.id
+        for leaf in rule.when.leaves() if rule.when else ():
+            assert leaf.field is not None
+            f = spec.field(leaf.field)
+            values = [*(leaf.in_ or ()), *([leaf.equals] if leaf.equals else [])]
+            if f.enum is not None:
+                assert set(values) <= set(f.enum), rule.id
+            if f.type == "date":
+                assert leaf.not_empty is not None, rule.id
 
 
 def test_date_order_rules_compare_dates(spec: Spec) -> None:

@@ -55,6 +55,7 @@ BASE: dict[str, dict[str, str]] = {
         "Mental_Health_Record": "N",
         "Event_Type": "Request",
         "Event_Start_Date": "2025-05-01",
+        "Event_End_Date": "2025-05-09",  # a request ends (issue 13 item 6)
         "Event_Outcome": "Progress to Assessment",
         "Request_Route_of_Access": "Discharge from hospital",
     },
@@ -91,14 +92,17 @@ def con() -> Iterator[Any]:
     backend.disconnect()
 
 
-def findings_for(con: Any, dataset: str, field: str, values: Sequence[str]) -> list[set[str]]:
-    """The rule ids carehaven reports against ``field``, one set per value (row)."""
+def findings_for(
+    con: Any, dataset: str, field: str, values: Sequence[str], **also: str
+) -> list[set[str]]:
+    """The rule ids carehaven reports against ``field``, one set per value (row), in rows of
+    ``BASE`` with ``also`` (cells a rule wants beside ``field``)."""
     spec: Spec = load_spec(dataset)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(spec.field_names)
     for i, value in enumerate(values):
-        row = {**BASE[dataset], field: value}
+        row = {**BASE[dataset], **also, field: value}
         if dataset in UNIQUE:
             row[UNIQUE[dataset]] = f"K{i}"
         writer.writerow([row.get(name, "") for name in spec.field_names])
@@ -393,10 +397,12 @@ NUMBER_TEXT = st.one_of(
     ]
 )
 def test_number_type_and_minimum_match_reference(con: Any, values: list[str]) -> None:
-    # Unit_Cost: number, minimum 0, optional.
-    for value, rules in zip(
-        values, findings_for(con, "cld-event", "Unit_Cost", values), strict=True
-    ):
+    # Unit_Cost: number, minimum 0, optional; with its frequency (cost-needs-frequency).
+    found = findings_for(
+        con, "cld-event", "Unit_Cost", values,
+        Cost_Frequency_Unit_Type="Weekly", Planned_units_per_week="1",
+    )
+    for value, rules in zip(values, found, strict=True):
         ok = is_number(value)
         assert ("type" in rules) == (value != "" and not ok), (value, rules)
         assert ("minimum" in rules) == (ok and float(value) < 0), (value, rules)

@@ -81,10 +81,15 @@ def spec_show(
             [f.name, f.type, "yes" if f.required else "", f.field_class.value, "; ".join(notes)]
         )
     table("Fields", ["Field", "Type", "Required", "Class", "Constraints"], rows)
+    # "Applies when" is derived from the rule's condition (and, or, not in words), so what is
+    # shown is what the validator runs, whatever the message says.
     table(
         "Rules",
-        ["Rule", "Kind", "Says"],
-        [[r.id, r.kind, r.message or r.description or ""] for r in spec.rules],
+        ["Rule", "Kind", "Applies when", "Says"],
+        [
+            [r.id, r.kind, r.when.describe() if r.when else "", r.message or r.sentence()]
+            for r in spec.rules
+        ],
     )
     if spec.primary_key:
         out.print(f"Unique within a file: {' + '.join(spec.primary_key)}")

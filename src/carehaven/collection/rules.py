@@ -2,8 +2,10 @@
 
 The expressions run wherever Ibis runs (DuckDB by default), over the file's text columns, so a
 million rows are judged by the engine in a few vectorised passes rather than row by row in Python.
-A cell that fails its type is not checked further (as Frictionless does); conditions on an empty
-cell are false, so an empty cell only ever fails ``required`` or a ``required-if`` rule.
+A cell that fails its type is not checked further (as Frictionless does). A rule's condition
+(``and``, ``or``, ``not`` of field tests) is three-valued: a test on an empty cell is false, on a
+given but invalid cell unknown, and a rule whose condition is unknown is not judged, so a bad
+cell gets its own finding and no others through the rules that test it.
 """
 
 from __future__ import annotations
@@ -281,24 +283,24 @@ def _duplicate_key(t: ir.Table, spec: Spec, repeats: ir.Table) -> Check:
 def _rule_checks(c: _Cells, rule: Rule, notices: Sequence[NoticeVersion]) -> list[Check]:
     if rule.kind == "required-if":
         assert rule.when is not None
-        when = _condition(c, rule.when)
+        when = _when(c, rule.when)
         return [
             Check(
                 f,
                 rule.id,
-                rule.message or f"{f} is required when {rule.when.describe()}.",
+                rule.message or rule.sentence(f),
                 when & c.raw(f).isnull(),
             )
             for f in rule.fields
         ]
     if rule.kind == "empty-if":
         assert rule.when is not None
-        when = _condition(c, rule.when)
+        when = _when(c, rule.when)
         return [
             Check(
                 f,
                 rule.id,
-                rule.message or f"{f} must be empty when {rule.when.describe()}.",
+                rule.message or rule.sentence(f),
                 when & c.present(f),
             )
             for f in rule.fields
@@ -326,6 +328,15 @@ def _rule_checks(c: _Cells, rule: Rule, notices: Sequence[NoticeVersion]) -> lis
                 rule.id,
                 rule.message or f"{field} is {side} of the reporting period.",
                 c.type_ok(field) & outside,
+            )
+        ]
+    if rule.kind == "period-date":
+        return [
+            Check(
+                field,
+                rule.id,
+                rule.message or rule.sentence(),
+                c.type_ok(field) & (c.typed(field) != _period_edge(c, rule)),
             )
         ]
     if rule.kind == "submitter":
@@ -358,13 +369,48 @@ def _rule_checks(c: _Cells, rule: Rule, notices: Sequence[NoticeVersion]) -> lis
     raise ValueError(f"unknown rule kind {rule.kind}")  # pragma: no cover - spec model forbids it
 
 
+def _period_edge(c: _Cells, rule: Rule) -> ir.DateValue:
+    """The day a ``period-date`` rule wants: the period's last day, its first, or the first
+    day of the ``months`` months that end on its last day (a rolling 12-month return)."""
+    end: ir.DateValue = c.t[CTX_END]
+    if rule.bound == "end":
+        return end
+    if rule.months is None:
+        return c.t[CTX_START]
+    # The day after the end, ``months`` months back: 2025-06-30 and 12 give 2024-07-01.
+    day_after = end + ibis.interval(days=1)
+    return (day_after - ibis.interval(months=rule.months)).cast("date")
+
+
+def _when(c: _Cells, cond: Condition) -> ir.BooleanValue:
+    """Whether a rule applies to a row: its condition, an unknown one read as "no"."""
+    return _condition(c, cond).fill_null(False)
+
+
 def _condition(c: _Cells, cond: Condition) -> ir.BooleanValue:
-    col = c.raw(cond.field)
+    """True, false or NULL (unknown): SQL's ``AND``, ``OR`` and ``NOT`` are three-valued, as
+    ADR 0001 defines a condition's value."""
+    if cond.all_of is not None:
+        return ibis.and_(*(_condition(c, p) for p in cond.all_of))
+    if cond.any_of is not None:
+        return ibis.or_(*(_condition(c, p) for p in cond.any_of))
+    if cond.negated is not None:
+        return ~_condition(c, cond.negated)
+    assert cond.field is not None
+    name = cond.field
+    col = c.raw(name)
+    if cond.not_empty is not None:
+        return col.notnull() if cond.not_empty else col.isnull()
+    test: ir.BooleanValue
     if cond.equals is not None:
-        return col == cond.equals
-    if cond.in_ is not None:
-        return col.isin(list(cond.in_))
-    if cond.not_empty:
-        return col.notnull()
-    assert cond.greater_than is not None
-    return c.typed(cond.field) > cond.greater_than
+        test = col == cond.equals
+    elif cond.in_ is not None:
+        test = col.isin(list(cond.in_))
+    else:
+        assert cond.greater_than is not None
+        test = c.typed(name) > cond.greater_than
+    valid = c.type_ok(name)
+    if (codes := c.spec.field(name).constraints.enum) is not None:
+        valid = valid & col.isin(list(codes))
+    # An empty cell makes a test false; a given cell that is not valid makes it unknown.
+    return ibis.ifelse(col.isnull(), False, ibis.ifelse(valid, test, ibis.null("boolean")))

@@ -13,7 +13,13 @@ from carehaven.control.kinds import OrgKind
 
 FieldType = Literal["string", "integer", "number", "date"]
 RuleKind = Literal[
-    "required-if", "empty-if", "date-order", "within-period", "submitter", "notice-version"
+    "required-if",
+    "empty-if",
+    "date-order",
+    "within-period",
+    "period-date",
+    "submitter",
+    "notice-version",
 ]
 
 
@@ -95,27 +101,97 @@ class Field(BaseModel):
 
 
 class Condition(_Strict):
-    field: str
+    """When a rule applies: a test of one field, or ``and``, ``or``, ``not`` of conditions.
+
+    A field test on an empty cell is false; on a cell that is given but not valid for its field
+    (not of its type, or not one of its codes) it is unknown, and so is ``not`` of it. ``and`` is
+    false when any part is false, ``or`` true when any part is true (SQL's three-valued logic);
+    a rule whose condition is unknown is not judged, so a bad cell gets its own finding only.
+    """
+
+    field: str | None = None
     equals: str | None = None
     in_: tuple[str, ...] | None = PydField(default=None, alias="in")
     not_empty: bool | None = PydField(default=None, alias="notEmpty")
     greater_than: float | None = PydField(default=None, alias="greaterThan")
+    all_of: tuple[Condition, ...] | None = PydField(default=None, alias="and")
+    any_of: tuple[Condition, ...] | None = PydField(default=None, alias="or")
+    negated: Condition | None = PydField(default=None, alias="not")
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
         tests = [self.equals, self.in_, self.not_empty, self.greater_than]
-        if sum(t is not None for t in tests) != 1:
-            raise ValueError("a condition needs exactly one of equals, in, notEmpty, greaterThan")
+        joins = [self.all_of, self.any_of, self.negated]
+        if self.field is not None:
+            if sum(t is not None for t in tests) != 1 or any(j is not None for j in joins):
+                raise ValueError(
+                    "a condition on a field needs exactly one of equals, in, notEmpty, "
+                    "greaterThan"
+                )
+            return self
+        if any(t is not None for t in tests) or sum(j is not None for j in joins) != 1:
+            raise ValueError(
+                "a condition needs a field and one test, or exactly one of and, or, not"
+            )
+        for parts in (self.all_of, self.any_of):
+            if parts is not None and len(parts) < 2:
+                raise ValueError("and / or join at least two conditions")
         return self
 
-    def describe(self) -> str:
+    @property
+    def parts(self) -> tuple[Condition, ...]:
+        if self.all_of is not None:
+            return self.all_of
+        if self.any_of is not None:
+            return self.any_of
+        return (self.negated,) if self.negated is not None else ()
+
+    def fields(self) -> tuple[str, ...]:
+        """Every field the condition tests, in order, once each."""
+        if self.field is not None:
+            return (self.field,)
+        return tuple(dict.fromkeys(n for p in self.parts for n in p.fields()))
+
+    def leaves(self) -> tuple[Condition, ...]:
+        """The field tests the condition is made of."""
+        if self.field is not None:
+            return (self,)
+        return tuple(leaf for p in self.parts for leaf in p.leaves())
+
+    def describe(self, negate: bool = False) -> str:
+        """The condition in words (``not`` pushed down to the field tests, De Morgan)."""
+        if self.negated is not None:
+            return self.negated.describe(not negate)
+        if self.field is None:
+            parts = self.all_of if self.all_of is not None else self.any_of
+            assert parts is not None
+            conjunction = (self.all_of is not None) != negate  # not(a and b) = not a or not b
+            joined = [_clause(p, negate, conjunction) for p in parts]
+            word = " and " if conjunction else " or "
+            return ", ".join(joined[:-1]) + word + joined[-1]
+        f = self.field
         if self.equals is not None:
-            return f"{self.field} is {self.equals}"
+            return f"{f} is {'not ' if negate else ''}{self.equals}"
         if self.in_ is not None:
-            return f"{self.field} is one of {', '.join(self.in_)}"
-        if self.not_empty:
-            return f"{self.field} is given"
-        return f"{self.field} is more than {self.greater_than:g}"
+            return f"{f} is {'none' if negate else 'one'} of {', '.join(self.in_)}"
+        if self.not_empty is not None:
+            return f"{f} is {'given' if self.not_empty != negate else 'empty'}"
+        return f"{f} is {'not ' if negate else ''}more than {self.greater_than:g}"
+
+
+def _clause(part: Condition, negate: bool, conjunction: bool) -> str:
+    """One part of an and / or in words; a part that joins differently says so first."""
+    text = part.describe(negate)
+    inner = part
+    flip = negate
+    while inner.negated is not None:
+        inner, flip = inner.negated, not flip
+    if inner.field is not None:
+        return text
+    inner_conjunction = (inner.all_of is not None) != flip
+    if inner_conjunction == conjunction:
+        return text
+    return f"{'both' if inner_conjunction else 'either'} {text}"
 
 
 class Rule(_Strict):
@@ -128,6 +204,8 @@ class Rule(_Strict):
     when: Condition | None = None
     not_before: str | None = PydField(default=None, alias="notBefore")
     bound: Literal["start", "end"] | None = None
+    #: period-date, bound start: the file covers this many months ending on the period's end.
+    months: int | None = PydField(default=None, ge=1, le=120)
     date_field: str | None = PydField(default=None, alias="dateField")
     notice: str | None = None
 
@@ -138,18 +216,57 @@ class Rule(_Strict):
             "empty-if": ("fields", "when"),
             "date-order": ("field", "not_before"),
             "within-period": ("field", "bound"),
+            "period-date": ("field", "bound"),
             "submitter": ("field",),
             "notice-version": ("field", "date_field", "notice"),
         }
         missing = [k for k in need[self.kind] if not getattr(self, k)]
         if missing:
             raise ValueError(f"rule {self.id} ({self.kind}) needs {', '.join(missing)}")
+        if self.months is not None and (self.kind, self.bound) != ("period-date", "start"):
+            raise ValueError(f"rule {self.id}: months is for a period-date rule on the start")
         return self
 
     @property
     def targets(self) -> tuple[str, ...]:
         """The fields a finding of this rule is reported against."""
         return self.fields if self.fields else (self.field,) if self.field else ()
+
+    def sentence(self, target: str | None = None) -> str:
+        """What the rule asks of a row, in words, derived from its structure (not its message);
+        about ``target`` when given, else about all its fields."""
+        names = (target,) if target else self.targets
+        subject = _listed(names)
+        many = len(names) > 1
+        when = self.when.describe() if self.when is not None else ""
+        if self.kind == "required-if":
+            return f"{subject} {'are' if many else 'is'} required when {when}."
+        if self.kind == "empty-if":
+            return f"{subject} must be empty when {when}."
+        if self.kind == "date-order":
+            return f"{subject} must not be before {self.not_before}."
+        if self.kind == "within-period":
+            side = "after the end" if self.bound == "end" else "before the start"
+            return f"{subject} must not be {side} of the return period."
+        if self.kind == "period-date":
+            if self.bound == "end":
+                return f"{subject} must be the last day of the return period."
+            if self.months:
+                return (
+                    f"{subject} must be the first day of the {self.months} months that end on "
+                    "the last day of the return period."
+                )
+            return f"{subject} must be the first day of the return period."
+        if self.kind == "submitter":
+            return f"{subject} must be the submitting organisation's own code."
+        return (
+            f"{subject} must be a version of the {self.notice} notice published on or before "
+            f"{self.date_field}."
+        )
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 class Schema(BaseModel):
@@ -198,7 +315,7 @@ class Spec(BaseModel):
             if f.list is not None and f.constraints.enum is not None:
                 raise ValueError(f"{self.name}: {f.name} has both a list and an enum")
         for rule in self.rules:
-            if rule.kind in ("date-order", "within-period", "notice-version"):
+            if rule.kind in ("date-order", "within-period", "period-date", "notice-version"):
                 dated = [rule.not_before, rule.date_field] + (
                     [rule.field] if rule.kind != "notice-version" else []
                 )
@@ -226,11 +343,27 @@ class Spec(BaseModel):
         for rule in self.rules:
             used = [*rule.targets, rule.not_before, rule.date_field]
             if rule.when:
-                used.append(rule.when.field)
+                used.extend(rule.when.fields())
             for name in used:
                 if name is not None and name not in known:
                     raise ValueError(f"{self.name}: rule {rule.id} names unknown field {name}")
+            for leaf in rule.when.leaves() if rule.when else ():
+                self._check_test(rule.id, leaf)
         return self
+
+    def _check_test(self, rule: str, leaf: Condition) -> None:
+        """A field test that could never hold is a typo in the descriptor, refused on load."""
+        assert leaf.field is not None
+        f = self.field(leaf.field)
+        codes = f.constraints.enum
+        wanted = (leaf.equals,) if leaf.equals is not None else leaf.in_ or ()
+        unknown = [v for v in wanted if codes is not None and v not in codes]
+        if unknown:
+            raise ValueError(
+                f"{self.name}: rule {rule} tests {f.name} for {unknown[0]!r}, not one of its codes"
+            )
+        if leaf.greater_than is not None and f.type not in ("integer", "number"):
+            raise ValueError(f"{self.name}: rule {rule} compares {f.name}, which is not a number")
 
     @property
     def fields(self) -> tuple[Field, ...]:

@@ -111,6 +111,7 @@ class Codes:
         self.st_max = cb.code(s, "st-max")
         self.low_level = cb.code(s, "low level")
         self.carer_direct = cb.code(s, "carer support", "direct")
+        self.long_term = tuple(c for c in cb.enum(s) if c.lower().startswith("long term"))
         self.components = {
             w: cb.code(c, w, exclude=("short term",))
             for w in (
@@ -427,13 +428,17 @@ class SocialCare:
             "Service_Component": component,
             "Delivery_Mechanism": rng.choices(k.delivery, (60, 20, 10, 6, 4))[0],
         }
-        if rng.random() < 0.85:
+        costed = rng.random() < 0.85
+        if costed or kind in k.long_term:
+            # A long-term service always carries its cost (rule long-term-service-cost-required);
+            # one the draw left uncosted takes it from a side stream, so nothing else changes.
+            src = rng if costed else random.Random(f"cost/{rec.ref}/{start}")
             if component == k.components["home support"]:
-                cost, unit, per_week = rng.uniform(17.5, 24.5), k.hourly, rng.randint(3, 35)
+                cost, unit, per_week = src.uniform(17.5, 24.5), k.hourly, src.randint(3, 35)
             elif component in (k.components["residential care"], k.components["nursing care"]):
-                cost, unit, per_week = rng.uniform(650, 1450), k.weekly, 1
+                cost, unit, per_week = src.uniform(650, 1450), k.weekly, 1
             else:
-                cost, unit, per_week = rng.uniform(30, 80), k.daily, rng.randint(1, 5)
+                cost, unit, per_week = src.uniform(30, 80), k.daily, src.randint(1, 5)
             details.update(
                 {
                     "Unit_Cost": f"{cost:.2f}",

@@ -77,11 +77,14 @@ class _Menu:
             strict.add(spec.submitter_field)
         for rule in spec.rules:
             in_rules.update(rule.targets)
-            for name in (rule.not_before, rule.date_field, rule.when.field if rule.when else None):
+            tested = rule.when.fields() if rule.when else ()
+            for name in (rule.not_before, rule.date_field, *tested):
                 if name:
                     in_rules.add(name)
                     strict.add(name)
-            if rule.kind in ("date-order", "within-period", "notice-version", "submitter"):
+            if rule.kind in (
+                "date-order", "within-period", "period-date", "notice-version", "submitter"
+            ):
                 strict.update(rule.targets)
         self.in_rules, self.strict = in_rules | strict, strict
         self.date_order = tuple(r for r in spec.rules if r.kind == "date-order")
@@ -91,7 +94,7 @@ class _Menu:
         """Rows where a person declined to share are never planted."""
         if any(row[i] == code for i, code in self.declined):
             return False
-        return not any(r.holds(row[r.col]) for r in self.private_when)
+        return not any(r.holds(row) for r in self.private_when)
 
     def _fields(self, row: list[str], test: Callable[[Field], bool]) -> list[tuple[int, Field]]:
         found = [

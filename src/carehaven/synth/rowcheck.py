@@ -7,10 +7,11 @@ truth/invalid.csv records, and nothing else.
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from carehaven.consent.notices import version_in_force
 from carehaven.specs import Condition, Field, Spec
@@ -52,6 +53,50 @@ def _compare(f: Field, value: str, bound: float | str) -> int:
     return (x > y) - (x < y)
 
 
+def condition_value(
+    spec: Spec,
+    cond: Condition,
+    row: list[str],
+    index: dict[str, int],
+    missing: frozenset[str] = frozenset({""}),
+) -> bool | None:
+    """ADR 0001's three-valued condition: a test on an empty cell is false, on a given cell
+    that is not of its type or not one of its codes unknown (None); ``and``, ``or`` and ``not``
+    as in SQL."""
+    if cond.all_of is not None:
+        values = [condition_value(spec, p, row, index, missing) for p in cond.all_of]
+        return False if False in values else None if None in values else True
+    if cond.any_of is not None:
+        values = [condition_value(spec, p, row, index, missing) for p in cond.any_of]
+        return True if True in values else None if None in values else False
+    if cond.negated is not None:
+        inner = condition_value(spec, cond.negated, row, index, missing)
+        return None if inner is None else not inner
+    assert cond.field is not None
+    v = row[index[cond.field]]
+    if cond.not_empty is not None:
+        return (v not in missing) == cond.not_empty
+    if v in missing:
+        return False
+    f = spec.field(cond.field)
+    if not _type_ok(f, v) or (f.enum is not None and v not in f.enum):
+        return None
+    if cond.equals is not None:
+        return v == cond.equals
+    if cond.in_ is not None:
+        return v in cond.in_
+    assert cond.greater_than is not None
+    return float(v) > cond.greater_than
+
+
+def months_before(day_after: date, months: int) -> date:
+    """``day_after`` moved back ``months`` calendar months (to the month's last day if short)."""
+    total = day_after.year * 12 + day_after.month - 1 - months
+    year, month = divmod(total, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day_after.day, last))
+
+
 @dataclass(frozen=True)
 class _Cell:
     index: int
@@ -72,19 +117,8 @@ class RowChecker:
         self.missing = frozenset(spec.table_schema.missing_values)
 
     def _holds(self, when: Condition, row: list[str]) -> bool:
-        v = row[self.index[when.field]]
-        if when.equals is not None:
-            return v == when.equals
-        if when.in_ is not None:
-            return v in when.in_
-        if when.not_empty:
-            return v not in self.missing
-        if when.greater_than is not None:
-            try:
-                return float(v) > when.greater_than
-            except ValueError:
-                return False
-        return False
+        """Whether a rule applies: its condition, an unknown one read as no."""
+        return condition_value(self.spec, when, row, self.index, self.missing) is True
 
     def findings(self, row: list[str], org: str, period: Period) -> list[Finding]:
         out: list[Finding] = []
@@ -140,6 +174,16 @@ class RowChecker:
                     (rule.bound == "end" and a > period.end)
                     or (rule.bound == "start" and a < period.start)
                 ):
+                    out.append((rule.field, rule.id))
+            elif rule.kind == "period-date" and rule.field:
+                a = self._date(row, rule.field, bad_type)
+                if rule.bound == "end":
+                    want = period.end
+                elif rule.months:
+                    want = months_before(period.end + timedelta(days=1), rule.months)
+                else:
+                    want = period.start
+                if a is not None and a != want:
                     out.append((rule.field, rule.id))
             elif rule.kind == "submitter" and rule.field:
                 v = row[self.index[rule.field]]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from carehaven.specs import Field, Spec
+from carehaven.specs import Condition, Field, Spec
 from carehaven.synth.codebook import SynthSpecError
 from carehaven.synth.periods import Period
+from carehaven.synth.rowcheck import condition_value
 
 
 @dataclass
@@ -61,26 +62,16 @@ def generic_value(spec: Spec, f: Field, rng: random.Random) -> str:
 class BlankRule:
     """An ``empty-if`` rule by column index: when the condition holds, the targets are emptied."""
 
-    col: int
-    values: tuple[str, ...] | None
-    not_empty: bool
-    greater_than: float | None
+    spec: Spec
+    when: Condition
+    index: dict[str, int]
     targets: tuple[int, ...]
 
-    def holds(self, v: str) -> bool:
-        if self.values is not None:
-            return v in self.values
-        if self.not_empty:
-            return v != ""
-        if self.greater_than is not None:
-            try:
-                return float(v) > self.greater_than
-            except ValueError:
-                return False
-        return False
+    def holds(self, row: list[str]) -> bool:
+        return condition_value(self.spec, self.when, row, self.index) is True
 
     def apply(self, row: list[str]) -> None:
-        if self.holds(row[self.col]):
+        if self.holds(row):
             for t in self.targets:
                 row[t] = ""
 
@@ -88,12 +79,8 @@ class BlankRule:
 def blank_rules(spec: Spec) -> tuple[BlankRule, ...]:
     """The descriptor's ``empty-if`` rules, ready to apply to rows."""
     index = {name: i for i, name in enumerate(spec.field_names)}
-    out = []
-    for rule in spec.rules:
-        if rule.kind != "empty-if" or rule.when is None:
-            continue
-        w = rule.when
-        values = (w.equals,) if w.equals is not None else w.in_
-        targets = tuple(index[f] for f in rule.fields)
-        out.append(BlankRule(index[w.field], values, bool(w.not_empty), w.greater_than, targets))
-    return tuple(out)
+    return tuple(
+        BlankRule(spec, rule.when, index, tuple(index[f] for f in rule.fields))
+        for rule in spec.rules
+        if rule.kind == "empty-if" and rule.when is not None
+    )

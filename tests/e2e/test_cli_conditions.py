@@ -1,0 +1,170 @@
+"""DATASETS.md's conditions the specs did not express, found through ``carehaven submit``
+(issue 13 item 6; docs/design/0001, "Conditions of DATASETS.md").
+
+One CLD return holds a valid row of every kind of event and one bad row per new condition; the
+report names each bad row, its field and the rule, with a sentence naming the field, and nothing
+else. A second return states a reporting period other than the quarter it is submitted for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from carehaven.cli import main
+from tests.helpers import csv_bytes, episode
+from tests.spec.test_row_rules import _valid_cld
+
+LA = "E08000025"
+
+
+@pytest.fixture(scope="module")
+def h(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    args = ["--haven", str(tmp_path_factory.mktemp("conditions") / "haven")]
+    assert main([*args, "init"]) == 0
+    for code, kind in ((LA, "local-authority"), ("P001", "treatment-service")):
+        assert main([*args, "orgs", "add", code, "--kind", kind, "--name", code]) == 0
+    return args
+
+
+def _submit(h: list[str], tmp_path: Path, rows: list[dict[str, str]], dataset: str, org: str,
+            capsys: pytest.CaptureFixture[str], header: list[str] | None = None,
+            ) -> tuple[dict, list[dict]]:
+    """Submit ``rows``; the summary and the report's findings, as the user reads them."""
+    path = tmp_path / f"{dataset}.csv"
+    path.write_bytes(csv_bytes(rows, header))
+    capsys.readouterr()
+    code = main([*h, "submit", str(path), "--dataset", dataset, "--org", org,
+                 "--period", "2025Q2", "--json"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    summary = json.loads(out)
+    assert main([*h, "report", summary["submission_id"], "--format", "json", "--stdout"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    return summary, report["findings"]
+
+
+def _cld(**changes: str) -> dict[str, str]:
+    return {**_valid_cld(), **changes}
+
+
+def _assessment(**changes: str) -> dict[str, str]:
+    return _cld(**{
+        "Event_Type": "Assessment", "Request_Route_of_Access": "",
+        "Primary_Support_Reason": "Mental Health Support",
+        "Assessment_Type": "Long Term Support Needs Assessment",
+        "Eligible_Needs_Identified": "Y", "Method_of_Assessment": "Face to Face",
+        "Event_Outcome": "Progress to Support Planning / Services", **changes})
+
+
+def _service(**changes: str) -> dict[str, str]:
+    """An ongoing long-term home support service, costed."""
+    return _cld(**{
+        "Event_Type": "Service", "Request_Route_of_Access": "", "Event_End_Date": "",
+        "Primary_Support_Reason": "Mental Health Support",
+        "Service_Type": "Long Term Support: Community", "Service_Component": "Home Support",
+        "Delivery_Mechanism": "Direct Payment", "Unit_Cost": "19.50",
+        "Cost_Frequency_Unit_Type": "Hourly", "Planned_units_per_week": "10",
+        "Event_Outcome": "Provision of service", **changes})
+
+
+def _review(**changes: str) -> dict[str, str]:
+    return _cld(**{
+        "Event_Type": "Review", "Request_Route_of_Access": "",
+        "Primary_Support_Reason": "Mental Health Support", "Review_Reason": "Planned",
+        "Review_Outcomes_Achieved": "Fully Achieved", "Method_of_Review": "Telephone",
+        "Event_Outcome": "No change in package", **changes})
+
+
+SHORT_TERM = {"Service_Type": "Short Term Support: Other Short Term",
+              "Service_Component": "Equipment and Adaptations", "Event_End_Date": "2025-05-01"}
+VALID = [
+    _cld(Hospital_Discharge_Ready_Date="2025-04-02"),  # a request on discharge from hospital
+    _assessment(),
+    _service(),  # ongoing: no Event_End_Date
+    _review(),
+    _service(**{**SHORT_TERM, "Unit_Cost": "150.00", "Cost_Frequency_Unit_Type": "One-off",
+                "Planned_units_per_week": ""}),  # a one-off cost has no units a week
+    _service(**{**SHORT_TERM, "Unit_Cost": "", "Cost_Frequency_Unit_Type": "",
+                "Planned_units_per_week": ""}),  # a short-term service need not be costed
+]
+#: One bad row per condition, and what the report must say of it: (field, rule) pairs.
+BAD: list[tuple[dict[str, str], set[tuple[str, str]]]] = [
+    (_cld(Event_End_Date=""), {("Event_End_Date", "event-end-required")}),
+    (_assessment(Event_End_Date=""), {("Event_End_Date", "event-end-required")}),
+    (_assessment(Method_of_Assessment=""),
+     {("Method_of_Assessment", "assessment-details-required")}),
+    (_assessment(Eligible_Needs_Identified=""),
+     {("Eligible_Needs_Identified", "assessment-details-required")}),
+    (_review(Review_Outcomes_Achieved=""),
+     {("Review_Outcomes_Achieved", "review-details-required")}),
+    (_review(Method_of_Review=""), {("Method_of_Review", "review-details-required")}),
+    (_service(Unit_Cost="", Cost_Frequency_Unit_Type="", Planned_units_per_week=""),
+     {(f, "long-term-service-cost-required")
+      for f in ("Unit_Cost", "Cost_Frequency_Unit_Type", "Planned_units_per_week")}),
+    (_service(**{**SHORT_TERM, "Unit_Cost": "", "Cost_Frequency_Unit_Type": "",
+                 "Planned_units_per_week": "3"}),
+     {("Unit_Cost", "cost-needs-frequency"), ("Cost_Frequency_Unit_Type", "cost-needs-frequency")}),
+    (_service(**{**SHORT_TERM, "Cost_Frequency_Unit_Type": ""}),
+     {("Cost_Frequency_Unit_Type", "cost-needs-frequency")}),
+    (_service(**{**SHORT_TERM, "Cost_Frequency_Unit_Type": "Daily",
+                 "Planned_units_per_week": ""}),
+     {("Planned_units_per_week", "planned-units-required")}),
+    (_cld(Request_Route_of_Access="Community / Other route",
+          Hospital_Discharge_Ready_Date="2025-04-02"),
+     {("Hospital_Discharge_Ready_Date", "discharge-ready-only-from-hospital")}),
+    (_assessment(Hospital_Discharge_Ready_Date="2025-04-02"),
+     {("Hospital_Discharge_Ready_Date", "discharge-ready-only-from-hospital")}),
+    # A code that is not one of Event_Type's makes every condition on it unknown: the row gets
+    # its own finding, not one from each rule that tests Event_Type.
+    (_cld(Event_Type="Servce", Event_End_Date=""), {("Event_Type", "enum")}),
+]
+
+
+def test_each_condition_finds_its_bad_row(h, tmp_path, capsys):
+    rows = VALID + [row for row, _ in BAD]
+    header = list(dict.fromkeys(name for row in rows for name in row))
+    summary, findings = _submit(h, tmp_path, rows, "cld-event", LA, capsys, header)
+    first_bad = 2 + len(VALID)  # the header is row 1
+    expected = {(first_bad + i, field, rule)
+                for i, (_, pairs) in enumerate(BAD) for field, rule in pairs}
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == expected
+    assert summary["rows"] == {"total": len(rows), "accepted": len(VALID), "rejected": len(BAD)}
+    for f in findings:
+        assert f["field"] in f["message"] and f["message"].endswith("."), f
+
+
+def test_the_reporting_period_is_the_quarter_submitted(h, tmp_path, capsys):
+    """A rolling 12-month return for 2025Q2 covers 2024-07-01 to 2025-06-30; a file that
+    states 2025Q1's 12 months (2024-04-01 to 2025-03-31) is found on both dates, every row."""
+    earlier = {"Reporting_Period_Start_Date": "2024-04-01",
+               "Reporting_Period_End_Date": "2025-03-31"}
+    rows = [_cld(), _cld(**earlier, Event_Start_Date="2025-01-10", Event_End_Date="2025-01-20"),
+            _cld(Reporting_Period_Start_Date="2024-06-30")]
+    summary, findings = _submit(h, tmp_path, rows, "cld-event", LA, capsys)
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (3, "Reporting_Period_Start_Date", "reporting-period-start"),
+        (3, "Reporting_Period_End_Date", "reporting-period-end"),
+        (4, "Reporting_Period_Start_Date", "reporting-period-start"),
+    }
+    assert summary["rows"]["accepted"] == 1
+    said = {f["rule"]: f["message"] for f in findings}
+    assert "last day of the quarter submitted" in said["reporting-period-end"]
+    assert "12 months" in said["reporting-period-start"]
+
+
+def test_children_support_only_where_children_live_with_the_person(h, tmp_path, capsys):
+    """DATASETS.md: children_receiving_support "only where children_living_with > 0", so also
+    not where the count is not given; a count that is not a number gets its own finding only."""
+    rows = [episode(children_living_with="2", children_receiving_support="1"),
+            episode(episode_id="E2", children_living_with="", children_receiving_support="1"),
+            episode(episode_id="E3", children_living_with="0", children_receiving_support="1"),
+            episode(episode_id="E4", children_living_with="two", children_receiving_support="1")]
+    _, findings = _submit(h, tmp_path, rows, "ndtms-episode", "P001", capsys)
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (3, "children_receiving_support", "children-support-without-children"),
+        (4, "children_receiving_support", "children-support-without-children"),
+        (5, "children_living_with", "type"),
+    }
