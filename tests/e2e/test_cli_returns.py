@@ -125,3 +125,96 @@ def _write(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+# -- item 2: a resubmission that would lose most of what is in force is held -----------------------
+
+
+def audit_actions(cli: Cli, submission_id: str) -> list[tuple[str, dict[str, Any]]]:
+    code, out, err = cli(None, "audit", "show", "--limit", "500", "--json")
+    assert code == 0, err
+    return [(e["action"], json.loads(e["details"])) for e in json.loads(out)
+            if e["subject"] == f"submission:{submission_id}"]
+
+
+def test_a_resubmission_losing_most_rows_is_held_until_confirmed(cli, tmp_path, haven_dir):
+    """Issue 13 item 2: 10 episodes of 10 people are in force; a resubmission of 3 of them
+    (under the default 50%) is held with exit 16 and a sentence of counts only; the 10 stay in
+    force (submissions, and the rows the data plane selects); confirm puts the 3 in force and
+    retires the 10; hold, confirmation and supersession are audited."""
+    code, first, err = submit(cli, tmp_path, "P102", csv_bytes(episodes("P102", 10)),
+                              "P102_2025Q2.csv")
+    assert code == 0, err
+    code, held, err = submit(cli, tmp_path, "P102", csv_bytes(episodes("P102", 3)),
+                             "P102_2025Q2_v2.csv")
+    assert code == 16, err
+    assert held["status"] == "held" and held["superseded"] is None
+    assert held["rows"]["accepted"] == 3
+    assert (f"it would replace {first['submission_id']}'s 10 accepted rows with 3 and its "
+            "10 people with 3") in held["message"]
+    assert "P102-C" not in held["message"]  # counts, never a reference
+
+    states = {s["submission_id"]: s["status"] for s in listing(cli, "P102")}
+    assert states == {first["submission_id"]: "accepted", held["submission_id"]: "held"}
+    (kept,) = in_force(cli, "P102")
+    assert kept["submission_id"] == first["submission_id"]
+    assert _selected_rows(haven_dir, "P102") == 10
+
+    code, out, err = cli(None, "submissions", "confirm", held["submission_id"], "--json")
+    assert code == 0, err
+    assert json.loads(out)["superseded"] == first["submission_id"]
+    (now,) = in_force(cli, "P102")
+    assert now["submission_id"] == held["submission_id"]
+    assert _selected_rows(haven_dir, "P102") == 3
+
+    actions = dict(audit_actions(cli, held["submission_id"]))
+    assert actions["submission.held"] == {
+        "submission_id": held["submission_id"], "in_force": first["submission_id"],
+        "rows_in_force": 10, "rows_brought": 3, "people_in_force": 10, "people_brought": 3}
+    assert actions["submission.confirmed"]["supersedes"] == first["submission_id"]
+    assert [a for a, _ in audit_actions(cli, first["submission_id"])][-1] == (
+        "submission.superseded")
+
+    code, out, err = cli(None, "submissions", "confirm", held["submission_id"])
+    assert code == 2 and "is accepted, not held" in " ".join(err.split())
+
+
+def test_a_held_submission_can_be_withdrawn_and_a_fair_one_is_not_held(cli, tmp_path,
+                                                                        haven_dir):
+    """Issue 13 item 2: a held resubmission withdrawn never comes into force; one bringing at
+    least half the rows and people supersedes at once (exit 0)."""
+    code, first, _ = submit(cli, tmp_path, "P103", csv_bytes(episodes("P103", 10)), "P103.csv")
+    assert code == 0
+    code, held, _ = submit(cli, tmp_path, "P103", csv_bytes(episodes("P103", 2)), "P103b.csv")
+    assert code == 16
+    code, _, err = cli(None, "submissions", "withdraw", held["submission_id"], "--json")
+    assert code == 0, err
+    states = {s["submission_id"]: s["status"] for s in listing(cli, "P103")}
+    assert states[held["submission_id"]] == "withdrawn"
+    assert [s["submission_id"] for s in in_force(cli, "P103")] == [first["submission_id"]]
+    assert "submission.withdrawn" in dict(audit_actions(cli, held["submission_id"]))
+    assert _selected_rows(haven_dir, "P103") == 10
+
+    code, fair, err = submit(cli, tmp_path, "P103", csv_bytes(episodes("P103", 5)), "P103c.csv")
+    assert code == 0, err
+    assert fair["superseded"] == first["submission_id"]
+    assert _selected_rows(haven_dir, "P103") == 5
+
+
+def _selected_rows(haven_dir: Path, org: str) -> int:
+    """The org's ndtms-episode rows that the in-force selection (tiers, linkage, publication
+    use it) hands on."""
+    from carehaven.config import Settings
+    from carehaven.data import connect, in_force_rows
+    from carehaven.haven import open_haven
+    from carehaven.identity.link import in_force as in_force_subs
+
+    haven = open_haven(Settings(haven=haven_dir))
+    con = connect(haven.paths.data_db)
+    try:
+        with haven.sessions() as session:
+            ids = [s.id for s in in_force_subs(session, "ndtms-episode") if s.org_code == org]
+        return int(in_force_rows(con, EPISODES, ids).count().execute())
+    finally:
+        con.disconnect()
+        haven.close()
