@@ -218,3 +218,65 @@ def _selected_rows(haven_dir: Path, org: str) -> int:
     finally:
         con.disconnect()
         haven.close()
+
+
+# -- item 3: IPS identifiers without consent never enter; a superseded notice is a finding ------
+
+NINO, POSTCODE = "JK987654D", "SW1A 1AA"  # sent for a person who did not consent
+
+
+def _ips(org: str, i: int, **changes: str) -> dict[str, str]:
+    from tests.spec.test_row_rules import IPS
+
+    return {**IPS, "provider_code": org, "client_ref": f"{org}-C{i}", "ips_id": f"{org}-I{i}",
+            "nino": f"AB12345{i}C", **changes}
+
+
+def _everything_in(haven_dir: Path) -> str:
+    """Every text value of every table of the data plane, and every file of the haven but the
+    encrypted landing zone and the key files, as one string to search."""
+    con = duckdb.connect(str(haven_dir / "data" / "carehaven.duckdb"), read_only=True)
+    try:
+        texts = []
+        for (table,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+            for row in con.execute(f'SELECT * FROM "{table}"').fetchall():
+                texts.append(repr(row))
+    finally:
+        con.close()
+    for path in haven_dir.rglob("*"):
+        if path.is_file() and "landing" not in path.parts and "data" not in path.parts:
+            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(texts)
+
+
+def test_ips_identifiers_without_consent_never_enter_the_haven(cli, tmp_path, haven_dir):
+    """Issue 13 item 3 (CON-5): a row with consent_dhsc N that carries a National Insurance
+    number and full postcode is rejected with the finding identifiers-without-consent; the
+    consenting rows are accepted; neither value is anywhere in the data plane (accepted rows,
+    identity profiles, linkage keys, after a link run), the reports, the control plane or the
+    audit log. A consent citing a notice version already superseded on its date has its own
+    finding, consent-notice-superseded (CON-3)."""
+    no_consent = _ips("P104", 1, consent_dhsc="N", consent_date="", consent_notice_version="",
+                      consent_obtained_by="", consent_obtained_by_position="",
+                      nino=NINO, postcode=POSTCODE)
+    stale = _ips("P104", 2, consent_notice_version="1.1", consent_date="2025-04-01")
+    rows = [_ips("P104", 0), no_consent, stale, _ips("P104", 3)]
+    code, result, err = submit(cli, tmp_path, "P104", csv_bytes(rows), "P104_2025Q2.csv",
+                               dataset="ips-episode")
+    assert code == 0, err
+    assert result["rows"] == {"total": 4, "accepted": 2, "rejected": 2}
+
+    code, out, err = cli(None, "report", result["submission_id"], "--format", "json",
+                         "--stdout")
+    assert code == 0, err
+    found = {(f["row"], f["field"], f["rule"]) for f in json.loads(out)["findings"]}
+    assert found == {(3, "postcode", "identifiers-without-consent"),
+                     (3, "nino", "identifiers-without-consent"),
+                     (4, "consent_notice_version", "consent-notice-superseded")}
+
+    code, _, err = cli(None, "link", "--json")
+    assert code == 0, err
+    everything = _everything_in(haven_dir)
+    assert "AB123450C" in everything  # the search sees a consenting person's number
+    assert NINO not in everything and NINO.lower() not in everything
+    assert POSTCODE not in everything and POSTCODE.replace(" ", "") not in everything

@@ -81,7 +81,8 @@ class _Menu:
                 if name:
                     in_rules.add(name)
                     strict.add(name)
-            if rule.kind in ("date-order", "within-period", "notice-version", "submitter"):
+            if rule.kind in ("date-order", "within-period", "notice-version", "notice-current",
+                             "submitter"):
                 strict.update(rule.targets)
         self.in_rules, self.strict = in_rules | strict, strict
         self.date_order = tuple(r for r in spec.rules if r.kind == "date-order")
