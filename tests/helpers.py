@@ -21,8 +21,18 @@ def episode(**changes: str) -> dict[str, str]:
     return row
 
 
+def declared_header(keys: Sequence[str]) -> list[str]:
+    """Every column of the one spec that declares all of ``keys``: a return carries each column
+    its spec declares, even an empty one (issue 13 item 1); else ``keys`` as they are."""
+    from carehaven.specs.registry import available, load_spec
+
+    fits = [s for s in map(load_spec, available()) if set(keys) <= set(s.field_names)]
+    return list(fits[0].field_names) if len(fits) == 1 else list(keys)
+
+
 def csv_bytes(rows: Sequence[Mapping[str, str]], header: Sequence[str] | None = None) -> bytes:
-    cols = list(header) if header is not None else list(rows[0])
+    """The rows as CSV, under ``header``, or by default every column of the rows' spec."""
+    cols = list(header) if header is not None else declared_header(list(rows[0]))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(cols)

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         gt=0,
         description="A submitted file larger than this many MiB is rejected whole, unread.",
     )
+    supersede_hold_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A resubmission bringing fewer than this share of the accepted rows, or "
+        "of the people, of the submission in force is held until someone confirms it "
+        "(carehaven submissions confirm); 0 never holds.",
+    )
     lock_timeout_s: float = Field(
         default=30.0,
         ge=0,

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     ACCESS_DENIED = 13
     POLICY_DENIED = 14
     WRONG_SUBMITTER = 15
+    NEEDS_CONFIRMATION = 16
 
 
 class CarehavenError(Exception):

@@ -97,7 +97,7 @@ def test_exit_codes_are_as_documented(tmp_path: Path, capsys):
     bad.write_text("provider_code,client_ref\nP001,C1\n")
     args = ["--dataset", "ndtms-episode", "--org", "P001", "--period", "2025Q2"]
     code, out, err = _code([*h, "submit", str(bad), *args], capsys)
-    assert code == 3 and "lacks the required column" in out
+    assert code == 3 and "lacks the columns episode_id" in out
     code, out, err = _code([*h, "submit", str(bad), "--dataset", "nope", "--org", "P001",
                             "--period", "2025Q2", "--json"], capsys)
     assert code == 4 and json.loads(out)["error"]["exit_code"] == 4

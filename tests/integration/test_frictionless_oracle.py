@@ -189,7 +189,7 @@ def _valid_value(spec: Spec, f: Field, day: date) -> st.SearchStrategy[str]:
             versions = [
                 v.version for v in CTX.notices if v.notice == rule.notice and v.published_on <= day
             ]
-            return st.sampled_from(versions)
+            return st.just(versions[-1])  # an earlier one is superseded (notice-current)
     if f.type == "date":
         low = date.fromisoformat(str(k.minimum)) if k.minimum is not None else day
         high = date.fromisoformat(str(k.maximum)) if k.maximum is not None else day

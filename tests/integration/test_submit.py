@@ -97,7 +97,7 @@ def test_a_rejected_file_keeps_the_earlier_submission_in_force(haven, tmp_path):
     good = _submit(haven, tmp_path, episodes_file(4))
     bad = _submit(haven, tmp_path, b"provider_code,client_ref\nP001,C1\n", name="broken.csv")
     assert bad.status == "rejected" and bad.rows_accepted == 0
-    assert "lacks the required column" in bad.message
+    assert "lacks the columns episode_id" in bad.message
     with haven.sessions() as s:
         assert s.get(Submission, good.submission_id).superseded_by is None
         assert s.get(Submission, bad.submission_id).status == "rejected"

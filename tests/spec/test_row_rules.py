@@ -41,7 +41,7 @@ def _con() -> ibis.BaseBackend:
 def findings(dataset: str, rows: list[dict[str, str]], org: str = "P001",
              period: str = "2025Q2") -> set[tuple[int, str, str]]:
     spec = load_spec(dataset)
-    header = [f.name for f in spec.fields if any(f.name in r for r in rows)]
+    header = spec.field_names  # every declared column, as a return must carry
     con = _con()
     con.con.register("raw", read_table(csv_bytes(rows, header), spec, "t.csv"))
     v = validate(con, "raw", spec, Context(org, parse_period(period), published_versions()))
@@ -164,9 +164,28 @@ def test_ips_consent_rules(change, field, rule):
         assert {r for _, _, r in got} == {rule}
 
 
-def test_ips_notice_version_in_force_on_the_day_is_accepted():
-    assert findings("ips-episode", [{**IPS, "consent_notice_version": "1.1",
-                                     "consent_date": "2025-04-03"}]) == set()
+@pytest.mark.parametrize(("version", "on", "found"), [
+    ("1.1", "2021-12-01", set()),  # 1.1 was the notice in force that day
+    ("1.2", "2022-05-09", set()),  # the day 1.2 was published
+    ("1.1", "2022-05-09", {(2, "consent_notice_version", "consent-notice-superseded")}),
+    ("1.0", "2025-04-03", {(2, "consent_notice_version", "consent-notice-superseded")}),
+    ("1.2", "2022-05-08", {(2, "consent_notice_version", "consent-notice-version")}),
+])
+def test_ips_consent_cites_the_notice_in_force_on_the_day(version, on, found):
+    """Issue 13 item 3 (CON-3): a version already superseded on the consent date is a finding
+    of its own rule id; one not yet published stays consent-notice-version."""
+    assert findings("ips-episode", [{**IPS, "consent_notice_version": version,
+                                     "consent_date": on}]) == found
+
+
+def test_ips_identifiers_without_consent_are_a_finding():
+    """Issue 13 item 3 (CON-5): a postcode or NINO sent for a person who did not consent."""
+    row = {**IPS, "consent_dhsc": "N", "consent_date": "", "consent_notice_version": "",
+           "consent_obtained_by": "", "consent_obtained_by_position": ""}
+    assert findings("ips-episode", [row]) == {
+        (2, "postcode", "identifiers-without-consent"),
+        (2, "nino", "identifiers-without-consent")}
+    assert findings("ips-episode", [{**row, "postcode": "", "nino": ""}]) == set()
 
 
 @pytest.mark.parametrize(("nhs", "ok"), [

@@ -99,7 +99,7 @@ def test_unknown_message_lists_five_then_counts():
     assert "Zq" not in message
     assert "has 8 headings" in message and "column 2 (B) shaped AA9" in message
     assert "column 6 (F)" in message and "column 7 (G)" not in message and "and 3 more" in message
-    assert message.endswith("It also lacks the required column NHS_Number.")
+    assert message.endswith("It also lacks the column NHS_Number.")
 
 
 def test_a_repeated_declared_name_is_quoted():

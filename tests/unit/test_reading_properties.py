@@ -23,6 +23,12 @@ from carehaven.specs import load_spec
 SPEC = load_spec("ndtms-review")
 REQUIRED = [f.name for f in SPEC.fields if f.required]
 OPTIONAL = [f.name for f in SPEC.fields if not f.required]
+ALL = REQUIRED + OPTIONAL
+
+
+def pad(cells: list[str]) -> list[str]:
+    """A row of ``cells`` then empty ones, one per column of ``ALL``."""
+    return cells + [""] * (len(ALL) - len(cells))
 SECRET = "ZX99SECRET"
 
 PROPERTY = settings(
@@ -54,9 +60,8 @@ def write_csv(
 
 @st.composite
 def headers(draw: st.DrawFn) -> list[str]:
-    """Every required column and some optional ones, in any order."""
-    optional = draw(st.lists(st.sampled_from(OPTIONAL), unique=True))
-    return list(draw(st.permutations(REQUIRED + optional)))
+    """Every declared column, in any order (a return carries them all: issue 13 item 1)."""
+    return list(draw(st.permutations(REQUIRED + OPTIONAL)))
 
 
 @st.composite
@@ -93,11 +98,11 @@ STYLES = st.sampled_from(
 
 @PROPERTY
 @given(files(), STYLES, st.booleans())
-@example((REQUIRED, [["a,b", '"q"', "x\ny", "\r\n", "é€😀"]]), ("\r\n", csv.QUOTE_MINIMAL), True)
+@example((ALL, [pad(["a,b", '"q"', "x\ny", "\r\n", "é€😀"])]), ("\r\n", csv.QUOTE_MINIMAL), True)
 @example(
     (
-        REQUIRED,
-        [["", "", "", "", ""], ["\ufeff", "NULL", "NA", " ", "''"], ["\r", "\n", "", "", ""]],
+        ALL,
+        [pad([]), pad(["\ufeff", "NULL", "NA", " ", "''"]), pad(["\r", "\n"])],
     ),
     ("\n", csv.QUOTE_ALL),
     False,
@@ -111,11 +116,8 @@ def test_cells_round_trip(
     assert table.column_names == [ROW_COLUMN, *SPEC.field_names]
     assert table[ROW_COLUMN].to_pylist() == list(range(2, len(rows) + 2))
     for name in SPEC.field_names:
-        if name in header:
-            at = header.index(name)
-            want = [row[at] or None for row in rows]  # an empty cell is null
-        else:
-            want = [None] * len(rows)  # an absent optional column reads as empty
+        at = header.index(name)
+        want = [row[at] or None for row in rows]  # an empty cell is null
         assert table[name].to_pylist() == want, name
 
 
@@ -178,7 +180,7 @@ def test_short_row_is_ragged(file: tuple[list[str], list[list[str]]], data: st.D
 
 
 def test_short_row_names_its_line() -> None:
-    data = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"], ["P001"]])
+    data = write_csv(ALL, [pad(["P001", "E1", "2025-05-01", "start", "3"]), ["P001"]])
     err = rejection(data)
     assert err.problem.rule == "ragged-row"
     assert err.problem.line == 3  # reported: line 2, where "P001" first occurs
@@ -186,9 +188,10 @@ def test_short_row_names_its_line() -> None:
 
 def test_unclosed_quote_is_named_where_it_opens_and_discreet() -> None:
     """Issue 13 item 13: the line the quote opens on, not the file's last line."""
-    data = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]])
-    tail = "".join(f"P001,E{i},2025-05-01,start,3\r\n" for i in range(2, 9))
-    err = rejection(data + f'P001,"{SECRET},2025-05-01,start,3\r\n{tail}'.encode())
+    data = write_csv(ALL, [pad(["P001", "E1", "2025-05-01", "start", "3"])])
+    rest = "," * (len(ALL) - 5)
+    tail = "".join(f"P001,E{i},2025-05-01,start,3{rest}\r\n" for i in range(2, 9))
+    err = rejection(data + f'P001,"{SECRET},2025-05-01,start,3{rest}\r\n{tail}'.encode())
     assert err.problem.rule == "unclosed-quote"
     assert err.problem.line == 3
     assert "line 3 opens a quoted field" in err.problem.message
@@ -196,10 +199,12 @@ def test_unclosed_quote_is_named_where_it_opens_and_discreet() -> None:
 
 
 def test_text_after_a_closing_quote_is_a_stray_quote() -> None:
-    data = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]])
+    data = write_csv(ALL, [pad(["P001", "E1", "2025-05-01", "start", "3"])])
+    rest = "," * (len(ALL) - 5)
     # Old Mac line ends (CR only) send the file to the exact reader, which is strict about
     # quotes; pyarrow's reader takes "E2"x as E2x.
-    text = data.replace(b"\r\n", b"\r") + f'P001,"E2"{SECRET},2025-05-01,start,3\r'.encode()
+    text = data.replace(b"\r\n", b"\r") + (
+        f'P001,"E2"{SECRET},2025-05-01,start,3{rest}\r'.encode())
     err = rejection(text)
     assert (err.problem.rule, err.problem.line) == ("stray-quote", 3)
     assert_discreet(err)
@@ -207,10 +212,12 @@ def test_text_after_a_closing_quote_is_a_stray_quote() -> None:
 
 def test_a_field_over_the_limit_is_named_as_too_long() -> None:
     """Issue 13 item 13: not "a stray quote"; the sentence names the limit and the row."""
-    data = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]])
+    data = write_csv(ALL, [pad(["P001", "E1", "2025-05-01", "start", "3"])])
+    rest = "," * (len(ALL) - 5)
     huge = SECRET + "x" * 200_000
     # CR-only line ends: the exact reader, whose limit this is.
-    text = data.replace(b"\r\n", b"\r") + f'P001,"{huge}",2025-05-01,start,3\r'.encode()
+    text = data.replace(b"\r\n", b"\r") + (
+        f'P001,"{huge}",2025-05-01,start,3{rest}\r'.encode())
     err = rejection(text)
     assert (err.problem.rule, err.problem.line) == ("field-too-long", 3)
     assert "131,072 characters" in err.problem.message
@@ -223,7 +230,7 @@ def test_a_field_over_the_limit_is_named_as_too_long() -> None:
 ])
 def test_a_wide_encoding_is_named(encoding: str, named: str) -> None:
     """Issue 13 item 13: UTF-16 (as Excel's "Unicode text" saves) is named, not a bad byte."""
-    text = write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]]).decode()
+    text = write_csv(ALL, [pad(["P001", "E1", "2025-05-01", "start", "3"])]).decode()
     err = rejection(text.encode(encoding))
     assert err.problem.rule == "encoding"
     assert f"is {named}" in err.problem.message
@@ -257,11 +264,12 @@ def test_unknown_column(file: tuple[list[str], list[list[str]]], extra: str) -> 
 
 @PROPERTY
 @given(files(PLAIN), st.data())
-def test_missing_required_column(
+def test_missing_declared_column(
     file: tuple[list[str], list[list[str]]], data: st.DataObject
 ) -> None:
+    """Any declared column, required or optional, missing rejects the file (issue 13 item 1)."""
     header, rows = file
-    dropped = data.draw(st.sampled_from(REQUIRED), label="dropped")
+    dropped = data.draw(st.sampled_from(ALL), label="dropped")
     at = header.index(dropped)
     rows = [[*r[:at], *r[at + 1 :]] for r in rows]
     rows[0][0] = SECRET
@@ -273,9 +281,17 @@ def test_missing_required_column(
     assert_discreet(err)
 
 
-def test_missing_optional_column_is_fine() -> None:
-    table = read_table(write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]]), SPEC, "a")
-    assert table["offending"].to_pylist() == [None]
+def test_missing_optional_columns_reject_the_file_and_are_listed() -> None:
+    """Issue 13 item 1: an optional column left out is structural, not an empty cell per row;
+    the sentence lists five of the missing columns and counts the rest."""
+    err = rejection(write_csv(REQUIRED, [["P001", "E1", "2025-05-01", "start", "3"]]))
+    assert err.problem.rule == "missing-column" and err.problem.line == 1
+    assert err.problem.message == (
+        "return.csv lacks the columns days_injected, psychological_health, physical_health, "
+        "quality_of_life, housing_problem and 1 more of ndtms-review "
+        f"{SPEC.version}; every column the spec declares must be in the header, even when "
+        "its cells are empty."
+    )
 
 
 @PROPERTY
@@ -287,7 +303,7 @@ def test_header_only_is_empty(header: list[str], tail: str, bom: bool) -> None:
 
 
 def test_header_only_without_line_break_is_empty() -> None:
-    assert rejection(",".join(REQUIRED).encode()).problem.rule == "empty-file"
+    assert rejection(",".join(ALL).encode()).problem.rule == "empty-file"
 
 
 @pytest.mark.parametrize(
@@ -319,10 +335,10 @@ def test_too_large() -> None:
 def test_blank_line_is_a_row() -> None:
     data = b"\r\n".join(
         [
-            ",".join(REQUIRED).encode(),
-            b"P001,E1,2025-05-01,start,3",
+            ",".join(ALL).encode(),
+            b"P001,E1,2025-05-01,start,3" + b"," * len(OPTIONAL),
             b"",
-            b"P001,E2,2025-05-01,start,4",
+            b"P001,E2,2025-05-01,start,4" + b"," * len(OPTIONAL),
         ]
     )
     table = read_table(data, SPEC, "a.csv")
@@ -331,8 +347,9 @@ def test_blank_line_is_a_row() -> None:
 
 
 def test_cr_line_ends_are_read_or_rejected() -> None:
-    rows = [["P001", "E1", "2025-05-01", "start", "3"], ["P001", "E2", "2025-05-01", "exit", "4"]]
-    data = write_csv(REQUIRED, rows, "\r", csv.QUOTE_ALL)
+    rows = [pad(["P001", "E1", "2025-05-01", "start", "3"]),
+            pad(["P001", "E2", "2025-05-01", "exit", "4"])]
+    data = write_csv(ALL, rows, "\r", csv.QUOTE_ALL)
     try:
         table = read_table(data, SPEC, "mac.csv")
     except FileRejectedError:

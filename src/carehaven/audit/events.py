@@ -100,6 +100,48 @@ class SubmissionSuperseded(AuditEvent):
 
 
 @dataclass(frozen=True)
+class SubmissionHeld(AuditEvent):
+    """A resubmission that would retire markedly more than it brings waits for confirmation
+    (issue 13 item 2): the counts, never a value."""
+
+    action: ClassVar[str] = "submission.held"
+    submission_id: str
+    in_force: str
+    rows_in_force: int
+    rows_brought: int
+    people_in_force: int | None
+    people_brought: int | None
+
+    @property
+    def subject(self) -> str:
+        return f"submission:{self.submission_id}"
+
+
+@dataclass(frozen=True)
+class SubmissionConfirmed(AuditEvent):
+    action: ClassVar[str] = "submission.confirmed"
+    submission_id: str
+    supersedes: str | None
+    rows_accepted: int
+    rows_retired: int
+
+    @property
+    def subject(self) -> str:
+        return f"submission:{self.submission_id}"
+
+
+@dataclass(frozen=True)
+class SubmissionWithdrawn(AuditEvent):
+    action: ClassVar[str] = "submission.withdrawn"
+    submission_id: str
+    rows_withdrawn: int
+
+    @property
+    def subject(self) -> str:
+        return f"submission:{self.submission_id}"
+
+
+@dataclass(frozen=True)
 class SubmissionUnchanged(AuditEvent):
     action: ClassVar[str] = "submission.unchanged"
     submission_id: str

@@ -23,7 +23,8 @@ def submit(
     period: Annotated[str, typer.Option(help="The period: a quarter 2025Q2 or a month 2025-06.")],
     json: JsonFlag = False,
 ) -> None:
-    """Land, validate and accept a provider's file. Exit 0 accepted, 3 rejected."""
+    """Land, validate and accept a provider's file. Exit 0 accepted, 3 rejected, 16 held (it
+    would retire markedly more than it brings: carehaven submissions confirm)."""
     from carehaven.collection import submit as submit_file
     from carehaven.collection.submit import STAGES
 
@@ -35,7 +36,8 @@ def submit(
     if json:
         emit_json(result.as_json())
     else:
-        colour = {"accepted": "green", "rejected": "red", "unchanged": "yellow"}[result.status]
+        colour = {"accepted": "green", "rejected": "red", "held": "yellow",
+                  "unchanged": "yellow"}[result.status]
         out.print(
             f"[bold {colour}]{result.status.upper()}[/] {result.submission_id}: "
             f"{result.message}"
@@ -46,9 +48,15 @@ def submit(
             out.print(f"Report: carehaven report {result.submission_id} --format html")
     if result.status == "rejected":
         raise typer.Exit(int(ExitCode.FILE_REJECTED))
+    if result.status == "held":
+        raise typer.Exit(int(ExitCode.NEEDS_CONFIRMATION))
 
 
-@app.command()
+submissions_app = typer.Typer(invoke_without_command=True)
+app.add_typer(submissions_app, name="submissions")
+
+
+@submissions_app.callback()
 def submissions(
     ctx: typer.Context,
     org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
@@ -56,7 +64,10 @@ def submissions(
     period: Annotated[str | None, typer.Option(help="Only this period.")] = None,
     json: JsonFlag = False,
 ) -> None:
-    """List submissions, newest first: those of the organisations you may read."""
+    """List submissions, newest first: those of the organisations you may read. A held one is
+    not in force until confirmed (submissions confirm ID) or is withdrawn."""
+    if ctx.invoked_subcommand is not None:
+        return
     from sqlalchemy import select
 
     from carehaven.control.models import Submission
@@ -184,3 +195,57 @@ def report(
         target = folder / f"report.{format}"
         atomic.write_text(target, text)
     out.print(f"Report written to {target}")
+
+
+def _held_submission(ctx: typer.Context, submission_id: str) -> tuple[Any, Any]:
+    """The haven and acting user, once they may submit for the submission's organisation; a
+    submission of an organisation they may not submit for reads as one that does not exist."""
+    from carehaven.control.models import Submission
+    from carehaven.governance.access import require
+
+    haven, who = open_as(ctx, None)
+    with haven.sessions() as session:
+        found = session.get(Submission, submission_id)
+    require(
+        haven, who, Permission.SUBMIT, found.org_code if found else None,
+        message=f"There is no submission {submission_id} that you may confirm or withdraw.",
+    )
+    if found is None:
+        raise NotFoundError(f"There is no submission {submission_id} in this haven.")
+    return haven, who
+
+
+@submissions_app.command("confirm")
+def submissions_confirm(
+    ctx: typer.Context,
+    submission_id: Annotated[str, typer.Argument(help="The held submission.")],
+    json: JsonFlag = False,
+) -> None:
+    """Put a held submission in force, retiring the one in force (audited)."""
+    from carehaven.collection.supersession import confirm
+
+    haven, who = _held_submission(ctx, submission_id)
+    retired = confirm(haven, submission_id, actor=who.label)
+    if json:
+        emit_json({"submission_id": submission_id, "status": "accepted", "superseded": retired})
+        return
+    out.print(f"[bold green]CONFIRMED[/] {submission_id} is in force.")
+    if retired:
+        out.print(f"It supersedes {retired}, whose rows are now retired.")
+
+
+@submissions_app.command("withdraw")
+def submissions_withdraw(
+    ctx: typer.Context,
+    submission_id: Annotated[str, typer.Argument(help="The held submission.")],
+    json: JsonFlag = False,
+) -> None:
+    """Refuse a held submission: it never comes into force; the one in force stays (audited)."""
+    from carehaven.collection.supersession import withdraw
+
+    haven, who = _held_submission(ctx, submission_id)
+    withdraw(haven, submission_id, actor=who.label)
+    if json:
+        emit_json({"submission_id": submission_id, "status": "withdrawn"})
+        return
+    out.print(f"[bold]WITHDRAWN[/] {submission_id}; the submission in force stays.")

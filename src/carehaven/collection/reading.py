@@ -125,7 +125,10 @@ def _header(body: bytes, spec: Spec, name: str) -> list[str]:
     known = set(spec.field_names)
     if not any(h in known for h in header):
         raise FileRejectedError(FileProblem("no-header", no_header_message(header, spec, name), 1))
-    missing = [f.name for f in spec.fields if f.required and f.name not in header]
+    # Every declared column must be present, even one whose values are optional: a return
+    # without it would be judged row by row as though each row had left it empty (issue 13
+    # item 1), and could then supersede a complete return.
+    missing = [f.name for f in spec.fields if f.name not in header]
     if any(h not in known for h in header):
         message = unknown_message(header, spec, name, missing)
         raise FileRejectedError(FileProblem("unknown-column", message, 1))
@@ -137,8 +140,9 @@ def _header(body: bytes, spec: Spec, name: str) -> list[str]:
         raise FileRejectedError(
             FileProblem(
                 "missing-column",
-                f"{name} lacks the required column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)} of {spec.name} {spec.version}.",
+                f"{name} lacks {missing_columns(missing)} of {spec.name} {spec.version}; "
+                "every column the spec declares must be in the header, even when its cells "
+                "are empty.",
                 1,
             )
         )
@@ -148,6 +152,13 @@ def _header(body: bytes, spec: Spec, name: str) -> list[str]:
 #: Undeclared headings listed one by one in a message; the rest are counted.
 LISTED = 5
 SHAPE_KEY = "A a letter, 9 a digit, * any other character"
+
+
+def missing_columns(missing: Sequence[str]) -> str:
+    """``the column X`` or ``the columns X, Y and N more``: declared names, so shown as they are."""
+    listed = ", ".join(missing[:LISTED])
+    more = f" and {len(missing) - LISTED:,} more" if len(missing) > LISTED else ""
+    return f"the column{'s' if len(missing) > 1 else ''} {listed}{more}"
 
 
 def column_letter(position: int) -> str:
@@ -202,10 +213,7 @@ def unknown_message(
     if any(";" in h for _, h in unknown):
         message += " A heading holding ';' often means a data row is joined to the header line."
     if missing:
-        message += (
-            f" It also lacks the required column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}."
-        )
+        message += f" It also lacks {missing_columns(missing)}."
     return message
 
 

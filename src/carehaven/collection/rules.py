@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 import ibis
 import ibis.expr.types as ir
@@ -364,6 +365,31 @@ def _rule_checks(c: _Cells, rule: Rule, notices: Sequence[NoticeVersion]) -> lis
                 or f"{field} names a {rule.notice} notice version that was "
                 f"not published on the {rule.date_field}.",
                 c.present(field) & c.type_ok(rule.date_field) & ~in_force,
+            )
+        ]
+    if rule.kind == "notice-current":
+        # A version cited on a day when a later version of the notice had been published: the
+        # person read a notice that no longer said what the haven does (issue 13 item 3).
+        assert rule.date_field is not None
+        versions = sorted(
+            (v for v in notices if v.notice == rule.notice), key=lambda v: v.published_on
+        )
+        on = c.typed(rule.date_field)
+        superseded = ibis.or_(
+            ibis.literal(False),
+            *(
+                (c.raw(field) == old.version) & (on >= ibis.literal(new.published_on))
+                for old, new in pairwise(versions)
+            ),
+        )
+        return [
+            Check(
+                field,
+                rule.id,
+                rule.message
+                or f"{field} names a {rule.notice} notice version already superseded on the "
+                f"{rule.date_field}.",
+                c.present(field) & c.type_ok(rule.date_field) & superseded,
             )
         ]
     raise ValueError(f"unknown rule kind {rule.kind}")  # pragma: no cover - spec model forbids it

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import select
 
@@ -37,6 +37,7 @@ from carehaven.collection.period import Period, parse_period, require_begun
 from carehaven.collection.reading import FileRejectedError, check_size, read_table
 from carehaven.collection.recovery import journal, recover
 from carehaven.collection.rules import Context
+from carehaven.collection.supersession import Hold, guard
 from carehaven.collection.validate import Validation, counts_by_rule, file_finding, validate
 from carehaven.consent.notices import NoticeVersion
 from carehaven.control.models import (
@@ -57,7 +58,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class SubmitResult:
     submission_id: str
-    status: Literal["accepted", "rejected", "unchanged"]
+    status: Literal["accepted", "rejected", "held", "unchanged"]
     rows_total: int
     rows_accepted: int
     rows_rejected: int
@@ -257,7 +258,17 @@ def _submit_new(
     checkpoint(settings, "validated")
 
     accepted_rows = result.accepted if result else 0
-    status = SubmissionStatus.ACCEPTED if accepted_rows > 0 else SubmissionStatus.REJECTED
+    hold: Hold | None = None
+    if result is not None and accepted_rows > 0:
+        hold = guard(haven, con, raw_name, spec, org=org, period=when.label,
+                     bad_rows=result.bad_rows, accepted=accepted_rows, submission_id=sid)
+    status = (
+        SubmissionStatus.HELD  # its rows are kept, out of force, until someone confirms it
+        if hold is not None
+        else SubmissionStatus.ACCEPTED if accepted_rows > 0 else SubmissionStatus.REJECTED
+    )
+    if hold is not None:
+        message = f"{message} {hold.message}"
     received = clock.now()
     summary = {
         "submission_id": sid,
@@ -280,7 +291,7 @@ def _submit_new(
     checkpoint(settings, "reported")
 
     step("accept")
-    if result is not None and status is SubmissionStatus.ACCEPTED:
+    if result is not None and status in (SubmissionStatus.ACCEPTED, SubmissionStatus.HELD):
         inserted = accept(con, raw_name, spec, result.bad_rows, sid)
         if inserted != accepted_rows:  # pragma: no cover - a broken engine, not bad input
             raise RuntimeError(f"accepted {inserted} rows where {accepted_rows} were valid")
@@ -308,11 +319,11 @@ def _submit_new(
         summary={"by_rule": summary["by_rule"]},
         landing_key_id=key.key_id,
     )
-    superseded = _record(haven, spec, row, actor)
+    superseded = _record(haven, spec, row, actor, hold)
     checkpoint(settings, "committed")
     return SubmitResult(
         sid,
-        status.value,
+        cast(Literal["accepted", "rejected", "held"], status.value),  # never withdrawn here
         rows,
         accepted_rows,
         rows - accepted_rows,
@@ -385,7 +396,9 @@ def _row_message(v: Validation) -> str:
     )
 
 
-def _record(haven: Haven, spec: Spec, row: Submission, actor: str) -> str | None:
+def _record(
+    haven: Haven, spec: Spec, row: Submission, actor: str, hold: Hold | None = None
+) -> str | None:
     """One transaction: spec in use, the submission, what it supersedes, and their audit entries."""
     superseded: str | None = None
     with haven.transaction() as session:
@@ -436,6 +449,8 @@ def _record(haven: Haven, spec: Spec, row: Submission, actor: str) -> str | None
             ),
             actor=actor,
         )
+        if hold is not None:
+            record(session, hold.event, actor=actor)
         if previous is not None:
             previous.superseded_by = row.id
             superseded = previous.id

@@ -36,6 +36,16 @@ def published_versions() -> tuple[NoticeVersion, ...]:
     )
 
 
+def version_superseded(notice: str, version: str, on: date) -> bool:
+    """Whether a later version of ``notice`` than ``version`` had been published by ``on``."""
+    mine = [v for v in published_versions() if v.notice == notice and v.version == version]
+    return any(
+        v.notice == notice and v.published_on <= on and v.published_on > m.published_on
+        for m in mine
+        for v in published_versions()
+    )
+
+
 def version_in_force(notice: str, version: str, on: date) -> bool:
     """Whether ``version`` of ``notice`` had been published by ``on`` (CON-1)."""
     return any(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 #: The newest migration. Checked against the migration scripts by a test, so that opening a
 #: haven needs one query rather than Alembic and every script (most of a command's start-up).
-HEAD = "0006"
+HEAD = "0007"
 
 
 def control_url(configured: str | None, sqlite_path: Path) -> str:

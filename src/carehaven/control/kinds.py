@@ -18,6 +18,11 @@ class OrgKind(StrEnum):
 class SubmissionStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    #: Valid rows accepted, but never in force until someone confirms it would retire what is
+    #: (it would retire markedly more than it brings: issue 13 item 2).
+    HELD = "held"
+    #: A held submission refused: its rows stay retired, as a superseded one's do.
+    WITHDRAWN = "withdrawn"
 
 
 class RecipientKind(StrEnum):

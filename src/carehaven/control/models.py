@@ -98,7 +98,9 @@ class Submission(Base):
 
     __table_args__ = (
         Index("ix_submissions_slot", "org_code", "dataset", "period"),
-        CheckConstraint("status IN ('accepted', 'rejected')", name="ck_submission_status"),
+        CheckConstraint(
+            "status IN ('accepted', 'rejected', 'held', 'withdrawn')", name="ck_submission_status"
+        ),
     )
 
 

@@ -20,6 +20,7 @@ RuleKind = Literal[
     "period-date",
     "submitter",
     "notice-version",
+    "notice-current",
 ]
 
 
@@ -219,6 +220,7 @@ class Rule(_Strict):
             "period-date": ("field", "bound"),
             "submitter": ("field",),
             "notice-version": ("field", "date_field", "notice"),
+            "notice-current": ("field", "date_field", "notice"),
         }
         missing = [k for k in need[self.kind] if not getattr(self, k)]
         if missing:
@@ -315,9 +317,11 @@ class Spec(BaseModel):
             if f.list is not None and f.constraints.enum is not None:
                 raise ValueError(f"{self.name}: {f.name} has both a list and an enum")
         for rule in self.rules:
-            if rule.kind in ("date-order", "within-period", "period-date", "notice-version"):
+            if rule.kind in (
+                "date-order", "within-period", "period-date", "notice-version", "notice-current"
+            ):
                 dated = [rule.not_before, rule.date_field] + (
-                    [rule.field] if rule.kind != "notice-version" else []
+                    [rule.field] if rule.kind in ("date-order", "within-period") else []
                 )
                 for name in dated:
                     if name is not None and types.get(name) != "date":

@@ -83,7 +83,8 @@ class _Menu:
                     in_rules.add(name)
                     strict.add(name)
             if rule.kind in (
-                "date-order", "within-period", "period-date", "notice-version", "submitter"
+                "date-order", "within-period", "period-date", "notice-version", "notice-current",
+                "submitter",
             ):
                 strict.update(rule.targets)
         self.in_rules, self.strict = in_rules | strict, strict

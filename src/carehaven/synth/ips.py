@@ -57,7 +57,11 @@ class Programme:
         usable = [v.version for v in self.versions if v.published_on <= day]
         if not usable:
             return None
-        version = usable[-1] if self.rng.random() < 0.9 else self.rng.choice(usable)
+        # The version current that day: one already superseded is a finding (issue 13 item 3).
+        # The old draws are still made, so that a seed gives the population it always gave.
+        if self.rng.random() >= 0.9:
+            self.rng.choice(usable)
+        version = usable[-1]
         if not version_in_force(NOTICE, version, day):
             raise SynthSpecError(f"IPS notice version {version} was not in force on {day}.")
         return version

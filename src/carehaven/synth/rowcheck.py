@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from carehaven.consent.notices import version_in_force
+from carehaven.consent.notices import version_in_force, version_superseded
 from carehaven.specs import Condition, Field, Spec
 from carehaven.synth.identifiers import is_valid_nhs_number, is_valid_nino
 from carehaven.synth.periods import Period
@@ -196,6 +196,15 @@ class RowChecker:
                     version not in self.missing
                     and on is not None
                     and not version_in_force(rule.notice, version, on)
+                ):
+                    out.append((rule.field, rule.id))
+            elif rule.kind == "notice-current" and rule.field and rule.date_field and rule.notice:
+                version = row[self.index[rule.field]]
+                on = self._date(row, rule.date_field, bad_type)
+                if (
+                    version not in self.missing
+                    and on is not None
+                    and version_superseded(rule.notice, version, on)
                 ):
                     out.append((rule.field, rule.id))
         return out
