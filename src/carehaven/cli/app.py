@@ -14,10 +14,10 @@ from rich.markup import escape
 
 from carehaven import __version__
 from carehaven.cli.output import emit_json, err
-from carehaven.config import Settings
 from carehaven.errors import CarehavenError, ExitCode
 
 if TYPE_CHECKING:
+    from carehaven.config import Settings
     from carehaven.governance.access import Actor, Permission
     from carehaven.haven import Haven
 
@@ -58,6 +58,9 @@ def _root(
         ),
     ] = False,
 ) -> None:
+    # Imported here, not above: pydantic-settings is most of ``--help``'s start-up.
+    from carehaven.config import Settings
+
     ctx.obj = Settings.load(haven=haven)
 
 
@@ -67,6 +70,8 @@ def actor() -> str:
 
 
 def settings_of(ctx: typer.Context) -> Settings:
+    from carehaven.config import Settings
+
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings)
     return settings
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _log_internal(exc: BaseException, args: list[str]) -> str:
     """Log where it failed, without the exception's message: engines quote cell values in them."""
+    from carehaven.config import Settings
+
     try:
         named = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--haven"), None)
         settings = Settings.load(haven=Path(named) if named else None)
