@@ -22,3 +22,21 @@ def test_the_command_line_starts_without_the_engines():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+def test_listing_submissions_opens_the_haven_without_alembic_or_the_engines(tmp_path):
+    """Opening an up-to-date haven is one version query (``db.HEAD``), not Alembic; a listing
+    needs neither the data engines nor the settings' heavier kin."""
+    from carehaven.config import Settings
+    from carehaven.haven import init_haven
+
+    init_haven(Settings(haven=tmp_path / "haven"), actor="test").close()
+    heavy = ("ibis", "duckdb", "pyarrow", "pandas", "alembic", "sqlglot", "jinja2", "cedarpy",
+             "splink")
+    code = ("import sys, io, contextlib\nfrom carehaven.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    code = main(['--haven', {str(tmp_path / 'haven')!r}, 'submissions', '--json'])\n"
+            f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "0 []", done.stderr
