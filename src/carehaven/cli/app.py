@@ -16,10 +16,10 @@ from rich.markup import escape
 
 from carehaven import __version__
 from carehaven.cli.output import emit_json, err
-from carehaven.config import Settings
 from carehaven.errors import CarehavenError, ExitCode
 
 if TYPE_CHECKING:
+    from carehaven.config import Settings
     from carehaven.governance.access import Actor, Permission
     from carehaven.haven import Haven
 
@@ -65,6 +65,9 @@ def _root(
         ),
     ] = False,
 ) -> None:
+    # Imported here, not above: pydantic-settings is most of ``--help``'s start-up.
+    from carehaven.config import Settings
+
     ctx.obj = Settings.load(haven=haven)
 
 
@@ -74,6 +77,8 @@ def actor() -> str:
 
 
 def settings_of(ctx: typer.Context) -> Settings:
+    from carehaven.config import Settings
+
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings)
     return settings
@@ -219,6 +224,8 @@ def _log_internal(exc: BaseException, args: list[str]) -> str:
 
 def _log_folders(args: list[str]) -> list[Path]:
     """Where the internal-error log may go, best first."""
+    from carehaven.config import Settings
+
     named: str | None = None
     for i, a in enumerate(args):
         if a == "--haven" and i + 1 < len(args):

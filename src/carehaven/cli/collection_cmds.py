@@ -4,27 +4,73 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from carehaven.cli.app import ForceFlag, JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, stages, table
-from carehaven.errors import ExitCode, NotFoundError
+from carehaven.errors import ExitCode, NotFoundError, UsageError
 from carehaven.governance.permissions import Permission
+
+if TYPE_CHECKING:
+    from carehaven.collection.submit import SubmitResult
 
 
 @app.command()
 def submit(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The CSV return to submit.")],
-    dataset: Annotated[str, typer.Option(help="The dataset, e.g. ndtms-episode.")],
-    org: Annotated[str, typer.Option(help="The submitting organisation's code.")],
-    period: Annotated[str, typer.Option(help="The period: a quarter 2025Q2 or a month 2025-06.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The CSV return to submit; or a folder of returns whose names carry "
+            "organisation, dataset and period (ORG_DATASET_PERIOD.csv, or DATASET/ORG_PERIOD.csv "
+            "as synth writes them), each submitted on its own.",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="The dataset, e.g. ndtms-episode. With a folder or --manifest: only "
+                     "that dataset's files."),
+    ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option(help="The submitting organisation's code. With a folder or --manifest: "
+                     "only that organisation's files."),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="The period: a quarter 2025Q2 or a month 2025-06. With a folder or "
+                     "--manifest: only that period's files."),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            help="A JSON file listing returns (path, dataset, org, period), each submitted "
+            "as its own submission; synth's manifest.json is one (docs/submit-manifest.md).",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonFlag = False,
 ) -> None:
-    """Land, validate and accept a provider's file. Exit 0 accepted, 3 rejected, 16 held (it
-    would retire markedly more than it brings: carehaven submissions confirm)."""
+    """Land, validate and accept a provider's file, or many (a folder, --manifest) in one go.
+    Exit 0 accepted, 3 rejected, 16 held (it would retire markedly more than it brings:
+    carehaven submissions confirm); for many, the worst outcome (docs/exit-codes.md)."""
+    if manifest is not None or (file is not None and file.is_dir()):
+        from carehaven.cli.submit_many import submit_many
+
+        raise typer.Exit(submit_many(
+            ctx, file, manifest, dataset=dataset, org=org, period=period, json=json
+        ))
+    if file is None or dataset is None or org is None or period is None:
+        missing = [n for n, v in (("FILE", file), ("--dataset", dataset), ("--org", org),
+                                  ("--period", period)) if v is None]
+        raise UsageError(
+            "submit needs a FILE with --dataset, --org and --period, a FOLDER, or --manifest; "
+            f"missing: {', '.join(missing)}."
+        )
     from carehaven.collection import submit as submit_file
     from carehaven.collection.submit import STAGES
 
@@ -46,10 +92,16 @@ def submit(
             out.print(f"It supersedes {result.superseded}, whose rows are now retired.")
         if result.findings:
             out.print(f"Report: carehaven report {result.submission_id} --format html")
-    if result.status == "rejected":
-        raise typer.Exit(int(ExitCode.FILE_REJECTED))
-    if result.status == "held":
-        raise typer.Exit(int(ExitCode.NEEDS_CONFIRMATION))
+    code = exit_code_of(result)
+    if code:
+        raise typer.Exit(int(code))
+
+
+def exit_code_of(result: SubmitResult) -> ExitCode:
+    """The exit code of a submission's outcome (docs/exit-codes.md): one ``submit`` exits with
+    it, and ``submit --manifest`` or a folder with the worst of its files'."""
+    return {"rejected": ExitCode.FILE_REJECTED,
+            "held": ExitCode.NEEDS_CONFIRMATION}.get(result.status, ExitCode.OK)
 
 
 submissions_app = typer.Typer(invoke_without_command=True)

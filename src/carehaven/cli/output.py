@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 #: A status word a command leads its line with: ``[bold green]ADDED[/] ...``.
@@ -47,6 +45,8 @@ def emit_json(value: Any) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table  # here: most commands print no table, and --help none
+
     t = Table(title=title, title_justify="left")
     for col in columns:
         t.add_column(
@@ -67,6 +67,8 @@ def stages(names: Sequence[str], *, quiet: bool) -> Iterator[Any]:
     if quiet or not err.is_terminal:
         yield lambda _stage: None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description:<10}"),
         BarColumn(),
@@ -93,6 +95,8 @@ def counter(description: str, *, quiet: bool) -> Iterator[Any]:
     if quiet or not err.is_terminal:
         yield lambda _s, _d, _t: None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description:<28}"),
         BarColumn(),

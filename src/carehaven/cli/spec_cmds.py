@@ -8,7 +8,6 @@ import typer
 
 from carehaven.cli.app import JsonFlag, app
 from carehaven.cli.output import emit_json, out, table
-from carehaven.specs import available, load_spec
 
 spec_app = typer.Typer(
     help="The dataset specifications carehaven validates against.", no_args_is_help=True
@@ -19,6 +18,8 @@ app.add_typer(spec_app, name="spec")
 @spec_app.command("list")
 def spec_list(json: JsonFlag = False) -> None:
     """List the dataset specifications."""
+    from carehaven.specs import available, load_spec
+
     specs = [load_spec(name) for name in available()]
     rows = [
         {
@@ -51,6 +52,8 @@ def spec_show(
     json: JsonFlag = False,
 ) -> None:
     """Show one specification: who submits it, its fields, classes, constraints and rules."""
+    from carehaven.specs import load_spec
+
     spec = load_spec(name)
     if json:
         emit_json(spec.descriptor())

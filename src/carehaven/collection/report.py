@@ -15,7 +15,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from carehaven.csvsafe import format_csv
 from carehaven.csvsafe import neutralise as neutralise  # re-exported: register.py uses it
@@ -55,6 +54,9 @@ def as_csv(findings: pa.Table) -> str:
 
 
 def as_html(summary: dict[str, Any], findings: pa.Table) -> str:
+    # Imported here: submit writes no HTML, and Jinja is a tenth of its start-up.
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     env = Environment(
         loader=PackageLoader("carehaven.collection", "templates"),
         autoescape=select_autoescape(["html"]),

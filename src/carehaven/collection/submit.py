@@ -131,11 +131,11 @@ def shown_file_name(name: str, *, org: str, dataset: str, period: Period) -> str
 
 def _partner_refusal(dataset: str, code: str, kind: str) -> str | None:
     """Why ``code`` may not submit ``dataset``, a return only a named partner makes (COL-9)."""
-    from carehaven.governance.policy.engine import partners
-
     named = PARTNER_RETURNS.get(dataset)
     if named is None:
         return None
+    from carehaven.governance.policy.engine import partners  # Cedar, only for a partner's return
+
     partner = next((p for p in partners() if p.name == named), None)
     if partner is None:
         return (

@@ -1,0 +1,42 @@
+"""The command line starts without the data engines (issue 13 item 8)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_command_line_starts_without_the_engines():
+    """Importing the CLI (every command registered) loads none of the data engines, Alembic,
+    the ORM or pydantic: they cost most of a command's start-up, so only the commands using
+    them import them, and ``--help`` stays within twice ``import typer, rich`` (issue 13
+    item 8; benchmarks/bench_cli.py)."""
+    heavy = ("ibis", "duckdb", "pyarrow", "pandas", "numpy", "alembic", "sqlalchemy",
+             "splink", "sqlglot", "jinja2", "cedarpy", "cryptography", "argon2",
+             # and what --help never needs: the settings (pydantic-settings), the specs'
+             # models (pydantic), progress bars and tables
+             "pydantic", "pydantic_settings", "carehaven.config", "carehaven.specs",
+             "rich.progress", "rich.table")
+    code = ("import sys, carehaven.cli.app; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "[]"
+
+
+def test_listing_submissions_opens_the_haven_without_alembic_or_the_engines(tmp_path):
+    """Opening an up-to-date haven is one version query (``db.HEAD``), not Alembic; a listing
+    needs neither the data engines nor the settings' heavier kin."""
+    from carehaven.config import Settings
+    from carehaven.haven import init_haven
+
+    init_haven(Settings(haven=tmp_path / "haven"), actor="test").close()
+    heavy = ("ibis", "duckdb", "pyarrow", "pandas", "alembic", "sqlglot", "jinja2", "cedarpy",
+             "splink")
+    code = ("import sys, io, contextlib\nfrom carehaven.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    code = main(['--haven', {str(tmp_path / 'haven')!r}, 'submissions', '--json'])\n"
+            f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "0 []", done.stderr
