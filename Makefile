@@ -11,6 +11,11 @@ unexport PYTHONDONTWRITEBYTECODE
 env:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
+	@# Bytecode for every installed module, once per lock: where PYTHONDONTWRITEBYTECODE is
+	@# set (as on CI machines) each command would otherwise recompile SQLAlchemy, Ibis, pandas
+	@# ... from source at every start, seconds per process (issue 13 item 8, docs/benchmarks.md).
+	@test .venv/.bytecode -nt uv.lock 2>/dev/null || { $(UV) run python -m compileall -q -j0 \
+	    .venv/lib >/dev/null 2>&1; touch .venv/.bytecode; }
 
 demo: env
 	$(UV) run carehaven demo

@@ -9,24 +9,29 @@ else. A second return states a reporting period other than the quarter it is sub
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from carehaven.cli import main
-from tests.helpers import csv_bytes, episode
+from tests.helpers import csv_bytes, declared_header, episode
 from tests.spec.test_row_rules import _valid_cld
 
 LA = "E08000025"
 
 
 @pytest.fixture(scope="module")
-def h(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     args = ["--haven", str(tmp_path_factory.mktemp("conditions") / "haven")]
     assert main([*args, "init"]) == 0
     for code, kind in ((LA, "local-authority"), ("P001", "treatment-service")):
         assert main([*args, "orgs", "add", code, "--kind", kind, "--name", code]) == 0
-    return args
+    with pytest.MonkeyPatch.context() as m:
+        # Each test's return replaces the last for the same period, whatever it brings: these
+        # tests are about rows' conditions, not the supersession guard (test_cli_returns.py).
+        m.setenv("CAREHAVEN_SUPERSEDE_HOLD_SHARE", "0")
+        yield args
 
 
 def _submit(h: list[str], tmp_path: Path, rows: list[dict[str, str]], dataset: str, org: str,
@@ -125,7 +130,8 @@ BAD: list[tuple[dict[str, str], set[tuple[str, str]]]] = [
 
 def test_each_condition_finds_its_bad_row(h, tmp_path, capsys):
     rows = VALID + [row for row, _ in BAD]
-    header = list(dict.fromkeys(name for row in rows for name in row))
+    # Every declared column, as a return carries them (issue 13 item 1).
+    header = declared_header(list(dict.fromkeys(name for row in rows for name in row)))
     summary, findings = _submit(h, tmp_path, rows, "cld-event", LA, capsys, header)
     first_bad = 2 + len(VALID)  # the header is row 1
     expected = {(first_bad + i, field, rule)

@@ -317,8 +317,9 @@ def test_identifiers_in_a_file_name_are_kept_nowhere(
     seen += [out, err]
     sid = json.loads(out)["submission_id"]  # the same bytes: "unchanged", same id
 
-    leaky.write_bytes(csv_bytes([episode(provider_code="SUB", client_ref="D1",
-                                         episode_id="D1")]))
+    # As many clients as the return in force, so the supersession guard does not hold it.
+    leaky.write_bytes(csv_bytes([episode(provider_code="SUB", client_ref=f"D{i}",
+                                         episode_id=f"D{i}") for i in range(3)]))
     code, out, err = cli("sam", "submit", str(leaky), *args, "--json")
     assert code == 0, err
     seen += [out, err]

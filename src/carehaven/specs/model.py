@@ -321,7 +321,7 @@ class Spec(BaseModel):
                 "date-order", "within-period", "period-date", "notice-version", "notice-current"
             ):
                 dated = [rule.not_before, rule.date_field] + (
-                    [rule.field] if rule.kind in ("date-order", "within-period") else []
+                    [rule.field] if rule.kind not in ("notice-version", "notice-current") else []
                 )
                 for name in dated:
                     if name is not None and types.get(name) != "date":
