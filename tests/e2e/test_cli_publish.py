@@ -46,7 +46,9 @@ def test_publish_and_check_from_the_command_line(demo: dict, tmp_path: Path) -> 
             "--out", str(tmp_path), "--json", env=demo_env(Path(haven)))
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
-    assert set(result) == {"files", "cells", "suppressed_primary", "suppressed_secondary", "safe"}
+    assert set(result) == {"files", "cells", "suppressed_primary", "suppressed_secondary", "safe",
+                           "revision"}
+    assert result["revision"] is None
     assert result["safe"] is True and result["cells"] > 0
     assert str(tmp_path / "ndtms-people-in-treatment.csv") in result["files"]
     for ext in ("csv", "structure.json", "png", "html"):

@@ -80,6 +80,8 @@ def publish(
         f"{result.suppressed_secondary} more to protect them ({how}, {result.seconds:.2f} s). "
         "Intruder check passed."
     )
+    if result.revision is not None:
+        out.print(f"[bold yellow]REVISED[/] {escape(result.revision.note())}")
     for f in result.files:
         out.print(f"  {f}")
 

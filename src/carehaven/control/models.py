@@ -244,7 +244,8 @@ class Publication(Base):
     cells: Mapped[int] = mapped_column(Integer)
     suppressed_primary: Mapped[int] = mapped_column(Integer)
     suppressed_secondary: Mapped[int] = mapped_column(Integer)
-    #: JSON: {"period": [[code, ..., hidden], ...], "year_to_date": [...] or null}
+    #: JSON: {"parts": {label: [[code, ..., hidden, figure shown], ...]}, "sealed": the true cube
+    #: under the haven key} (ADR 0013; older rows: {"period": [...], "year_to_date": [...]})
     statuses: Mapped[str] = mapped_column(Text)
     directory: Mapped[str] = mapped_column(Text)
     csv_sha256: Mapped[str] = mapped_column(String(64))

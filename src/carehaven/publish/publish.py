@@ -3,8 +3,11 @@ then the files (PSE-5, OUT-4).
 
 The order is the safety argument. Primary cells come from the table's policy; HiGHS chooses
 the complementary cells; the intruder's linear programmes are then solved for every hidden
-primary cell against everything published, including what carehaven published earlier for the
-same financial year (flow tables), and a table that fails is not written. Files are written to a
+primary cell against everything published, including every earlier publication linked with
+this one (:mod:`carehaven.publish.linked`: for a flow table every month, quarter and year to
+date of the financial year, in whatever order; for any table the earlier publications of the
+same period, whose figures a revision may have changed), and a table that fails is not
+written. Files are written to a
 private temporary folder and moved into place only when the publication record and its audit
 entry commit, so a failure leaves nothing half published.
 """
@@ -32,15 +35,27 @@ from carehaven.disclosure.audit import check, primary_vars
 from carehaven.disclosure.policy import Policy, Primary, known_interval_of_rounded, primary
 from carehaven.disclosure.policy import rounded as round_to
 from carehaven.disclosure.secondary import Suppression, protect
-from carehaven.disclosure.table import TOTAL, Problem, Table
-from carehaven.errors import CarehavenError, ExitCode, UsageError
+from carehaven.disclosure.table import Key, Problem, Table
+from carehaven.errors import CarehavenError, ExitCode
 from carehaven.governance.artefact import Outgoing, Part, check_folder
 from carehaven.governance.artefact import write as artefact_write
 from carehaven.haven import Haven
 from carehaven.pseudonymise.personal import ensure_personal
-from carehaven.publish.build import YearToDate, build, financial_year, labels
+from carehaven.publish.build import labels
 from carehaven.publish.chart import write_chart
 from carehaven.publish.definitions import TableDef, definition
+from carehaven.publish.linked import (
+    Layout,
+    Snapshot,
+    build_linked,
+    layout,
+    parts_of,
+    same_year,
+    seal,
+    snapshot,
+    stable_keys,
+)
+from carehaven.publish.linked import statuses as linked_statuses
 from carehaven.publish.longcsv import write_csv
 from carehaven.publish.model import SUPPRESSED, Published, from_table
 from carehaven.publish.spreadsheet import write_xlsx
@@ -67,6 +82,7 @@ class PublishResult:
     seconds: float
     publication: str
     notes: list[str] = field(default_factory=list)
+    revision: Revision | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,92 +91,13 @@ class PublishResult:
             "suppressed_primary": self.suppressed_primary,
             "suppressed_secondary": self.suppressed_secondary,
             "safe": self.safe,
+            # A republication whose figures differ from what the period showed before.
+            "revision": self.revision.as_json() if self.revision else None,
         }
 
 
-def _earlier(
-    session: Any, name: str, ytd: YearToDate | None, period: Period
-) -> dict[str, dict[str, dict[tuple[str, ...], bool]]]:
-    """What was published before for the periods this table touches, merged over every
-    publication of each period: a cell counts as public if any publication showed it, since
-    the intruder keeps every release (a period published twice must not show both patterns).
-    """
-    labels_ = [q.label for q in ytd.quarters] if ytd else [period.label]
-    rows = session.execute(
-        select(Publication).where(Publication.name == name, Publication.period.in_(labels_))
-    ).scalars()
-    out: dict[str, dict[str, dict[tuple[str, ...], bool]]] = {}
-    for row in rows:
-        statuses = json.loads(row.statuses)
-        for part in ("period", "year_to_date"):
-            seen = out.setdefault(row.period, {}).setdefault(part, {})
-            for *key, was_hidden in statuses.get(part) or []:
-                k = tuple(key)
-                seen[k] = seen.get(k, True) and bool(was_hidden)
-    return out
-
-
-def _refuse_out_of_order(session: Any, defn: TableDef, period: Period) -> None:
-    """A flow table's quarter cannot follow a later quarter of the same financial year: the
-    later year-to-date table already fixed what an earlier quarter may show."""
-    if not defn.flow or period.kind != "quarter":
-        return
-    later = [q.label for q in financial_year(period) if q.start > period.start]
-    done = session.execute(
-        select(Publication.period).where(
-            Publication.name == defn.name, Publication.period.in_(later)
-        )
-    ).scalars().first()
-    if done is not None:
-        raise UsageError(
-            f"{defn.name} for {done} is already published, so {period.label} (earlier in the "
-            "same financial year) cannot be protected together with it; publish quarters in order."
-        )
-
-
-def _fixed(
-    table: Table,
-    ytd: YearToDate | None,
-    period: Period,
-    earlier: dict[str, dict[str, dict[tuple[str, ...], bool]]],
-) -> tuple[BoolArray, BoolArray]:
-    """Cells already public (must stay shown), and cells of earlier periods never published
-    (hidden: the intruder does not know them). Cells of this period not yet published are free.
-    """
-    shown = np.zeros(len(table), dtype=np.bool_)
-    hidden = np.zeros(len(table), dtype=np.bool_)
-    index = table.index
-    if ytd is None:
-        for key, hid in earlier.get(period.label, {}).get("period", {}).items():
-            j = index.get(key)
-            if j is not None and not hid:
-                shown[j] = True
-        return shown, hidden
-    for i, q in enumerate(ytd.quarters):
-        parts = [(q.label, "period")] + ([(ytd.code(i), "year_to_date")] if i else [])
-        got = earlier.get(q.label, {})
-        for code, part in parts:
-            if not got.get(part) and q.label != period.label:
-                cells = [j for j, k in enumerate(table.keys) if k[-1] == code]
-                hidden[cells] = True
-                continue
-            statuses = got.get(part, {})
-            for j, k in enumerate(table.keys):
-                if k[-1] != code:
-                    continue
-                was_hidden: bool | None = statuses.get(k[:-1])
-                if was_hidden is None and q.label != period.label:
-                    # A code the earlier table did not have: that quarter's totals say it was
-                    # zero then; anything else (revised data) stays unknown to the intruder.
-                    was_hidden = bool(table.values[j] != 0)
-                if was_hidden is False:
-                    shown[j] = True
-                elif was_hidden and q.label != period.label:
-                    hidden[j] = True
-    return shown, hidden
-
-
-def _notes(defn: TableDef, policy: Policy, ytd: YearToDate | None) -> list[str]:
+def _notes(defn: TableDef, policy: Policy, lay: Layout | None,
+           revision: Revision | None) -> list[str]:
     notes = [
         defn.description,
         policy.describe(),
@@ -168,11 +105,15 @@ def _notes(defn: TableDef, policy: Policy, ytd: YearToDate | None) -> list[str]:
         "the totals and the other published figures; carehaven checks every table against that "
         "before it is published.",
     ]
-    if ytd is not None:
+    if lay is not None:
         notes.append(
-            f"Quarters add up to the {ytd.year} year-to-date table published with this one; the "
-            "two, and the tables published earlier this year, were protected together."
+            f"Months add up to quarters and quarters to the {lay.year} year to date. Every "
+            f"table of this kind published for {lay.year} (months, quarters and years to "
+            "date, in whatever order) was protected together with this one, and checked "
+            "together against an intruder holding them all."
         )
+    if revision is not None:
+        notes.append(revision.note())
     return notes
 
 
@@ -217,34 +158,107 @@ def _published(
     return pub
 
 
-def protect_table(
-    defn: TableDef,
-    table: Table,
-    *,
-    fixed_shown: BoolArray | None = None,
-    fixed_hidden: BoolArray | None = None,
-    time_limit: float = 60.0,
-    progress: Progress | None = None,
-) -> tuple[Primary, Suppression, npt.NDArray[np.float64]]:
-    """Primary cells, the suppression pattern and the published values; refuses if unsafe."""
+@dataclass
+class Revision:
+    """A publication of a period published before, with different figures (issue 13 item 9)."""
+
+    replaces: list[str]
+    changed: int
+    now_suppressed: int
+    small: int
+
+    def note(self) -> str:
+        return (
+            f"Revised: this table replaces publication {', '.join(self.replaces)} of the same "
+            f"period. Corrected returns changed {self.changed} figures shown there; "
+            f"{self.now_suppressed} of them are now suppressed ([c]), {self.small} because "
+            "they fell below the threshold. The earlier figures stay public, so this table was "
+            "protected and checked together with them."
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {"replaces": self.replaces, "changed": self.changed,
+                "now_suppressed": self.now_suppressed, "below_threshold": self.small}
+
+
+@dataclass
+class System:
+    """The new cube joined to every earlier publication linked with it, over variables."""
+
+    problem: Problem
+    primaries: list[Primary]
+    mask: BoolArray
+    lpl: npt.NDArray[np.float64]
+    upl: npt.NDArray[np.float64]
+    published: BoolArray  # shown by an earlier publication: known, stays shown
+    hidden: BoolArray  # not shown and not part of this publication: stays unknown
+    exposed: int  # small cells an earlier publication showed (under an earlier policy)
+
+    def current(self) -> npt.NDArray[np.int64]:
+        """The variable of each cell of the new cube."""
+        return np.array([self.problem.var(0, j) for j in range(len(self.problem.tables[0]))],
+                        dtype=np.int64)
+
+
+def _system(defn: TableDef, table: Table, stable: list[Key], now: list[str],
+            snaps: list[Snapshot]) -> System:
+    cubes = [(table, stable)] + [(s.table, s.stable) for s in snaps if s.table is not None]
+    first: dict[tuple[Key, float], tuple[int, int]] = {}
+    shared: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for t, (cube, keys) in enumerate(cubes):
+        for c, k in enumerate(keys):
+            # The same cell with the same value: one number, whichever cube it sits in.
+            ident = (k, float(cube.values[c]))
+            if ident in first:
+                shared.append((first[ident], (t, c)))
+            else:
+                first[ident] = (t, c)
+    problem = Problem([c for c, _ in cubes], shared)
+    prims = [primary(c, defn.policy) for c, _ in cubes]
+    mask, lpl, upl = primary_vars(problem, prims)
+    published = np.zeros(problem.n, dtype=np.bool_)
+    t = 1
+    for s in snaps:
+        if s.table is None:
+            # Kept before cubes were: the figure is unknown, so a cell small now is not fixed.
+            for j, k in enumerate(stable):
+                if k in s.shown and not prims[0].mask[j]:
+                    published[problem.var(0, j)] = True
+            continue
+        for c, k in enumerate(s.stable):
+            if k in s.shown:
+                published[problem.var(t, c)] = True
+        t += 1
+    free = np.zeros(problem.n, dtype=np.bool_)
+    for j, k in enumerate(stable):
+        if k[-1] in now:
+            free[problem.var(0, j)] = True
+    exposed = mask & published
+    mask &= ~published
+    free &= ~published
+    return System(problem, prims, mask, lpl, upl, published, ~published & ~free,
+                  int(exposed.sum()))
+
+
+def _protect(
+    defn: TableDef, system: System, *, time_limit: float, progress: Progress | None
+) -> tuple[Suppression, npt.NDArray[np.float64]]:
+    """The suppression pattern over the system's variables and the figures to publish; refuses
+    if the intruder check fails."""
     policy = defn.policy
-    prim = primary(table, policy)
-    problem = Problem.single(table)
-    mask, lpl, upl = primary_vars(problem, [prim])
-    if fixed_shown is not None:
-        # A cell already public cannot be protected now; the earlier table was checked then.
-        mask &= ~fixed_shown
-    supp = protect(
-        problem,
-        mask,
-        lpl,
-        upl,
-        cost="value" if defn.counts == "value" else "cells",
-        published=fixed_shown,
-        hidden=fixed_hidden,
-        time_limit=time_limit,
-        progress=progress,
-    )
+    problem = system.problem
+    try:
+        supp = protect(
+            problem, system.mask, system.lpl, system.upl,
+            cost="value" if defn.counts == "value" else "cells",
+            published=system.published, hidden=system.hidden,
+            time_limit=time_limit, progress=progress,
+        )
+    except ValueError:
+        raise UnsafeTableError(
+            f"{defn.name} was not published: the figures published before already pin down "
+            "some suppressed cells, and no further suppression in this table can protect them."
+        ) from None
     values = problem.values
     known_lo = known_hi = None
     shown = values.copy()
@@ -254,14 +268,55 @@ def protect_table(
         known_lo = np.where(supp.suppressed, 0.0, known_lo)
         known_hi = np.where(supp.suppressed, np.inf, known_hi)
     findings = check(
-        problem, supp.suppressed, mask, lpl, upl, known_lo=known_lo, known_hi=known_hi
+        problem, supp.suppressed, system.mask, system.lpl, system.upl,
+        known_lo=known_lo, known_hi=known_hi,
     )
     if findings:
         raise UnsafeTableError(
             f"{defn.name} was not published: the intruder check found {len(findings)} "
             "suppressed cells that could be narrowed below their protection."
         )
-    return prim, supp, shown
+    return supp, shown
+
+
+def _revision(period: Period, snaps: list[Snapshot], stable: list[Key], now: list[str],
+              hidden: BoolArray, shown: npt.NDArray[np.float64], small: BoolArray
+              ) -> Revision | None:
+    """What a republication changed in the figures the same period showed before."""
+    before = [s for s in snaps if s.period == period.label]
+    if not before:
+        return None
+    changed = suppressed = below = 0
+    for j, k in enumerate(stable):
+        if k[-1] not in now:
+            continue
+        olds = [s.shown[k] for s in before if k in s.shown]
+        if not olds:
+            continue
+        if hidden[j] or any(o is None or o != shown[j] for o in olds):
+            changed += 1
+            suppressed += bool(hidden[j])
+            below += bool(hidden[j] and small[j])
+    if not changed:  # the same figures again: a copy, not a revision
+        return None
+    return Revision([s.label for s in before], changed, suppressed, below)
+
+
+def _linked(session: Any, defn: TableDef, period: Period, master: Any
+            ) -> tuple[Layout | None, list[Snapshot]]:
+    """The earlier publications protected with this one: for a flow table every period of the
+    same financial year, for a stock table the same period."""
+    rows = session.execute(
+        select(Publication).where(Publication.name == defn.name).order_by(Publication.id)
+    ).scalars().all()
+    if defn.flow:
+        rows = [r for r in rows if same_year(parse_period(r.period), period)]
+    else:
+        rows = [r for r in rows if r.period == period.label]
+    lay = layout(period, [parse_period(r.period) for r in rows]) if defn.flow else None
+    snaps = [snapshot(master, defn.name, r.label, r.period, json.loads(r.statuses))
+             for r in rows]
+    return lay, snaps
 
 
 def publish(
@@ -285,63 +340,59 @@ def publish(
                 tier = ensure_personal(session, con, master, progress)
                 if progress:
                     progress(f"counting {defn.counts} for {defn.name}, {period.label}")
-                _refuse_out_of_order(session, defn, period)
-                table, ytd = build(defn, tier.events(defn.dataset), period)
-                earlier = _earlier(session, defn.name, ytd, period)
+                lay, snaps = _linked(session, defn, period, master)
+                table = build_linked(defn, tier.events(defn.dataset), period, lay)
                 run = tier.run
         finally:
             con.disconnect()
-    fixed_shown, fixed_hidden = _fixed(table, ytd, period, earlier)
+    stable = stable_keys(table, lay, period)
+    now = parts_of(defn, period, lay)
+    system = _system(defn, table, stable, now, snaps)
     if progress:
-        progress(f"protecting {len(table):,} cells")
-    prim, supp, shown = protect_table(
-        defn, table, fixed_shown=fixed_shown, fixed_hidden=fixed_hidden,
-        time_limit=time_limit, progress=progress,
-    )
-    hidden = supp.suppressed
-    now_code = period.label if ytd else None
-    disclosure = {
+        progress(f"protecting {len(table):,} cells with {len(snaps)} earlier publications")
+    supp, shown_vars = _protect(defn, system, time_limit=time_limit, progress=progress)
+    var0 = system.current()
+    hidden = supp.suppressed[var0]
+    shown = shown_vars[var0]
+    prim = system.primaries[0]
+    revision = _revision(period, snaps, stable, now, hidden, shown, prim.mask)
+    disclosure: dict[str, Any] = {
         "policy": defn.policy.describe(),
         "threshold": defn.policy.threshold,
         # Count tables: the threshold's level; magnitude tables' levels vary by cell (0 here).
         "protection_level": 0 if defn.counts == "value" else _level(prim),
         "round_base": defn.policy.round_base,
     }
-    notes = _notes(defn, defn.policy, ytd)
+    if revision is not None:
+        disclosure["revision"] = revision.as_json()
+    notes = _notes(defn, defn.policy, lay, revision)
     pubs: list[tuple[Published, list[int]]] = []
-    cells_now = _slice(table, now_code)
-    pubs.append((
-        _published(
-            defn, table, cells_now, ytd is not None, hidden, shown, name=defn.name,
-            title=f"{defn.title}, {period.label}", period=period.label, notes=notes,
-            disclosure=disclosure,
-        ),
-        cells_now,
-    ))
-    if ytd is not None:
-        cells_ytd = _slice(table, TOTAL)
+    for part in now:
+        cells = _slice(table, lay.code(part) if lay else None)
+        ytd = part != period.label
         pubs.append((
             _published(
-                defn, table, cells_ytd, True, hidden, shown, name=f"{defn.name}-year-to-date",
-                title=f"{defn.title}, {ytd.year} to {period.label}",
-                period=f"{ytd.year} to {period.label}", notes=notes, disclosure=disclosure,
+                defn, table, cells, lay is not None, hidden, shown,
+                name=f"{defn.name}-year-to-date" if ytd else defn.name,
+                title=f"{defn.title}, {part}" if ytd else f"{defn.title}, {period.label}",
+                period=part, notes=notes, disclosure=disclosure,
             ),
-            cells_ytd,
+            cells,
         ))
     primary_now = int(sum(prim.mask[i] & hidden[i] for _, c in pubs for i in c))
     hidden_now = int(sum(hidden[i] for _, c in pubs for i in c))
-    statuses = {
-        "period": [[*table.keys[i][:-1], bool(hidden[i])] if ytd else
-                   [*table.keys[i], bool(hidden[i])] for i in cells_now],
-        "year_to_date": [[*table.keys[i][:-1], bool(hidden[i])] for i in pubs[1][1]]
-        if ytd else None,
-    }
-    files = _write(haven, defn, period, pubs, out, statuses, run, actor,
+    kept = linked_statuses(
+        {part: [(stable[i][:-1], bool(hidden[i]), None if hidden[i] else float(shown[i]))
+                for i in cells]
+         for part, (_, cells) in zip(now, pubs, strict=True)},
+        seal(master, table, stable, period.label),
+    )
+    files = _write(haven, defn, period, pubs, out, kept, run, actor,
                    primary_now, hidden_now - primary_now)
     return PublishResult(
         defn.name, period.label, files[0], sum(len(c) for _, c in pubs), primary_now,
         hidden_now - primary_now, True, supp.method, supp.proven_optimal, supp.seconds,
-        files[1], notes,
+        files[1], notes, revision,
     )
 
 
