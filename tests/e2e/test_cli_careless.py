@@ -7,6 +7,7 @@ One small haven for the module: two founding data-team users (alice, bob) and a 
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import subprocess
 import tempfile
@@ -113,26 +114,29 @@ def test_force_never_writes_inside_the_haven(cli: Cli, world: dict[str, Any], fi
         assert target.read_bytes() == before
 
 
-@pytest.mark.parametrize("kind", ["a folder", "the root", "a missing folder", "a link"])
+@pytest.mark.parametrize("kind", ["a folder", "the root", "a missing folder", "a link",
+                                  "a device"])
 def test_a_folder_or_missing_folder_is_a_usage_error(cli: Cli, first: str, tmp_path: Path,
                                                      kind: str) -> None:
     (tmp_path / "real.csv").write_text("x\n")
     (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
     target = {"a folder": tmp_path, "the root": Path("/"),
               "a missing folder": tmp_path / "nowhere" / "r.csv",
-              "a link": tmp_path / "link.csv"}[kind]
+              "a link": tmp_path / "link.csv", "a device": Path("/dev/null")}[kind]
     code, out, err = cli("sam", "report", first, "--out", str(target), "--force")
     assert code == 2, err
     assert "Traceback" not in out + err and "Internal error" not in err
     assert (tmp_path / "real.csv").read_text() == "x\n"
+    assert not (tmp_path / "new.csv").exists()
 
 
 def test_synth_never_writes_into_the_haven_or_over_files(cli: Cli, world: dict[str, Any],
                                                          tmp_path: Path) -> None:
-    inside = world["haven"] / "reports" / "synthetic"
-    code, _, err = cli(None, "synth", "--out", str(inside), "--people", "5")
-    assert code == 2 and "inside the haven" in _flat(err)
-    assert not inside.exists()
+    for inside in (world["haven"] / "reports" / "synthetic",
+                   world["haven"] / "outputs" / "synthetic"):
+        code, _, err = cli(None, "synth", "--out", str(inside), "--people", "5")
+        assert code == 2 and "inside the haven" in _flat(err)
+        assert not inside.exists()
     full = tmp_path / "returns"
     full.mkdir()
     (full / "mine.txt").write_text("mine\n")
@@ -143,7 +147,10 @@ def test_synth_never_writes_into_the_haven_or_over_files(cli: Cli, world: dict[s
 
 # ---- item 12: careless periods and paths ---------------------------------------------------------
 
-@pytest.mark.parametrize("period", ["0000Q1", "1999Q4", "9999Q4", "2100-01"])
+@pytest.mark.parametrize("period", [
+    "0000Q1", "1999Q4", "9999Q4", "2100-01",
+    "\uff12\uff10\uff12\uff14Q2",  # full-width digits: no period, however it looks
+])
 def test_a_period_outside_the_sane_years_is_a_sentence(cli: Cli, world: dict[str, Any],
                                                        tmp_path: Path, period: str) -> None:
     path = tmp_path / "SUB.csv"
@@ -151,7 +158,7 @@ def test_a_period_outside_the_sane_years_is_a_sentence(cli: Cli, world: dict[str
     landed = _landed(world)
     code, _out, err = _submit(cli, path, period)
     assert code == 2, err
-    assert "outside 2000 to 2099" in _flat(err)
+    assert ("outside 2000 to 2099" in _flat(err) or "is not a quarter" in _flat(err))
     assert "Internal error" not in err
     assert _landed(world) == landed
 
@@ -257,6 +264,10 @@ def test_the_internal_error_log_follows_the_haven(cli: Cli, world: dict[str, Any
     code, out, err = cli("alice", "--haven", str(tmp_path / "nohaven"), "submissions")
     assert code == 1
     assert "no log" in _flat(err) and "Traceback" not in out + err
+    # Scripts get the one JSON error shape for an internal error too.
+    code, out, err = cli("alice", "--haven", str(tmp_path / "nohaven"), "submissions", "--json")
+    assert code == 1
+    assert json.loads(out)["error"]["exit_code"] == 1
 
 
 @pytest.fixture

@@ -360,3 +360,16 @@ def test_cr_line_ends_are_read_or_rejected() -> None:
     except FileRejectedError:
         return  # a clear rejection would do
     assert table["episode_id"].to_pylist() == ["E1", "E2"]
+
+
+@pytest.mark.parametrize(("data", "said"), [
+    (b"PK\x03\x04rest of a workbook", "is a ZIP archive"),
+    (b"\x89PNG\r\n\x1a\n....", "is a PNG image"),
+    (b"\x1f\x8b\x08\x00", "is a gzip-compressed file"),
+    (b"a,b\nc\x00d,e\n", "holds a NUL byte on line 2"),
+])
+def test_a_binary_file_is_not_called_utf16(data: bytes, said: str) -> None:
+    """Issue 13 item 13 (an outside test): a workbook or a NUL byte is named, not UTF-16."""
+    err = rejection(data)
+    assert err.problem.rule == "not-text"
+    assert said in err.problem.message and "UTF-16" not in err.problem.message

@@ -43,8 +43,8 @@ HavenOption = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts; no progress bar.")]
 ForceFlag = Annotated[
     bool,
-    typer.Option("--force", help="Replace the --out file if it exists (never a link or a folder, "
-                 "never inside the haven)."),
+    typer.Option("--force", help="Replace the --out file if it exists: a regular file outside "
+                 "the haven or under its outputs folder; never a link or a folder."),
 ]
 
 
@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the last line of defence: a sentence, never a traceback
         if _read_only(exc):
+            if "--json" in args:
+                emit_json({"error": {"exit_code": int(ExitCode.CONFIGURATION),
+                                     "message": "the haven cannot be written (read-only)"}})
             err.print(
                 "[bold red]Error:[/] the haven cannot be written (read-only), and this command "
                 "changes it; nothing was changed. Read-only commands still work.",
@@ -170,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return int(ExitCode.CONFIGURATION)
         where = _log_internal(exc, args)
+        if "--json" in args:  # the same JSON error shape as every other failure
+            emit_json({"error": {"exit_code": int(ExitCode.INTERNAL), "message": (
+                f"Internal error ({type(exc).__name__}); nothing was half-applied. Details "
+                f"for the data team are in {where}.")}})
         err.print(
             f"[bold red]Internal error[/] ({type(exc).__name__}); nothing was half-applied. "
             f"Details for the data team are in {where}."

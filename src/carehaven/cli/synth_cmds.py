@@ -83,14 +83,14 @@ def synth(
 
 
 def _check_out(haven_root: Path, out_dir: Path, force: bool) -> None:
-    """The returns folder: never inside the haven (bar its outputs folder), never a link or a
+    """The returns folder: never inside the haven (its outputs folder too), never a link or a
     file, and new or empty unless --force (issue 13 item 11)."""
     target = out_dir.expanduser().absolute()
     if target.is_symlink():
         raise UsageError(f"{target} is a symbolic link; name a real folder for the returns.")
     root = haven_root.expanduser().resolve()
     where = target.resolve()
-    if where.is_relative_to(root) and not where.is_relative_to(root / "outputs"):
+    if where.is_relative_to(root):  # outputs/ too: synthetic returns are not artefacts
         raise UsageError(
             f"{target} is inside the haven at {root}; write synthetic returns outside it."
         )

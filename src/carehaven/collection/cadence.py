@@ -39,11 +39,13 @@ def require_no_overlap(haven: Haven, org: str, dataset: str, when: Period) -> No
     )
     if not clash:
         return
-    first = clash[0]
-    others = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
+    periods = ", ".join(s.period for s in clash[:6]) + (
+        f" and {len(clash) - 6} more" if len(clash) > 6 else "")
+    ids = ", ".join(s.id for s in clash[:6])
+    several = len(clash) > 1
     raise UsageError(
-        f"{org} already has {dataset} for {first.period} in force ({first.id}){others}, which "
-        f"overlaps {when.label}: both would be counted, so the rows of the overlap would be "
-        f"there twice. Return {first.period} again instead, or keep to one cadence. Nothing "
-        "was landed."
+        f"{org} already has {dataset} for {periods} in force ({ids}), which overlap"
+        f"{'' if several else 's'} {when.label}: both would be counted, so the rows of the "
+        f"overlap would be there twice. Return {'those periods' if several else periods} "
+        "again instead, or keep to one cadence. Nothing was landed."
     )

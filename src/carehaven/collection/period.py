@@ -11,8 +11,8 @@ from typing import Literal
 from carehaven import clock
 from carehaven.errors import UsageError
 
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")  # ASCII digits only: full-width ones are no period
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 #: The years a period may fall in: the national collections began well after 2000, and a year
 #: past 2099 is a typing slip, not a return (issue 13 item 12). Periods still to come within
 #: the range are refused by :func:`require_begun`.

@@ -85,10 +85,41 @@ _WIDE_BOMS = {
 }
 
 
+#: The opening bytes of files people send by mistake for a CSV file.
+_NOT_CSV = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one)",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Office file",
+    b"\x1f\x8b": "a gzip-compressed file",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+}
+
+
+def _two_byte(sample: bytes) -> bool:
+    """Whether ``sample`` reads as UTF-16 text without a mark: ASCII text in it has a zero in
+    every other byte (one side nearly all zero, the other nearly none)."""
+    even, odd = sample[0::2], sample[1::2]
+    if not even or not odd:
+        return False
+    zeros = sorted((even.count(0) / len(even), odd.count(0) / len(odd)))
+    return zeros[1] > 0.6 and zeros[0] < 0.1
+
+
 def _check_encoding(body: bytes, name: str) -> None:
+    kind = next((what for magic, what in _NOT_CSV.items() if body.startswith(magic)), None)
+    if kind is not None:
+        raise FileRejectedError(FileProblem(
+            "not-text", f"{name} is {kind}, not a CSV text file; save the data as \"CSV UTF-8\" "
+            "and submit that.", 1))
     wide = next((enc for bom, enc in _WIDE_BOMS.items() if body.startswith(bom)), None)
-    if wide is None and b"\x00" in body[:4096]:
-        # UTF-16 without a mark: every other byte of ASCII text is zero.
+    nul = body.find(b"\x00")
+    if wide is None and nul >= 0:
+        if not _two_byte(body[:4096]):
+            line = body.count(b"\n", 0, nul) + 1
+            raise FileRejectedError(FileProblem(
+                "not-text", f"{name} holds a NUL byte on line {line}, so it is not a text file; "
+                "save the data as \"CSV UTF-8\" and submit it again.", line))
         wide = "UTF-16 (or another two-byte encoding)"
     if wide is not None:
         raise FileRejectedError(

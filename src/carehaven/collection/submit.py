@@ -186,8 +186,12 @@ def submit(
             f"{name} in {path.parent} is a symbolic link; submit the file itself, not a link "
             "to it. Nothing was landed."
         )
+    if path.exists() and not path.is_file():  # a folder, a FIFO, a device
+        raise UsageError(
+            f"{name} in the folder {path.parent} is not a regular file; submit a CSV file."
+        )
     if not path.is_file():
-        raise UsageError(f"There is no file {name} in {path.parent}.")
+        raise UsageError(f"There is no file {name} in the folder {path.parent}.")
     require_no_overlap(haven, organisation.code, spec.name, when)
     with haven.writer():
         con = connect(haven.paths.data_db)

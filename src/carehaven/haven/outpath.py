@@ -45,18 +45,18 @@ def check_file(haven: Haven, path: Path, *, force: bool = False) -> Path:
             f"{target} is a symbolic link; carehaven writes only a new file, never through a "
             "link. Name a new file."
         )
-    if str(path) in ("", ".") or target == Path(target.anchor):
-        raise UsageError(f"{path} is a folder; name the file to write.")
+    if str(path) in ("", ".") or target == Path(target.anchor) or str(path).endswith(os.sep):
+        raise UsageError(f"{path} names a folder; name the file to write.")
     _check_where(haven, target, target.parent)
     if target.is_dir():
         raise UsageError(f"{target} is a folder; name the file to write, inside it or elsewhere.")
+    if target.exists() and not target.is_file():  # a device, a FIFO, a socket
+        raise UsageError(f"{target} is not a regular file; name a new file.")
     if target.exists() and not force:
         raise UsageError(
             f"{target} is an existing file; carehaven does not overwrite it unless you add "
             "--force. Delete it, name a new file, or add --force."
         )
-    if target.exists() and not target.is_file():
-        raise UsageError(f"{target} is not a regular file; name a new file.")
     return target
 
 
