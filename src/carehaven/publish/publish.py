@@ -40,6 +40,7 @@ from carehaven.haven import Haven
 from carehaven.pseudonymise.personal import ensure_personal
 from carehaven.publish.build import YearToDate, build, financial_year, labels
 from carehaven.publish.chart import write_chart
+from carehaven.publish.cld import received
 from carehaven.publish.definitions import TableDef, definition
 from carehaven.publish.longcsv import write_csv
 from carehaven.publish.model import SUPPRESSED, Published, from_table
@@ -286,7 +287,8 @@ def publish(
                 if progress:
                     progress(f"counting {defn.counts} for {defn.name}, {period.label}")
                 _refuse_out_of_order(session, defn, period)
-                table, ytd = build(defn, tier.events(defn.dataset), period)
+                table, ytd = build(defn, tier.events(defn.dataset), period,
+                                   received(session, defn.dataset))
                 earlier = _earlier(session, defn.name, ytd, period)
                 run = tier.run
         finally:
