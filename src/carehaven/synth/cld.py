@@ -564,9 +564,48 @@ class SocialCare:
                 row[col["Event_Outcome"]] = ev.outcome
             else:
                 row[col["Event_Outcome"]] = ev.ongoing
-            table.add(row, rec.person.pid)
+            table.add(row, rec.person.pid, event_id(i))
         return table
 
+    def truth(self) -> list[dict[str, str]]:
+        """Every true event, once, as it finally stands: what the truth-based tests count
+        against, however many rolling returns repeat an event and whatever reference each
+        return gives it. ``end`` is empty for a service still going on the last day."""
+        k = self.codes
+        out = []
+        for i, ev in enumerate(self.events):
+            rec = ev.record
+            out.append({
+                "event": event_id(i),
+                "la": rec.la,
+                "person": rec.person.pid,
+                "event_type": k.kind[ev.kind],
+                "client_type": k.carer if rec.carer else k.service_user,
+                "start": iso(ev.start),
+                "end": iso(ev.end) if ev.end is not None and ev.end <= self.last_day else "",
+                "outcome": ev.outcome,
+                **{name: ev.details.get(name, "") for name in TRUTH_DETAILS},
+            })
+        return out
+
+
+def event_id(index: int) -> str:
+    """The true identity of a generated event (never written to a return)."""
+    return f"CLD{index:07d}"
+
+
+#: The details of an event the truth keeps (those the published tables use).
+TRUTH_DETAILS = (
+    "Request_Route_of_Access",
+    "Hospital_Discharge_Ready_Date",
+    "Assessment_Type",
+    "Service_Type",
+    "Service_Component",
+    "Delivery_Mechanism",
+    "Unit_Cost",
+    "Cost_Frequency_Unit_Type",
+    "Planned_units_per_week",
+)
 
 _PER_FILE = frozenset(
     {

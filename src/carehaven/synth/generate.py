@@ -101,7 +101,7 @@ def synthesise(
         organisations=orgs,
         files=files,
     )
-    write_truth(out, population, tables, plants)
+    write_truth(out, population, tables, plants, care.truth())
     report("done", steps, steps)
     return SynthResult(
         out=out,
