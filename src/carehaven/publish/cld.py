@@ -13,11 +13,12 @@ DHSC's dashboard (``DataS-DHSC/ASC-CLD-LA-Dashboard``) instead, for a reference 
    services open at some time in it (all started by its end);
 4. keys a unique event on authority, person, start, end (not for services, whose end changes
    as they go on), client type, event type and the type's own detail, and keeps one record of
-   each: the open or latest-ending, then the one whose outcome is highest in the hierarchy,
-   then the last in the file.
+   each: the latest return's, then the open or latest-ending, then the one whose outcome is
+   highest in the hierarchy, then the last in the file.
 
 The person is the haven's linked person, whose strong keys are DHSC's own fallback order: the
-NHS number, else the authority's own person reference (``LA_Code`` + ``LA_Person_Unique_Identifier``).
+NHS number, else the authority's own person reference (``LA_Code`` and
+``LA_Person_Unique_Identifier``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from collections.abc import Iterable
 
 import ibis
 import ibis.expr.types as ir
-
 from sqlalchemy.orm import Session
 
 from carehaven.collection.period import Period
@@ -138,7 +138,10 @@ def in_period(rows: ir.Table, period: Period) -> ir.Table:
 def event_key(rows: ir.Table) -> ir.StringValue:
     """DHSC's unique event: who, when, what kind, and the detail that makes the kind."""
     kind = rows.Event_Type
-    only = lambda when, col: ibis.cases((when, _text(col)), else_="")  # noqa: E731
+
+    def only(when: ir.BooleanValue, col: ir.Value) -> ir.StringValue:
+        return ibis.cases((when, _text(col)), else_="")
+
     parts = [
         _text(rows.LA_Code),
         _text(rows.person_id),
@@ -168,6 +171,7 @@ def unique(rows: ir.Table) -> ir.Table:
     rank = ibis.row_number().over(
         group_by=[keyed._unit, *split],
         order_by=[
+            ibis.desc(keyed.Reporting_Period_End_Date),  # the latest return's record first
             ibis.desc(keyed._end.fill_null(ibis.date(OPEN))),
             outcome,
             ibis.desc(keyed._row),
@@ -185,10 +189,11 @@ def events_of(rows: ir.Table, period: Period, cover: tuple[dt.date, dt.date] | N
     return unique(in_period(with_end(chosen(rows, start, end)), period))
 
 
-def all_events(rows: ir.Table, period: Period) -> ir.Table:
-    """Every unique event of the submissions chosen for ``period``, whenever it happened (for
-    looking back: a request's earlier long-term service, a service's earlier request)."""
-    return unique(with_end(chosen(rows, period.start, period.end)))
+def history(rows: ir.Table) -> ir.Table:
+    """Every unique event of every return in force, whenever it happened: for looking back (a
+    request's long-term service, a service's request). DHSC looks back only within the chosen
+    12-month return, which misses a service that ended just before that return's window."""
+    return unique(with_end(rows))
 
 
 def long_term(rows: ir.Table) -> ir.BooleanValue:

@@ -43,7 +43,20 @@ def _episode(rows: ir.Table) -> ir.Table:
     return rows.mutate(_unit=rows.provider_code.concat(":", rows.episode_id))
 
 
+def _latest_state(rows: ir.Table) -> ir.Table:
+    """Each episode as it last stood: a quarterly return shows an episode open until the
+    return in which it ends, so an earlier return's open row must not keep it open."""
+    rank = ibis.row_number().over(
+        group_by=[rows.provider_code, rows.episode_id],
+        order_by=[rows.discharge_date.isnull(), ibis.desc(rows.discharge_date),
+                  ibis.desc(rows._submission_id), ibis.desc(rows._row)],
+    )
+    ranked = rows.mutate(_rank=rank)
+    return ranked.filter(ranked._rank == 0).drop("_rank")
+
+
 def in_treatment(rows: ir.Table, period: Period) -> ir.Table:
+    rows = _latest_state(rows)
     open_ = (rows.treatment_start_date <= ibis.date(period.end)) & (
         rows.discharge_date.isnull() | (rows.discharge_date >= ibis.date(period.start))
     )
@@ -69,7 +82,7 @@ def requests(rows: ir.Table, period: Period) -> ir.Table:
     service of the same person and authority open when the request started."""
     events = cld.events_of(rows, period)
     asked = events.filter(events.Event_Type == cld.REQUEST)
-    every = cld.all_events(rows, period)
+    every = cld.history(rows)
     lts = every.filter(cld.long_term(every)).select(
         _p=every.person_id, _la=every.LA_Code, _from=every.Event_Start_Date, _to=every._end
     )
@@ -87,7 +100,7 @@ def waiting_times(rows: ir.Table, period: Period) -> ir.Table:
     services = events.filter(
         (events.Event_Type == cld.SERVICE) & _between(events.Event_Start_Date, period)
     )
-    every = cld.all_events(rows, period)
+    every = cld.history(rows)
     asked = every.filter(every.Event_Type == cld.REQUEST).select(
         _p=every.person_id, _la=every.LA_Code, _asked=every.Event_Start_Date
     )

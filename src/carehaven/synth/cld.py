@@ -288,6 +288,28 @@ class SocialCare:
                 break
             start = last_end + rng.randint(60, 400)
 
+    def add_further_requests(self, seed: int) -> None:
+        """Requests from existing clients: some people with a long-term service ask for more
+        support while it goes on (DHSC counts these apart from new clients' requests). Drawn
+        from a stream of their own, so the histories above stay as they were."""
+        rng, k = random.Random(f"{seed}/{DATASET}/further"), self.codes
+        for ev in list(self.events):
+            if ev.kind != SERVICE or not ev.details["Service_Type"].startswith("Long Term"):
+                continue
+            until = min(ev.end if ev.end is not None else self.last_day, self.last_day) - 11
+            if until - ev.start < 60 or rng.random() >= 0.2:
+                continue
+            start = rng.randint(max(ev.start + 30, self.history_from), max(
+                ev.start + 30, self.history_from, until))
+            if start > until:
+                continue
+            outcome = k.nfa[0]
+            details = {"Request_Route_of_Access": k.community}
+            self.events.append(
+                CareEvent(ev.record, REQUEST, start, start + rng.randint(0, 10), outcome,
+                          outcome, details)
+            )
+
     def _close(self, rec: CareRecord, day: int) -> None:
         if rec.closures and rec.closures[-1][1] is None:
             return

@@ -68,6 +68,7 @@ def synthesise(
     for p in population:
         if p.social_care:
             care.add_person(p)
+    care.add_further_requests(seed)
 
     report("NDTMS returns", 3, steps)
     tables: list[Table] = []
