@@ -427,7 +427,8 @@ class Evaluation:
         con.executemany("INSERT INTO subs VALUES (?, ?, ?, ?)", subs)
         con.execute(
             "CREATE TABLE truth AS SELECT t.path, t.row, t.person FROM read_csv(?, header = true, "
-            "columns = {'path': 'VARCHAR', 'row': 'BIGINT', 'person': 'VARCHAR'}) t "
+            "columns = {'path': 'VARCHAR', 'row': 'BIGINT', 'person': 'VARCHAR', "
+            "'event': 'VARCHAR'}) t "
             "SEMI JOIN subs s ON s.path = t.path",
             [str(source / "truth" / "records.csv")],
         )

@@ -23,6 +23,7 @@ from carehaven.identity.link import link
 from carehaven.pseudonymise.personal import ensure_personal
 from carehaven.publish.build import build as build_table
 from carehaven.publish.check import check_file
+from carehaven.publish.cld import received
 from carehaven.publish.definitions import definition, definitions
 from carehaven.publish.longcsv import read_csv
 from carehaven.publish.publish import publish
@@ -47,8 +48,9 @@ def _true_table(haven: Haven, name: str, period: str):  # type: ignore[no-untype
         try:
             with haven.sessions() as session:
                 tier = ensure_personal(session, con, haven.master_key)
-                return build_table(definition(name), tier.events(definition(name).dataset),
-                                   parse_period(period))
+                dataset = definition(name).dataset
+                return build_table(definition(name), tier.events(dataset),
+                                   parse_period(period), received(session, dataset))
         finally:
             con.disconnect()
 

@@ -427,3 +427,24 @@ def test_periods_tax_years_and_check_digits() -> None:
     assert tax_year(date(2025, 4, 6).toordinal()) == "2025-26"
     assert nhs_ok("9434765919") and is_valid_nhs_number("9434765919")
     assert not nhs_ok(wrong_check_digit("9434765919"))
+
+
+def test_rolling_returns_repeat_cld_events_under_new_references(clean: SynthResult) -> None:
+    """Issue 13 item 4: one true event sits in several rolling returns, with a different
+    Event_Reference in each (some left empty), and the truth lists each event once."""
+    out = clean.out
+    events = {r["event"]: r for r in read(out / "truth" / "cld-events.csv")}
+    event_of = {(r["path"], int(r["row"])): r["event"] for r in read(out / "truth" / "records.csv")
+                if r["path"].startswith("cld-event/")}
+    refs: dict[str, list[str]] = {}
+    for path, row, values in rows_of(out, "cld-event"):
+        refs.setdefault(event_of[(path, row)], []).append(values["Event_Reference"])
+    assert set(refs) <= set(events)
+    repeated = [r for r in refs.values() if len(r) > 1]
+    assert len(repeated) > len(refs) / 3
+    given = [r for r in repeated if all(r)]
+    assert given and all(len(set(r)) == len(r) for r in given)  # a new reference every file
+    every = [ref for r in refs.values() for ref in r]
+    assert 0.03 < every.count("") / len(every) < 0.2
+    services = [e for e in events.values() if e["event_type"] == "Service" and e["Unit_Cost"]]
+    assert services and all(e["Cost_Frequency_Unit_Type"] for e in services)

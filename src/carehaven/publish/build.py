@@ -131,6 +131,15 @@ def _leaf_rows(defn: TableDef, rows: ir.Table) -> ir.Table:
     return rows.mutate(**cols)
 
 
+def with_received(defn: TableDef, events: ir.Table, received: ir.Table | None) -> ir.Table:
+    """CLD rows with when their submission was received (the submission selection needs it)."""
+    if defn.dataset != "cld-event":
+        return events
+    if received is None:
+        raise ValueError(f"{defn.name} chooses among submissions: give when each was received")
+    return events.join(received, "_submission_id")
+
+
 def measure(defn: TableDef, events: ir.Table, period: Period) -> ir.Table:
     """One row per leaf cell (and contributor, for value tables) with its count or sum."""
     rows = _leaf_rows(defn, SELECTIONS[defn.selection](events, period))
@@ -142,9 +151,14 @@ def measure(defn: TableDef, events: ir.Table, period: Period) -> ir.Table:
 
 
 def build(
-    defn: TableDef, events: ir.Table, period: Period
+    defn: TableDef, events: ir.Table, period: Period, received: ir.Table | None = None
 ) -> tuple[Table, YearToDate | None]:
-    """The table of true values for ``period`` (with the year to date, for flow tables)."""
+    """The table of true values for ``period`` (with the year to date, for flow tables).
+
+    ``received``: when each submission in force was received (``cld.received_table``); the CLD
+    tables choose each authority's submission by it.
+    """
+    events = with_received(defn, events, received)
     ytd = year_to_date(period) if defn.flow else None
     periods = list(ytd.quarters) if ytd else [period]
     names = [d.name for d in defn.dimensions]

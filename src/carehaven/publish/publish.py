@@ -41,8 +41,9 @@ from carehaven.governance.artefact import Outgoing, Part, check_folder
 from carehaven.governance.artefact import write as artefact_write
 from carehaven.haven import Haven
 from carehaven.pseudonymise.personal import ensure_personal
-from carehaven.publish.build import labels
+from carehaven.publish.build import labels, with_received
 from carehaven.publish.chart import write_chart
+from carehaven.publish.cld import received
 from carehaven.publish.definitions import TableDef, definition
 from carehaven.publish.linked import (
     Layout,
@@ -341,7 +342,10 @@ def publish(
                 if progress:
                     progress(f"counting {defn.counts} for {defn.name}, {period.label}")
                 lay, snaps = _linked(session, defn, period, master)
-                table = build_linked(defn, tier.events(defn.dataset), period, lay)
+                # CLD chooses among returns by when each was received (ADR 0012).
+                events = with_received(defn, tier.events(defn.dataset),
+                                       received(session, defn.dataset))
+                table = build_linked(defn, events, period, lay)
                 run = tier.run
         finally:
             con.disconnect()

@@ -289,6 +289,28 @@ class SocialCare:
                 break
             start = last_end + rng.randint(60, 400)
 
+    def add_further_requests(self, seed: int) -> None:
+        """Requests from existing clients: some people with a long-term service ask for more
+        support while it goes on (DHSC counts these apart from new clients' requests). Drawn
+        from a stream of their own, so the histories above stay as they were."""
+        rng, k = random.Random(f"{seed}/{DATASET}/further"), self.codes
+        for ev in list(self.events):
+            if ev.kind != SERVICE or not ev.details["Service_Type"].startswith("Long Term"):
+                continue
+            until = min(ev.end if ev.end is not None else self.last_day, self.last_day) - 11
+            if until - ev.start < 60 or rng.random() >= 0.2:
+                continue
+            start = rng.randint(max(ev.start + 30, self.history_from), max(
+                ev.start + 30, self.history_from, until))
+            if start > until:
+                continue
+            outcome = k.nfa[0]
+            details = {"Request_Route_of_Access": k.community}
+            self.events.append(
+                CareEvent(ev.record, REQUEST, start, start + rng.randint(0, 10), outcome,
+                          outcome, details)
+            )
+
     def _close(self, rec: CareRecord, day: int) -> None:
         if rec.closures and rec.closures[-1][1] is None:
             return
@@ -569,9 +591,48 @@ class SocialCare:
                 row[col["Event_Outcome"]] = ev.outcome
             else:
                 row[col["Event_Outcome"]] = ev.ongoing
-            table.add(row, rec.person.pid)
+            table.add(row, rec.person.pid, event_id(i))
         return table
 
+    def truth(self) -> list[dict[str, str]]:
+        """Every true event, once, as it finally stands: what the truth-based tests count
+        against, however many rolling returns repeat an event and whatever reference each
+        return gives it. ``end`` is empty for a service still going on the last day."""
+        k = self.codes
+        out = []
+        for i, ev in enumerate(self.events):
+            rec = ev.record
+            out.append({
+                "event": event_id(i),
+                "la": rec.la,
+                "person": rec.person.pid,
+                "event_type": k.kind[ev.kind],
+                "client_type": k.carer if rec.carer else k.service_user,
+                "start": iso(ev.start),
+                "end": iso(ev.end) if ev.end is not None and ev.end <= self.last_day else "",
+                "outcome": ev.outcome,
+                **{name: ev.details.get(name, "") for name in TRUTH_DETAILS},
+            })
+        return out
+
+
+def event_id(index: int) -> str:
+    """The true identity of a generated event (never written to a return)."""
+    return f"CLD{index:07d}"
+
+
+#: The details of an event the truth keeps (those the published tables use).
+TRUTH_DETAILS = (
+    "Request_Route_of_Access",
+    "Hospital_Discharge_Ready_Date",
+    "Assessment_Type",
+    "Service_Type",
+    "Service_Component",
+    "Delivery_Mechanism",
+    "Unit_Cost",
+    "Cost_Frequency_Unit_Type",
+    "Planned_units_per_week",
+)
 
 _PER_FILE = frozenset(
     {

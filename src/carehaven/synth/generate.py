@@ -68,6 +68,7 @@ def synthesise(
     for p in population:
         if p.social_care:
             care.add_person(p)
+    care.add_further_requests(seed)
 
     report("NDTMS returns", 3, steps)
     tables: list[Table] = []
@@ -101,7 +102,7 @@ def synthesise(
         organisations=orgs,
         files=files,
     )
-    write_truth(out, population, tables, plants)
+    write_truth(out, population, tables, plants, care.truth())
     report("done", steps, steps)
     return SynthResult(
         out=out,

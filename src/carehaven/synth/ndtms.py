@@ -283,7 +283,7 @@ class EpisodeRows:
                         cells[rel_col] = iso(end)
                 for rule in self.blank:
                     rule.apply(cells)
-                table.add(cells, ep.person.pid)
+                table.add(cells, ep.person.pid, f"{ep.site.code}:{ep.episode_id}")
         return [out[k] for k in sorted(out)]
 
 
@@ -374,3 +374,4 @@ def _sort_reviews(table: Table) -> None:
     order = sorted(range(len(rows)), key=lambda i: (rows[i][day], rows[i][episode]))
     table.rows = [table.rows[i] for i in order]
     table.people = [table.people[i] for i in order]
+    table.events = [table.events[i] for i in order]

@@ -19,14 +19,16 @@ class Table:
     header: tuple[str, ...]
     rows: list[list[str]] = field(default_factory=list)
     people: list[str] = field(default_factory=list)  # truth id per row
+    events: list[str] = field(default_factory=list)  # true event id per row ("" if none)
 
     @property
     def path(self) -> str:
         return f"{self.dataset}/{self.org}_{self.period.label}.csv"
 
-    def add(self, row: list[str], person: str) -> None:
+    def add(self, row: list[str], person: str, event: str = "") -> None:
         self.rows.append(row)
         self.people.append(person)
+        self.events.append(event)
 
 
 def bounded(f: Field, value: int) -> int:

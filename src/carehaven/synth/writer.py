@@ -85,7 +85,11 @@ def write_manifest(
 
 
 def write_truth(
-    out: Path, people: Sequence[Person], tables: Sequence[Table], plants: Sequence[Plant]
+    out: Path,
+    people: Sequence[Person],
+    tables: Sequence[Table],
+    plants: Sequence[Plant],
+    care_events: Sequence[dict[str, str]] = (),
 ) -> None:
     folder = out / TRUTH
     folder.mkdir(parents=True, exist_ok=True)
@@ -141,10 +145,18 @@ def write_truth(
                 w.writerow((p.pid, iso(h.since), h.district, h.postcode, h.la))
     with (folder / "records.csv").open("w", encoding="utf-8", newline="") as handle:
         w = _writer(handle)
-        w.writerow(("path", "row", "person"))
+        w.writerow(("path", "row", "person", "event"))
         for t in tables:
             path = t.path
-            w.writerows((path, i + 2, pid) for i, pid in enumerate(t.people))
+            w.writerows(
+                (path, i + 2, pid, event)
+                for i, (pid, event) in enumerate(zip(t.people, t.events, strict=True))
+            )
+    if care_events:
+        with (folder / "cld-events.csv").open("w", encoding="utf-8", newline="") as handle:
+            w = _writer(handle)
+            w.writerow(tuple(care_events[0]))
+            w.writerows(tuple(e.values()) for e in care_events)
     with (folder / "invalid.csv").open("w", encoding="utf-8", newline="") as handle:
         w = _writer(handle)
         w.writerow(("path", "row", "field", "rule"))
