@@ -150,6 +150,40 @@ def measure(defn: TableDef, events: ir.Table, period: Period) -> ir.Table:
     return rows.group_by(names).aggregate(_n=rows._unit.nunique())
 
 
+def cube(
+    defn: TableDef, events: ir.Table, periods: list[Period], by_period: Hierarchy | None
+) -> Table:
+    """The table of true values over ``periods``: their leaves summed into one table, or, with
+    ``by_period`` (the periods' hierarchy), kept apart along that last dimension.
+
+    A value table's cells (a cost) are rounded to pennies, the figure published, so that its
+    totals are the sums of the figures shown and the published table adds up exactly; each
+    contributor's share stays unrounded for the dominance rule.
+    """
+    names = [d.name for d in defn.dimensions]
+    leaf: dict[Key, float] = {}
+    parts: dict[Key, list[float]] = {}
+    seen: list[set[str]] = [set() for _ in names]
+    for p in periods:
+        for r in measure(defn, events, p).to_pyarrow().to_pylist():
+            key = tuple(str(r[n]) for n in names) + ((p.label,) if by_period else ())
+            leaf[key] = leaf.get(key, 0.0) + float(r["_n"] or 0.0)
+            if defn.counts == "value":
+                parts.setdefault(key, []).append(float(r["_n"] or 0.0))
+            for i, n in enumerate(names):
+                seen[i].add(str(r[n]))
+    if defn.counts == "value":
+        leaf = {k: round(v, 2) for k, v in leaf.items()}
+    dims = tuple(_dimension(defn, d, s) for d, s in zip(defn.dimensions, seen, strict=True))
+    if by_period is not None:
+        dims = (*dims, by_period)
+    return Table.from_leaves(
+        defn.name, dims, leaf,
+        leaf_contributions=parts if defn.counts == "value" else None,
+        measure="value" if defn.counts == "value" else "count",
+    )
+
+
 def build(
     defn: TableDef, events: ir.Table, period: Period, received: ir.Table | None = None
 ) -> tuple[Table, YearToDate | None]:
@@ -161,29 +195,7 @@ def build(
     events = with_received(defn, events, received)
     ytd = year_to_date(period) if defn.flow else None
     periods = list(ytd.quarters) if ytd else [period]
-    names = [d.name for d in defn.dimensions]
-    leaf: dict[Key, float] = {}
-    parts: dict[Key, list[float]] = {}
-    seen: list[set[str]] = [set() for _ in names]
-    for p in periods:
-        got = measure(defn, events, p).to_pyarrow().to_pylist()
-        for r in got:
-            key = tuple(str(r[n]) for n in names) + ((p.label,) if ytd else ())
-            leaf[key] = leaf.get(key, 0.0) + float(r["_n"] or 0.0)
-            if defn.counts == "value":
-                parts.setdefault(key, []).append(float(r["_n"] or 0.0))
-            for i, n in enumerate(names):
-                seen[i].add(str(r[n]))
-    dims = tuple(_dimension(defn, d, s) for d, s in zip(defn.dimensions, seen, strict=True))
-    if ytd:
-        dims = (*dims, ytd.hierarchy())
-    table = Table.from_leaves(
-        defn.name,
-        dims,
-        leaf,
-        leaf_contributions=parts if defn.counts == "value" else None,
-        measure="value" if defn.counts == "value" else "count",
-    )
+    table = cube(defn, events, periods, ytd.hierarchy() if ytd else None)
     return table, ytd
 
 

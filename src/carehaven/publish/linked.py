@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from carehaven.collection.period import Period, parse_period
 from carehaven.disclosure.table import TOTAL, Hierarchy, Key, Table
 from carehaven.haven.keys import MasterKey
-from carehaven.publish.build import PERIOD_DIM, _dimension, financial_year, measure
+from carehaven.publish.build import PERIOD_DIM, cube, financial_year
 from carehaven.publish.definitions import TableDef
 
 PURPOSE = "publication-truth/v1"
@@ -141,27 +141,8 @@ def build_linked(
 ) -> Table:
     """The cube of true values: leaves are the layout's months and quarters (a flow table), or
     the one period (a stock table, which has no period dimension)."""
-    names = [d.name for d in defn.dimensions]
     periods = lay.leaves() if lay else [period]
-    leaf: dict[Key, float] = {}
-    parts: dict[Key, list[float]] = {}
-    seen: list[set[str]] = [set() for _ in names]
-    for p in periods:
-        for r in measure(defn, events, p).to_pyarrow().to_pylist():
-            key = tuple(str(r[n]) for n in names) + ((p.label,) if lay else ())
-            leaf[key] = leaf.get(key, 0.0) + float(r["_n"] or 0.0)
-            if defn.counts == "value":
-                parts.setdefault(key, []).append(float(r["_n"] or 0.0))
-            for i, n in enumerate(names):
-                seen[i].add(str(r[n]))
-    dims = tuple(_dimension(defn, d, s) for d, s in zip(defn.dimensions, seen, strict=True))
-    if lay:
-        dims = (*dims, lay.hierarchy())
-    return Table.from_leaves(
-        defn.name, dims, leaf,
-        leaf_contributions=parts if defn.counts == "value" else None,
-        measure="value" if defn.counts == "value" else "count",
-    )
+    return cube(defn, events, periods, lay.hierarchy() if lay else None)
 
 
 # ---- what a publication keeps --------------------------------------------------------------
