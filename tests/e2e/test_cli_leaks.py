@@ -24,6 +24,7 @@ from carehaven import clock
 from carehaven.cli import main
 from carehaven.specs import load_spec
 from tests.e2e.test_cli import run
+from tests.helpers import declared_header
 from tests.unit.test_csvsafe import DANGEROUS, NUMBER, starts_a_formula
 
 ORG = "E09000001"
@@ -161,16 +162,18 @@ def test_the_report_csv_neutralises_every_cell(
     main([*h, "init"])
     main([*h, "orgs", "add", ORG, "--kind", "local-authority", "--name", "X"])
     base = valid_row()
-    header = [*base, "Event_Reference"]
+    # Every column the spec declares (issue 13 item 1), in the spec's order.
+    header = declared_header([*base, "Event_Reference"])
     rows = []
     for i, payload in enumerate(DANGEROUS):
         ref = f"LA{i}"
-        rows.append([*{**base, "LA_Person_Unique_Identifier": ref, "Client_Type": payload}
-                      .values(), payload])
-        rows.append([*{**base, "LA_Person_Unique_Identifier": ref + "x"}.values(),
-                     payload + "x" * 60])
+        rows.append({**base, "LA_Person_Unique_Identifier": ref, "Client_Type": payload,
+                     "Event_Reference": payload})
+        rows.append({**base, "LA_Person_Unique_Identifier": ref + "x",
+                     "Event_Reference": payload + "x" * 60})
     path = tmp_path / "payloads.csv"
-    path.write_text(line(header) + "".join(line(r) for r in rows), encoding="utf-8")
+    path.write_text(line(header) + "".join(line([r.get(c, "") for c in header]) for r in rows),
+                    encoding="utf-8")
     capsys.readouterr()
     assert main([*h, "submit", str(path), *SUBMIT, "--json"]) == 3  # every row has a finding
     sid = json.loads(capsys.readouterr().out)["submission_id"]

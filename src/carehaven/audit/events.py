@@ -109,8 +109,9 @@ class SubmissionHeld(AuditEvent):
     in_force: str
     rows_in_force: int
     rows_brought: int
-    people_in_force: int | None
-    people_brought: int | None
+    #: -1 where the dataset names no person (ndtms-review is compared by rows only).
+    people_in_force: int
+    people_brought: int
 
     @property
     def subject(self) -> str:
@@ -121,7 +122,7 @@ class SubmissionHeld(AuditEvent):
 class SubmissionConfirmed(AuditEvent):
     action: ClassVar[str] = "submission.confirmed"
     submission_id: str
-    supersedes: str | None
+    supersedes: str  # the submission it retired, or "" when none was in force
     rows_accepted: int
     rows_retired: int
 

@@ -145,7 +145,7 @@ def confirm(haven: Haven, submission_id: str, *, actor: str) -> str | None:
             session,
             SubmissionConfirmed(
                 submission_id=held.id,
-                supersedes=previous.id if previous else None,
+                supersedes=previous.id if previous else "",
                 rows_accepted=held.rows_accepted,
                 rows_retired=previous.rows_accepted if previous else 0,
             ),
@@ -209,7 +209,7 @@ def guard(
         in_force=previous.id,
         rows_in_force=before.rows,
         rows_brought=now.rows,
-        people_in_force=before.people,
-        people_brought=now.people,
+        people_in_force=-1 if before.people is None else before.people,
+        people_brought=-1 if now.people is None else now.people,
     )
     return Hold(message, event)
