@@ -192,7 +192,9 @@ def _read_only(exc: BaseException) -> bool:
     for _ in range(5):
         if seen is None:
             break
-        if isinstance(seen, OSError) and seen.errno in (errno.EROFS, errno.EACCES):
+        # EROFS only: "permission denied" can come from a file the user named, and the haven's
+        # own lock and database report a folder not ours by their own errors.
+        if isinstance(seen, OSError) and seen.errno == errno.EROFS:
             return True
         if "readonly database" in str(getattr(seen, "orig", "") or "") or (
             type(seen).__name__ == "OperationalError" and "readonly database" in str(seen)

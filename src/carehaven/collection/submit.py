@@ -27,7 +27,6 @@ from carehaven.audit.events import (
     SpecRegistered,
     SubmissionReceived,
     SubmissionRefused,
-    SubmissionSuperseded,
 )
 from carehaven.collection import landing, report
 from carehaven.collection.accept import accept
@@ -37,7 +36,7 @@ from carehaven.collection.period import Period, parse_period, require_begun
 from carehaven.collection.reading import FileRejectedError, check_size, read_table
 from carehaven.collection.recovery import journal, recover
 from carehaven.collection.rules import Context
-from carehaven.collection.supersession import Hold, guard
+from carehaven.collection.supersession import Hold, guard, retire
 from carehaven.collection.validate import Validation, counts_by_rule, file_finding, validate
 from carehaven.consent.notices import NoticeVersion
 from carehaven.control.models import (
@@ -456,15 +455,5 @@ def _record(
         if hold is not None:
             record(session, hold.event, actor=actor)
         if previous is not None:
-            previous.superseded_by = row.id
-            superseded = previous.id
-            record(
-                session,
-                SubmissionSuperseded(
-                    submission_id=previous.id,
-                    superseded_by=row.id,
-                    rows_retired=previous.rows_accepted,
-                ),
-                actor=actor,
-            )
+            superseded = retire(session, previous, row.id, actor=actor)
     return superseded

@@ -153,17 +153,21 @@ def confirm(haven: Haven, submission_id: str, *, actor: str) -> str | None:
         )
         if previous is None:
             return None
-        previous.superseded_by = held.id
-        record(
-            session,
-            SubmissionSuperseded(
-                submission_id=previous.id,
-                superseded_by=held.id,
-                rows_retired=previous.rows_accepted,
-            ),
-            actor=actor,
-        )
-        return previous.id
+        return retire(session, previous, held.id, actor=actor)
+
+
+def retire(session: Session, previous: Submission, by: str, *, actor: str) -> str:
+    """Take ``previous`` out of force in favour of submission ``by``, audited (the one way a
+    submission is superseded: by a new return, or by confirming a held one)."""
+    previous.superseded_by = by
+    record(
+        session,
+        SubmissionSuperseded(
+            submission_id=previous.id, superseded_by=by, rows_retired=previous.rows_accepted
+        ),
+        actor=actor,
+    )
+    return previous.id
 
 
 def withdraw(haven: Haven, submission_id: str, *, actor: str) -> None:
