@@ -1,4 +1,4 @@
-"""Verifying a million-entry audit chain: ``carehaven.audit.verify`` against a bare SELECT.
+"""Verifying a million-entry audit chain: ``carehaven.audit.verification`` against a bare SELECT.
 
 A fresh haven's SQLite control database gets ``--entries`` audit entries: a realistic sample
 appended through ``carehaven.audit.record`` (typed events, the ORM, the head row), then the rest
@@ -9,7 +9,7 @@ entries ``record`` wrote. Then, in the same run:
 * floor: the same ``SELECT ... ORDER BY seq`` that verify issues, streamed through the same engine
   (``yield_per``), rows fetched and dropped;
 * raw sqlite3: the same SELECT through the sqlite3 module directly (no SQLAlchemy), for context;
-* verify: ``carehaven.audit.verify(engine)`` on the intact chain (must be ok);
+* verify: ``carehaven.audit.verification(engine)`` on the intact chain (must be ok);
 * verify, tampered: one entry in the middle altered (the ``audit_log_no_update`` trigger dropped
   first), verify again (must name that entry as first_bad; it stops there, so reads half).
 
@@ -54,7 +54,7 @@ from carehaven.audit.events import (
     SubmissionReceived,
     SubmissionSuperseded,
 )
-from carehaven.audit.verify import CHAIN_COLUMNS
+from carehaven.audit.verification import CHAIN_COLUMNS
 from carehaven.config import Settings
 from carehaven.control.models import AuditEntry, AuditHead
 from carehaven.haven import Haven, init_haven

@@ -67,7 +67,7 @@ def make_haven(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[objec
             ("P001", "treatment-service", "Riverside Recovery"),)) -> Haven:
         url = request.getfixturevalue("pg_url") if backend == "postgres" else None
         root = tmp_path / f"haven-{len(made)}"
-        haven = init_haven(Settings(haven=root, control_url=url), actor="test")
+        haven = init_haven(Settings.load(haven=root, control_url=url), actor="test")
         for code, kind, name in orgs:
             haven.add_organisation(code, kind, name, actor="test")
         made.append(haven)

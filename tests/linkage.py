@@ -32,7 +32,7 @@ def build(
 ) -> tuple[Haven, SynthResult]:
     """A haven with every synthetic file submitted (except the ``hold_back`` period's)."""
     result = synthesise(returns, people=people, seed=seed, periods=periods)
-    haven = init_haven(Settings(haven=root, **settings), actor="test")  # type: ignore[arg-type]
+    haven = init_haven(Settings.load(haven=root, **settings), actor="test")  # type: ignore[arg-type]
     for org in result.organisations:
         haven.add_organisation(org.code, org.kind, org.name, actor="test")
     submit_files(haven, result, returns, exclude=hold_back)

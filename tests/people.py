@@ -29,7 +29,7 @@ def token_for(haven_dir: Path, username: str) -> str:
     """A personal token for ``username`` in the haven at ``haven_dir`` (made on first use)."""
     key = (haven_dir.resolve(), username)
     if key not in _TOKENS:
-        haven = open_haven(Settings(haven=haven_dir))
+        haven = open_haven(Settings.load(haven=haven_dir))
         try:
             _TOKENS[key] = issue_token(haven, username, actor="test", label="tests").token
         finally:

@@ -61,7 +61,7 @@ def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two providers with one submitter each, a data team, an analyst, the IPS team and an
     auditor; P002 has already submitted a return."""
     root = tmp_path_factory.mktemp("cli-access")
-    haven = init_haven(Settings(haven=root / "haven"), actor="test")
+    haven = init_haven(Settings.load(haven=root / "haven"), actor="test")
     for code, name in (("P001", "Riverside Recovery"), ("P002", "Hillside Hope")):
         haven.add_organisation(code, "treatment-service", name, actor="test")
     add_user(haven, "boss", "Boss", None, roles=["data-team"], actor="test")
@@ -197,7 +197,7 @@ def test_a_token_for_alice_with_as_bob_is_refused(haven_dir: Path, cli: Cli) -> 
 
 
 def test_only_the_ips_team_may_see_identifiable_ips_data(haven_dir: Path) -> None:  # SHR-6
-    haven = open_haven(Settings(haven=haven_dir))
+    haven = open_haven(Settings.load(haven=haven_dir))
 
     def proved(user: str) -> dict[str, str]:
         return {TOKEN_ENV: token_for(haven_dir, user)}

@@ -31,7 +31,7 @@ def test_only_an_auditor_may_sign_a_checkpoint(tmp_path: Path, capsys,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The signing key is not the data team's: data-team is refused (exit 13, audited)."""
     root = tmp_path / "haven"
-    haven = init_haven(Settings(haven=root), actor="test")
+    haven = init_haven(Settings.load(haven=root), actor="test")
     add_user(haven, "boss", "Boss", None, roles=["data-team"], actor="test")
     add_user(haven, "aud", "Aud", None, roles=["auditor"], actor="test")
     haven.close()
@@ -66,7 +66,7 @@ def test_only_an_auditor_may_sign_a_checkpoint(tmp_path: Path, capsys,
 def landed(tmp_path: Path) -> tuple[Path, list[str]]:
     """A haven with three submissions landed."""
     root = tmp_path / "haven"
-    haven = init_haven(Settings(haven=root), actor="test")
+    haven = init_haven(Settings.load(haven=root), actor="test")
     haven.add_organisation("P001", "treatment-service", "Riverside", actor="test")
     ids = []
     for period, n in (("2025Q1", 3), ("2025Q2", 4), ("2025Q3", 5)):
@@ -127,7 +127,7 @@ def test_a_landed_file_swapped_for_another_is_caught(landed, capsys) -> None:
     from carehaven.collection.landing import land
     from carehaven.haven import open_haven
 
-    haven = open_haven(Settings(haven=root))
+    haven = open_haven(Settings.load(haven=root))
     try:
         land(landing, haven.paths.tmp, haven.master_key, ids[2], b"other bytes")
     finally:

@@ -31,7 +31,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("careless")
     with pytest.MonkeyPatch.context() as m:
         m.setattr(auth, "HASHER", CHEAP)  # these tests are not about argon2's cost
-        haven = init_haven(Settings(haven=root / "haven"), actor="test")
+        haven = init_haven(Settings.load(haven=root / "haven"), actor="test")
         haven.add_organisation("SUB", "treatment-service", "Sub", actor="test")
         for name in ("alice", "bob"):
             add_user(haven, name, name.title(), None, roles=["data-team"], actor="test")
@@ -72,7 +72,7 @@ def first(world: dict[str, Any]) -> str:
     from carehaven.collection.submit import submit
     from carehaven.haven import open_haven
 
-    haven = open_haven(Settings(haven=world["haven"]))
+    haven = open_haven(Settings.load(haven=world["haven"]))
     try:
         result = submit(haven, path, dataset="ndtms-episode", org="SUB", period="2025Q2",
                         actor="test")

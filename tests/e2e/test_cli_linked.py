@@ -38,7 +38,7 @@ def _haven(root: Path) -> Path:
     haven, _ = build(root / "haven", root / "returns", people=1200, seed=13, periods=(QUARTER,))
     link(haven, actor="test")
     haven.close()
-    h = open_haven(Settings(haven=root / "haven"))
+    h = open_haven(Settings.load(haven=root / "haven"))
     add_user(h, "pat", "Pat", None, roles=["data-team"], actor="test")
     h.close()
     return root / "haven"

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def _add_ndec(root: Path) -> None:
-    haven = open_haven(Settings(haven=root))
+    haven = open_haven(Settings.load(haven=root))
     try:
         with haven.transaction() as s:
             s.add(Recipient(code="NDEC", name="National Drug Evidence Centre", kind="research",

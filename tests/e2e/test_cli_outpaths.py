@@ -518,7 +518,7 @@ def test_the_haven_is_still_whole(world: dict[str, Any]) -> None:
     """After every refusal above, the haven still opens with its own key."""
     from carehaven.haven import open_haven
 
-    haven = open_haven(Settings(haven=world["haven"]))
+    haven = open_haven(Settings.load(haven=world["haven"]))
     try:
         assert os.path.isfile(haven.paths.key_file)
         assert haven.organisation("SUB").code == "SUB"

@@ -77,7 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("truth")
     returns, haven_dir = root / "returns", root / "haven"
     synth = synthesise(returns, people=900, seed=23, periods=PERIODS)
-    haven = init_haven(Settings(haven=haven_dir), actor="test")
+    haven = init_haven(Settings.load(haven=haven_dir), actor="test")
     for org in synth.organisations:
         haven.add_organisation(org.code, org.kind, org.name, actor="test")
     add_user(haven, "alice", "Alice", None, roles=["data-team"], actor="test")

@@ -209,7 +209,7 @@ def _selected_rows(haven_dir: Path, org: str) -> int:
     from carehaven.haven import open_haven
     from carehaven.identity.link import in_force as in_force_subs
 
-    haven = open_haven(Settings(haven=haven_dir))
+    haven = open_haven(Settings.load(haven=haven_dir))
     con = connect(haven.paths.data_db)
     try:
         with haven.sessions() as session:

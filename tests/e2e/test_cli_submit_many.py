@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two providers; a data-team user and a submitter for P001 only."""
     root = tmp_path_factory.mktemp("submit-many") / "haven"
-    haven = init_haven(Settings(haven=root), actor="test")
+    haven = init_haven(Settings.load(haven=root), actor="test")
     for code in ("P001", "P002"):
         haven.add_organisation(code, "treatment-service", code, actor="test")
     add_user(haven, "boss", "Boss", None, roles=["data-team"], actor="test")
@@ -59,7 +59,7 @@ def _manifest(folder: Path, entries: list[dict[str, Any]] | Any) -> Path:
 
 
 def _state(haven_dir: Path) -> tuple[list[Submission], list[AuditEntry]]:
-    haven = open_haven(Settings(haven=haven_dir))
+    haven = open_haven(Settings.load(haven=haven_dir))
     try:
         with haven.sessions() as s:
             return (list(s.scalars(select(Submission))),

@@ -54,7 +54,7 @@ def _state(h: list[str], org: str, dataset: str
            ) -> tuple[list[Path], list[Submission], list[AuditEntry]]:
     """Every landed file; the submissions and refusals of ``org`` for ``dataset``."""
     root = Path(h[1])
-    haven = open_haven(Settings(haven=root))
+    haven = open_haven(Settings.load(haven=root))
     try:
         with haven.sessions() as s:
             subs = list(s.scalars(select(Submission).where(Submission.org_code == org,

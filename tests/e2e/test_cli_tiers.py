@@ -43,7 +43,7 @@ def haven_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["records"] > summary["people"] > 0
-    haven = open_haven(Settings(haven=root / "haven"))
+    haven = open_haven(Settings.load(haven=root / "haven"))
     for name in ("alice", "bob"):
         add_user(haven, name, name.title(), None, roles=["data-team"], actor="test")
     haven.close()
@@ -235,7 +235,7 @@ def test_preview_release_scan_rotate_list_find(haven_dir: Path, tmp_path: Path) 
     ]
 
     # A rights request finds a person in every artefact that holds them, across the rotation.
-    haven = open_haven(Settings(haven=haven_dir))
+    haven = open_haven(Settings.load(haven=haven_dir))
     try:
         with haven.sessions() as session:
             link_run = current_run(session)

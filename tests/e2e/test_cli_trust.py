@@ -314,7 +314,7 @@ def test_every_exit_is_an_artefact_with_lineage(cli: Cli, tmp_path: Path) -> Non
     # A person in the release is found there through the lineage.
     table = pq.read_table(tmp_path / "ndec" / "ndtms-episode.parquet")
     assert mine["people"] == len(set(table.column("pseudonym").to_pylist()))
-    haven = open_haven(Settings(haven=cli.haven))
+    haven = open_haven(Settings.load(haven=cli.haven))
     try:
         with haven.sessions() as session:
             from sqlalchemy import select

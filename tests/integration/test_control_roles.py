@@ -44,7 +44,7 @@ def app_role(pg_url: str) -> Iterator[str]:
 
 def _settings(tmp_path: Path, pg_url: str, role: str) -> Settings:
     app_url = make_url(pg_url).set(username=role).render_as_string(hide_password=False)
-    return Settings(haven=tmp_path / "haven", control_url=app_url, control_admin_url=pg_url)
+    return Settings.load(haven=tmp_path / "haven", control_url=app_url, control_admin_url=pg_url)
 
 
 REFUSED = [
@@ -92,13 +92,13 @@ def test_the_app_role_works_but_cannot_rewrite_the_log(tmp_path, pg_url, app_rol
 
 
 def test_the_owner_as_the_app_role_is_refused(tmp_path, pg_url):
-    settings = Settings(haven=tmp_path / "haven", control_url=pg_url, control_admin_url=pg_url)
+    settings = Settings.load(haven=tmp_path / "haven", control_url=pg_url, control_admin_url=pg_url)
     with pytest.raises(ConfigurationError, match="superuser"):
         init_haven(settings, actor="test")
 
 
 def test_an_admin_url_needs_postgresql(tmp_path, pg_url):
-    settings = Settings(haven=tmp_path / "haven", control_admin_url=pg_url)
+    settings = Settings.load(haven=tmp_path / "haven", control_admin_url=pg_url)
     with pytest.raises(ConfigurationError, match="PostgreSQL"):
         init_haven(settings, actor="test")
 

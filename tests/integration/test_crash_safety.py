@@ -38,7 +38,7 @@ def _run_submit(root: Path, file: Path, fault: str | None = None) -> subprocess.
 
 def _state(root: Path) -> dict[str, object]:
     """What the haven holds, as seen by a reader (no recovery runs)."""
-    haven = open_haven(Settings(haven=root))
+    haven = open_haven(Settings.load(haven=root))
     try:
         with haven.sessions() as s:
             subs = {x.id: x.rows_accepted for x in s.scalars(select(Submission))}
@@ -50,7 +50,7 @@ def _state(root: Path) -> dict[str, object]:
 
 def _assert_consistent(root: Path) -> None:
     """Every trace of a submission belongs to a committed one, with all its rows."""
-    haven = open_haven(Settings(haven=root))
+    haven = open_haven(Settings.load(haven=root))
     try:
         with haven.sessions() as s:
             subs = {x.id: x for x in s.scalars(select(Submission))}

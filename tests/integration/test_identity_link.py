@@ -264,7 +264,7 @@ def test_a_haven_with_treatment_returns_only_links(tmp_path: Path) -> None:
     from carehaven.synth import synthesise
 
     result = synthesise(tmp_path / "r", people=800, seed=8, periods=("2025Q1", "2025Q2"))
-    haven = init_haven(Settings(haven=tmp_path / "h"), actor="test")
+    haven = init_haven(Settings.load(haven=tmp_path / "h"), actor="test")
     for org in result.organisations:
         haven.add_organisation(org.code, org.kind, org.name, actor="test")
     for f in result.files:

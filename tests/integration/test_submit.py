@@ -128,7 +128,7 @@ def test_a_file_over_the_size_limit_is_rejected_unread(make_haven, tmp_path):
     from carehaven.config import Settings
     from carehaven.haven import open_haven
 
-    small = open_haven(Settings(haven=haven.paths.root, max_file_mb=1))
+    small = open_haven(Settings.load(haven=haven.paths.root, max_file_mb=1))
     with pytest.raises(FileRejectedError, match="over the limit of 1 MiB") as e:
         _submit(small, tmp_path, episodes_file(20_000))
     assert e.value.exit_code == ExitCode.FILE_REJECTED

@@ -53,7 +53,7 @@ def havens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Haven, Ha
     """Two identical havens (one a copy of the other, key included): DuckDB's and Spark's."""
     root = tmp_path_factory.mktemp("engines")
     result = synthesise(root / "returns", people=400, seed=3)
-    haven = init_haven(Settings(haven=root / "duckdb"), actor="test")
+    haven = init_haven(Settings.load(haven=root / "duckdb"), actor="test")
     for org in result.organisations:
         haven.add_organisation(org.code, org.kind, org.name, actor="test")
     for f in result.files:
@@ -62,8 +62,8 @@ def havens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Haven, Ha
                    period=f.period, actor="test")
     haven.close()
     shutil.copytree(root / "duckdb", root / "spark")
-    duck = open_haven(Settings(haven=root / "duckdb", data_engine="duckdb"))
-    spark = open_haven(Settings(haven=root / "spark", data_engine="spark"))
+    duck = open_haven(Settings.load(haven=root / "duckdb", data_engine="duckdb"))
+    spark = open_haven(Settings.load(haven=root / "spark", data_engine="spark"))
     yield duck, spark
     duck.close()
     spark.close()

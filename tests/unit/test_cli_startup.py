@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -30,7 +31,7 @@ def test_listing_submissions_opens_the_haven_without_alembic_or_the_engines(tmp_
     from carehaven.config import Settings
     from carehaven.haven import init_haven
 
-    init_haven(Settings(haven=tmp_path / "haven"), actor="test").close()
+    init_haven(Settings.load(haven=tmp_path / "haven"), actor="test").close()
     heavy = ("ibis", "duckdb", "pyarrow", "pandas", "alembic", "sqlglot", "jinja2", "cedarpy",
              "splink")
     code = ("import sys, io, contextlib\nfrom carehaven.cli import main\n"
@@ -40,3 +41,38 @@ def test_listing_submissions_opens_the_haven_without_alembic_or_the_engines(tmp_
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.strip() == "0 []", done.stderr
+
+
+def _loaded_after(argv: list[str], heavy: tuple[str, ...], env: dict[str, str] | None = None
+                  ) -> tuple[int, list[str]]:
+    code = ("import sys, io, contextlib\nfrom carehaven.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    code = main({argv!r})\n"
+            f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))")
+    import os
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, env={**os.environ, **(env or {})})
+    status, _, loaded = done.stdout.strip().partition(" ")
+    return int(status), ast.literal_eval(loaded)
+
+
+#: What a read-only command on the embedded control plane never needs (ADR 0015).
+CONTROL_PLANE_HEAVY = ("sqlalchemy", "alembic", "pydantic_settings", "cryptography",
+                       "carehaven.control.models", "carehaven.audit.chain", "ibis", "duckdb")
+
+
+def test_read_only_commands_start_without_sqlalchemy(tmp_path):
+    """Opening the haven, finding who acts and listing organisations or submissions is plain
+    SQL on the SQLite control plane (control.rows): neither SQLAlchemy and the ORM models nor
+    the settings' pydantic nor the signing library is imported (issue 13 item 8, ADR 0015)."""
+    from carehaven.config import Settings
+    from carehaven.haven import init_haven
+
+    haven = init_haven(Settings.load(haven=tmp_path / "haven"), actor="test")
+    haven.add_organisation("P001", "treatment-service", "P one", actor="test")
+    haven.close()
+    root = str(tmp_path / "haven")
+    for argv in (["orgs", "list"], ["orgs", "list", "--json"], ["submissions"],
+                 ["submissions", "--json", "--org", "P001"]):
+        assert _loaded_after(["--haven", root, *argv], CONTROL_PLANE_HEAVY) == (0, []), argv

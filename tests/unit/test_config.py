@@ -47,8 +47,8 @@ def test_a_bad_value_is_one_sentence(monkeypatch):
 
 def test_every_setting_is_described_and_documented():
     doc = (Path(__file__).parents[2] / "docs" / "settings.md").read_text()
-    for name, field in Settings.model_fields.items():
-        assert field.description, name
+    for name, description in Settings.described().items():
+        assert description, name
         assert f"CAREHAVEN_{name.upper()}" in doc, name
 
 
@@ -61,3 +61,24 @@ def test_the_review_band_must_sit_below_the_accept_threshold() -> None:
     with pytest.raises(ConfigurationError, match="LINK_REVIEW"):
         Settings.load(link_accept=0.7, link_review=0.8)
     assert Settings.load(link_accept=0.8, link_review=0.8).link_review == 0.8
+
+
+def test_a_bound_and_a_choice_are_checked_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CAREHAVEN_SUPERSEDE_HOLD_SHARE", "1.5")
+    with pytest.raises(ConfigurationError, match=r"supersede_hold_share: .*less than or equal"):
+        Settings.load()
+    monkeypatch.delenv("CAREHAVEN_SUPERSEDE_HOLD_SHARE")
+    monkeypatch.setenv("carehaven_data_engine", "sparkle")  # names match whatever their case
+    with pytest.raises(ConfigurationError, match=r"data_engine: .*'duckdb' or 'spark'"):
+        Settings.load()
+    monkeypatch.setenv("carehaven_data_engine", "spark")
+    monkeypatch.setenv("CAREHAVEN_CONTROL_URL", "")
+    s = Settings.load()
+    assert s.data_engine == "spark" and s.control_url is None
+
+
+def test_a_secret_is_never_printed(monkeypatch):
+    monkeypatch.setenv("CAREHAVEN_MASTER_KEY", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=")
+    s = Settings.load()
+    assert "c2VjcmV0" not in repr(s) and "c2VjcmV0" not in str(s)
+    assert s.master_key is not None and s.master_key.get_secret_value().startswith("c2VjcmV0")

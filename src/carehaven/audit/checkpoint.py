@@ -27,7 +27,7 @@ from carehaven import clock
 from carehaven.audit.chain import record
 from carehaven.audit.events import CheckpointSigned
 from carehaven.audit.signing import key_id, key_path, load_private, parse_public, public_pem
-from carehaven.audit.verify import verify
+from carehaven.audit.verification import verify
 from carehaven.control.models import AuditCheckpoint, HavenMeta
 from carehaven.errors import CarehavenError, ExitCode
 from carehaven.haven import MASTER_KEY_ID

@@ -120,44 +120,49 @@ def submissions(
     not in force until confirmed (submissions confirm ID) or is withdrawn."""
     if ctx.invoked_subcommand is not None:
         return
-    from sqlalchemy import select
-
-    from carehaven.control.models import Submission
+    from carehaven.control.rows import as_datetime, in_list
     from carehaven.governance.access import require, require_visible
 
     haven, who = open_as(ctx, None)
-    query = select(Submission).order_by(Submission.received_at.desc())
+    # Plain SQL (control.rows), so that listing starts without SQLAlchemy (issue 13 item 8).
+    where: list[str] = []
+    params: dict[str, object] = {}
     if org:
         require(haven, who, Permission.READ_SUBMISSIONS, org)
-        query = query.where(Submission.org_code == org)
+        where.append("org_code = :org")
+        params["org"] = org
     else:
         visible = require_visible(haven, who, Permission.READ_SUBMISSIONS)
         if visible is not None:
-            query = query.where(Submission.org_code.in_(sorted(visible)))
+            among, chosen = in_list("org", sorted(visible))
+            where.append(f"org_code IN {among}")
+            params.update(chosen)
     if dataset:
-        query = query.where(Submission.dataset == dataset)
+        where.append("dataset = :dataset")
+        params["dataset"] = dataset
     if period:
-        query = query.where(Submission.period == period)
-    with haven.sessions() as session:
-        rows = list(session.scalars(query))
+        where.append("period = :period")
+        params["period"] = period
+    found = haven.rows.fetch(
+        "SELECT id, org_code, dataset, period, status, rows_total, rows_accepted, "  # noqa: S608
+        "rows_rejected, findings, superseded_by, received_at, sha256 FROM submissions"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY received_at DESC", params)
     listing: list[dict[str, Any]] = [
         {
-            "submission_id": s.id,
-            "org": s.org_code,
-            "dataset": s.dataset,
-            "period": s.period,
-            "status": s.status,
-            "rows": {
-                "total": s.rows_total,
-                "accepted": s.rows_accepted,
-                "rejected": s.rows_rejected,
-            },
-            "findings": s.findings,
-            "superseded_by": s.superseded_by,
-            "received_at": s.received_at.isoformat(timespec="seconds"),
-            "sha256": s.sha256,
+            "submission_id": sid,
+            "org": org_code,
+            "dataset": name,
+            "period": label,
+            "status": status,
+            "rows": {"total": total, "accepted": accepted, "rejected": rejected},
+            "findings": findings,
+            "superseded_by": superseded_by,
+            "received_at": as_datetime(received).isoformat(timespec="seconds"),
+            "sha256": sha256,
         }
-        for s in rows
+        for (sid, org_code, name, label, status, total, accepted, rejected, findings,
+             superseded_by, received, sha256) in found
     ]
     if json:
         emit_json(listing)

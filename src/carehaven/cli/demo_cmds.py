@@ -23,11 +23,12 @@ def demo(
     json: JsonFlag = False,
 ) -> None:
     """Build a demo haven, synthesise returns, submit and link every file, print a summary."""
+    from dataclasses import replace
+
     from carehaven import demo as demo_run
-    from carehaven.config import Settings
 
     base = settings_of(ctx)
-    settings = Settings.load(**{**base.model_dump(), "haven": haven, "control_url": None})
+    settings = replace(base, haven=haven, control_url=None)
     with counter("demo", quiet=json) as progress:
         result = demo_run.run(
             settings,

@@ -18,9 +18,7 @@ from carehaven.errors import ConfigurationError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-#: The newest migration. Checked against the migration scripts by a test, so that opening a
-#: haven needs one query rather than Alembic and every script (most of a command's start-up).
-HEAD = "0007"
+from carehaven.control.version import HEAD as HEAD
 
 
 def control_url(configured: str | None, sqlite_path: Path) -> str:

@@ -40,18 +40,22 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NoReturn
-
-from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from carehaven import clock
-from carehaven.audit import record
-from carehaven.audit.events import AccessDenied, RoleGranted, RoleRevoked, UserAdded
-from carehaven.control.models import Role, RoleGrant, User
+from carehaven.control.kinds import Role
 from carehaven.errors import AccessDeniedError, NotFoundError, UsageError
 from carehaven.governance.permissions import Permission as Permission
 from carehaven.haven import Haven
+
+# Who is acting and whether they may is read with plain SQL (``Haven.rows``), so a command
+# starts without SQLAlchemy, the ORM models and the audit chain (issue 13 item 8, ADR 0015);
+# the functions that change users and grants import them.
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.orm import Session
+
+    from carehaven.control.models import RoleGrant, User
 
 #: Permissions that are about one organisation's data: checked with that organisation.
 ORG_SCOPED: frozenset[Permission] = frozenset(
@@ -194,19 +198,29 @@ def founders(session: Session) -> int:
     """How many founders the haven has: accounts that no registered user created (the
     bootstrap owner's, ``created_by`` a ``cli:`` label). Deactivating one or revoking its
     grants does not lower the count, so single-operator mode never comes back."""
-    return int(session.scalar(
-        select(func.count()).select_from(User).where(~User.created_by.startswith("user:"))
-    ) or 0)
+    from sqlalchemy import text
+
+    return int(session.scalar(text(FOUNDERS_SQL)) or 0)
 
 
-def _actor(session: Session, user: User, via: str) -> Actor:
-    grants = session.execute(
-        select(RoleGrant.role, RoleGrant.org_code)
-        .where(RoleGrant.username == user.username, RoleGrant.revoked_at.is_(None))
-        .order_by(RoleGrant.id)
-    ).all()
-    return Actor(user.username, user.org_code, tuple((r, o) for r, o in grants),
-                 single_operator=False, via=via)
+#: ``founders``, as SQL run both in a transaction (above) and by ``acting_user`` (plain SQL).
+FOUNDERS_SQL = "SELECT count(*) FROM users WHERE substr(created_by, 1, 5) <> 'user:'"
+
+
+#: A user's unrevoked grants, oldest first.
+GRANTS_SQL = ("SELECT role, org_code FROM role_grants WHERE username = :u AND revoked_at IS NULL "
+              "ORDER BY id")
+
+
+def _actor(haven: Haven, username: str, via: str) -> Actor | None:
+    """The active user ``username`` with their unrevoked grants; None if no such user."""
+    user = haven.rows.first("SELECT username, org_code, active FROM users WHERE username = :u",
+                            {"u": username})
+    if user is None or not user[2]:
+        return None
+    grants = haven.rows.fetch(GRANTS_SQL, {"u": username})
+    return Actor(user[0], user[1], tuple((r, o) for r, o in grants), single_operator=False,
+                 via=via)
 
 
 #: How to authenticate, said whenever a command refuses for want of it.
@@ -239,10 +253,10 @@ def acting_user(
     """
     env = os.environ if environ is None else environ
     account = _os_account(env)
-    with haven.sessions() as session:
-        if session.scalar(select(User.username).limit(1)) is None:
-            return Actor(account, None, (), single_operator=True)
-        founded = founders(session) >= FOUNDERS
+    if not _has_users(haven):
+        return Actor(account, None, (), single_operator=True)
+    found = haven.rows.first(FOUNDERS_SQL)
+    founded = int(found[0] if found else 0) >= FOUNDERS
     from carehaven.governance import auth  # argon2 only where someone must authenticate
 
     os_label = f"cli:{account}"
@@ -273,7 +287,7 @@ def acting_user(
     typed = ask(f"carehaven password for {name}: ")
     with haven.stamping() as session:
         user = auth.check_password(session, name, typed)
-        acting = None if user is None else _actor(session, user, auth.VIA_PASSWORD)
+    acting = None if user is None else _actor(haven, user.username, auth.VIA_PASSWORD)
     if acting is None:
         raise refuse_authentication(
             haven, name, os_label,
@@ -287,12 +301,10 @@ def acting_user(
 def _by_token(haven: Haven, presented: str, named: str | None, account: str) -> Actor:
     from carehaven.governance.auth import Refusal, check_token
 
-    with haven.stamping() as session:
-        check = check_token(session, presented)
-        user = None
-        if check.refusal is None and check.username is not None:
-            user = session.get(User, check.username)
-        acting = None if user is None else _actor(session, user, f"token:{check.token_id}")
+    check = check_token(haven, presented)
+    acting = None
+    if check.refusal is None and check.username is not None:
+        acting = _actor(haven, check.username, f"token:{check.token_id}")
     if acting is not None and named is not None and named != acting.username:
         # A proved holder of one person's token tried to act as another: theirs is the entry.
         raise refuse_authentication(
@@ -321,6 +333,9 @@ def refuse_authentication(
     """Record a failed authentication (AccessDenied, permission ``authenticate``; the claimed
     name only if it is a valid username; never a token or a password) and return the error to
     raise (exit 13)."""
+    from carehaven.audit import record
+    from carehaven.audit.events import AccessDenied
+
     who = "(unknown)" if claimed is None else (
         claimed if USERNAME.fullmatch(claimed) else "(invalid name)")
     with haven.transaction() as session:
@@ -346,6 +361,8 @@ def creators(session: Session, username: str) -> list[str]:
     """Who created ``username``'s account, then who created theirs, and so on, as audit
     labels (``user:<name>``); the chain ends with the bootstrap owner (``cli:<OS account>``)
     or whatever else created the first account. Empty for a name that is not a user."""
+    from carehaven.control.models import User
+
     chain: list[str] = []
     start = username.removeprefix("user:")
     current: str | None = start
@@ -400,37 +417,27 @@ def _name(label: str) -> str:
 
 
 def _scope_is(scope: str | None) -> ColumnElement[bool]:
+    from carehaven.control.models import RoleGrant
+
     return RoleGrant.org_code.is_(None) if scope is None else RoleGrant.org_code == scope
 
 
 def _touch(haven: Haven, actor: Actor, grants: Iterable[tuple[str, str | None]]) -> int:
     """Stamp the grants' last_used_at (for the access review); how many are still unrevoked."""
     touched = 0
-    now = clock.now()
-    if haven.read_only:  # nothing can be stamped; count the grants that would have been
-        with haven.sessions() as session:
-            return sum(
-                session.scalar(
-                    select(func.count()).select_from(RoleGrant).where(
-                        RoleGrant.username == actor.username, RoleGrant.role == role,
-                        _scope_is(scope), RoleGrant.revoked_at.is_(None),
-                    )
-                ) or 0
-                for role, scope in grants
-            )
-    with haven.transaction() as session:
-        for role, scope in grants:
-            result = session.execute(
-                update(RoleGrant)
-                .where(
-                    RoleGrant.username == actor.username,
-                    RoleGrant.role == role,
-                    _scope_is(scope),
-                    RoleGrant.revoked_at.is_(None),
-                )
-                .values(last_used_at=now)
-            )
-            touched += int(getattr(result, "rowcount", 0) or 0)
+    now = haven.rows.stamp(clock.now())
+    for role, scope in grants:
+        where = ("username = :u AND role = :r AND revoked_at IS NULL AND "
+                 + ("org_code IS NULL" if scope is None else "org_code = :o"))
+        params = {"u": actor.username, "r": role, "o": scope}
+        if haven.read_only:  # nothing can be stamped; count the grants that would have been
+            found = haven.rows.first(f"SELECT count(*) FROM role_grants WHERE {where}",  # noqa: S608
+                                     params)
+            touched += int(found[0] if found else 0)
+        else:
+            touched += haven.rows.write(
+                f"UPDATE role_grants SET last_used_at = :now WHERE {where}",  # noqa: S608
+                {**params, "now": now})
     return touched
 
 
@@ -438,6 +445,9 @@ def _deny(
     haven: Haven, actor: Actor, permission: str, org: str | None, message: str
 ) -> NoReturn:
     if not haven.read_only:  # a read-only haven can record nothing; the refusal still stands
+        from carehaven.audit import record
+        from carehaven.audit.events import AccessDenied
+
         with haven.transaction() as session:
             record(
                 session,
@@ -496,8 +506,7 @@ def require(
 
 
 def _has_users(haven: Haven) -> bool:
-    with haven.sessions() as session:
-        return session.scalar(select(User.username).limit(1)) is not None
+    return haven.rows.first("SELECT username FROM users LIMIT 1") is not None
 
 
 def visible_orgs(actor: Actor, permission: Permission) -> set[str] | None:
@@ -599,6 +608,12 @@ def _scope(haven: Haven, role: Role, org_code: str | None, user_org: str | None)
 def _add_grant(
     session: Session, username: str, role: Role, scope: str | None, actor: str
 ) -> RoleGrant:
+    from sqlalchemy import select
+
+    from carehaven.audit import record
+    from carehaven.audit.events import RoleGranted
+    from carehaven.control.models import RoleGrant
+
     held = session.scalar(
         select(RoleGrant.id).where(
             RoleGrant.username == username,
@@ -644,6 +659,10 @@ def add_user(
     (see ``grant``). Refusals of a role are audited (exit 13). ``password_hash``
     (``auth.hash_password``) is the initial password's.
     """
+    from carehaven.audit import record
+    from carehaven.audit.events import UserAdded
+    from carehaven.control.models import User
+
     if USERNAME.fullmatch(username) is None:
         raise UsageError(
             "A username is 1-95 characters: letters, digits and . _ - @ (no spaces)."
@@ -699,6 +718,8 @@ def add_user(
 
 
 def _active_user(session: Session, username: str) -> User:
+    from carehaven.control.models import User
+
     user = session.get(User, username) if USERNAME.fullmatch(username) else None
     if user is None or not user.active:
         raise NotFoundError(f"There is no active user {username} in this haven.")
@@ -707,10 +728,15 @@ def _active_user(session: Session, username: str) -> User:
 
 def _holds(session: Session, username: str, role: Role, scope: str | None) -> bool:
     """Whether ``username`` may already do everything ``role`` for ``scope`` would allow."""
+    from carehaven.control.models import User
+
     user = session.get(User, username)
     if user is None or not user.active:
         return False
-    held = _actor(session, user, via="")
+    from sqlalchemy import text
+
+    grants = tuple((r, o) for r, o in session.execute(text(GRANTS_SQL), {"u": username}))
+    held = Actor(username, user.org_code, grants, single_operator=False, via="")
     return all(held.grants_for(p, scope) for p in ROLE_PERMISSIONS[role])
 
 
@@ -752,6 +778,9 @@ def _exclusive(username: str, roles: Iterable[Role], held: Iterable[str] = ()) -
 def _refuse_grant(
     haven: Haven, username: str, scope: str | None, actor: str, message: str
 ) -> NoReturn:
+    from carehaven.audit import record
+    from carehaven.audit.events import AccessDenied
+
     with haven.transaction() as session:
         record(
             session,
@@ -775,6 +804,10 @@ def grant(
     auditor's) come only from someone independent of the grantee, and auditor is never held
     with data-team (``EXCLUSIVE``). Refusals are audited (exit 13).
     """
+    from sqlalchemy import select
+
+    from carehaven.control.models import RoleGrant
+
     wanted = _role(role)
     with haven.sessions() as session:
         user_org = _active_user(session, username).org_code
@@ -818,6 +851,12 @@ def grant(
 def revoke(haven: Haven, username: str, role: str, org_code: str | None, *, actor: str) -> None:
     """Revoke an unrevoked grant. The last data-team grant of an active user stays: without it
     nobody could manage users any more."""
+    from sqlalchemy import select
+
+    from carehaven.audit import record
+    from carehaven.audit.events import RoleRevoked
+    from carehaven.control.models import RoleGrant, User
+
     wanted = _role(role)
     with haven.sessions() as session:
         user = session.get(User, username) if USERNAME.fullmatch(username) else None
@@ -865,6 +904,10 @@ def revoke(haven: Haven, username: str, role: str, org_code: str | None, *, acto
 
 def users(haven: Haven, *, include_revoked: bool = False) -> list[UserView]:
     """Every user with their grants (unrevoked ones, or all with ``include_revoked``)."""
+    from sqlalchemy import select
+
+    from carehaven.control.models import RoleGrant, User
+
     with haven.sessions() as session:
         people = list(session.scalars(select(User).order_by(User.username)))
         query = select(RoleGrant).order_by(RoleGrant.username, RoleGrant.id)

@@ -22,19 +22,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from carehaven import clock
-from carehaven.audit import record
-from carehaven.audit.events import PasswordSet, TokenIssued, TokenRevoked
-from carehaven.control.models import AccessToken, User
+from carehaven.control.rows import parse_stamp
 from carehaven.errors import NotFoundError, UsageError
 from carehaven.haven import Haven
+
+# The ORM and the audit chain are imported by the functions that change users and tokens;
+# checking a token, which every command run with CAREHAVEN_TOKEN does, is plain SQL
+# (``Haven.rows``), so such a command starts without SQLAlchemy (issue 13 item 8).
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from carehaven.control.models import AccessToken, User
 
 #: The environment variable holding the personal token a command acts with.
 TOKEN_ENV = "CAREHAVEN_TOKEN"  # noqa: S105 (a variable's name, not a secret)
@@ -133,6 +137,10 @@ def hash_password(password: str) -> str:
 
 def set_password(haven: Haven, username: str, password: str, *, actor: str) -> None:
     """Set or change ``username``'s password (the caller has authenticated them)."""
+    from carehaven.audit import record
+    from carehaven.audit.events import PasswordSet
+    from carehaven.control.models import User
+
     hashed = hash_password(password)
     with haven.transaction() as session:
         user = session.get(User, username)
@@ -143,6 +151,8 @@ def set_password(haven: Haven, username: str, password: str, *, actor: str) -> N
 
 
 def has_password(haven: Haven, username: str) -> bool:
+    from carehaven.control.models import User
+
     with haven.sessions() as session:
         user = session.get(User, username)
         return user is not None and user.password_hash is not None
@@ -152,6 +162,8 @@ def check_password(session: Session, username: str, password: str) -> User | Non
     """The active user ``username`` when ``password`` is theirs, else None (in the same time).
 
     Call inside a transaction: a hash made with older parameters is replaced on success."""
+    from carehaven.control.models import User
+
     user = session.get(User, username)
     stored = user.password_hash if user is not None and user.active else None
     if not verify_secret(stored, password) or user is None or stored is None:
@@ -249,6 +261,10 @@ def issue_token(
     """Make a token for the active user ``username``, valid ``days`` days (and never past
     ``not_after``); only the argon2 hash of its secret is stored. Returns the token string,
     which nobody can see again."""
+    from carehaven.audit import record
+    from carehaven.audit.events import TokenIssued
+    from carehaven.control.models import AccessToken, User
+
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise UsageError(f"A token lasts 1 to {MAX_TOKEN_DAYS} days (--expires-days).")
     label = _label(label)
@@ -271,6 +287,10 @@ def issue_token(
 
 def tokens(haven: Haven, username: str) -> list[TokenView]:
     """``username``'s tokens, newest first, revoked and expired ones included."""
+    from sqlalchemy import select
+
+    from carehaven.control.models import AccessToken
+
     with haven.sessions() as session:
         rows = session.scalars(
             select(AccessToken).where(AccessToken.username == username)
@@ -280,6 +300,8 @@ def tokens(haven: Haven, username: str) -> list[TokenView]:
 
 
 def token(haven: Haven, token_id: str) -> TokenView | None:
+    from carehaven.control.models import AccessToken
+
     if TOKEN_ID.fullmatch(token_id) is None:
         return None
     with haven.sessions() as session:
@@ -289,6 +311,10 @@ def token(haven: Haven, token_id: str) -> TokenView | None:
 
 def revoke_token(haven: Haven, token_id: str, *, actor: str) -> TokenView:
     """Revoke a token (it stays on record, marked revoked); the caller decides who may."""
+    from carehaven.audit import record
+    from carehaven.audit.events import TokenRevoked
+    from carehaven.control.models import AccessToken
+
     with haven.transaction() as session:
         row = session.get(AccessToken, token_id) if TOKEN_ID.fullmatch(token_id) else None
         if row is None:
@@ -318,28 +344,33 @@ class TokenCheck:
     expires_at: datetime | None = None
 
 
-def check_token(session: Session, presented: str) -> TokenCheck:
-    """Check a token string. Call inside a transaction: success stamps its last_used_at (and
-    replaces a hash made with older parameters)."""
+def check_token(haven: Haven, presented: str) -> TokenCheck:
+    """Check a token string. Success stamps its last_used_at (and replaces a hash made with
+    older parameters), unless the haven is read-only. Plain SQL (``Haven.rows``)."""
     match = TOKEN.fullmatch(presented.strip())
-    row = session.get(AccessToken, match.group(1)) if match else None
+    row = haven.rows.first(
+        "SELECT t.id, t.username, t.secret_hash, t.expires_at, t.revoked_at, u.active "
+        "FROM access_tokens t LEFT JOIN users u ON u.username = t.username WHERE t.id = :id",
+        {"id": match.group(1)},
+    ) if match else None
     secret = match.group(2) if match else presented
-    if not verify_secret(row.secret_hash if row is not None else None, secret) or row is None:
-        return TokenCheck(row.id if row else None, row.username if row else None, Refusal.INVALID)
-    expires = _utc(row.expires_at)
-    user = session.get(User, row.username)
+    if not verify_secret(row[2] if row is not None else None, secret) or row is None:
+        return TokenCheck(row[0] if row else None, row[1] if row else None, Refusal.INVALID)
+    token_id, username, stored, expires_raw, revoked, active = row
+    expires = parse_stamp(expires_raw)
     refusal = (
-        Refusal.REVOKED if row.revoked_at is not None
+        Refusal.REVOKED if revoked is not None
         else Refusal.EXPIRED if expires is not None and expires <= clock.now()
-        else Refusal.INACTIVE if user is None or not user.active
+        else Refusal.INACTIVE if not active
         else None
     )
-    if refusal is None:
-        row.last_used_at = clock.now()
-        newer = _rehashed(row.secret_hash, secret)
-        if newer is not None:
-            row.secret_hash = newer
-    return TokenCheck(row.id, row.username, refusal, expires)
+    if refusal is None and not haven.read_only:
+        newer = _rehashed(stored, secret)
+        haven.rows.write(
+            "UPDATE access_tokens SET last_used_at = :now, secret_hash = :hash WHERE id = :id",
+            {"now": haven.rows.stamp(clock.now()), "hash": newer or stored, "id": token_id},
+        )
+    return TokenCheck(token_id, username, refusal, expires)
 
 
 # -- files only their owner may read -----------------------------------------------------------
@@ -374,11 +405,8 @@ __all__ = [
     "TOKEN_ENV",
     "VIA_PASSWORD",
     "IssuedToken",
-    "PasswordSet",
     "Refusal",
     "TokenCheck",
-    "TokenIssued",
-    "TokenRevoked",
     "TokenView",
     "ask_new_password",
     "check_password",

@@ -122,7 +122,7 @@ SECURITY_MEASURES: tuple[SecurityMeasure, ...] = (
         measure="An append-only, hash-chained audit log records every change in the same "
         "transaction as the change; the database refuses updates and deletes, and the "
         "verifier names the first entry that was tampered with.",
-        module="carehaven.audit.verify",
+        module="carehaven.audit.verification",
         enforced_by=("command:audit verify",),
     ),
     SecurityMeasure(

@@ -8,17 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from carehaven import __version__, clock
-from carehaven.audit import record, signing
-from carehaven.audit.events import HavenInitialised, OrganisationAdded
+from carehaven import __version__
 from carehaven.config import Settings
-from carehaven.consent.notices import published_versions
-from carehaven.control import db
-from carehaven.control.models import HavenMeta, NoticeVersionRecord, Organisation, OrgKind
+from carehaven.control.kinds import OrgKind
+from carehaven.control.rows import Rows
+from carehaven.control.version import HEAD
 from carehaven.errors import (
     CarehavenError,
     ConfigurationError,
@@ -29,6 +25,13 @@ from carehaven.errors import (
 from carehaven.haven.keys import MasterKey, create_key_file, load_master_key
 from carehaven.haven.lock import writer_lock
 from carehaven.haven.paths import HavenPaths
+
+# SQLAlchemy, the ORM models and the audit log are imported where a method needs them: opening
+# a haven and reading who acts goes through ``Haven.rows`` (plain SQL), so a read-only command
+# starts without them (issue 13 item 8, ADR 0015).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 class NoHavenError(CarehavenError):
@@ -54,12 +57,24 @@ class Haven:
 
     @cached_property
     def engine(self) -> Engine:
+        from carehaven.control import db
+
         url = db.control_url(self.settings.control_url, self.paths.control_db)
         return db.make_engine(url, read_only=self.read_only and self.settings.control_url is None)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
+        from carehaven.control import db
+
         return db.session_factory(self.engine)
+
+    @cached_property
+    def rows(self) -> Rows:
+        """Plain SQL on the control plane (control.rows), without SQLAlchemy for the embedded
+        SQLite file."""
+        embedded = self.settings.control_url is None
+        return Rows(self.paths.control_db if embedded else None, lambda: self.engine,
+                    read_only=self.read_only)
 
     @cached_property
     def master_key(self) -> MasterKey:
@@ -70,6 +85,8 @@ class Haven:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        from carehaven.control import db
+
         with db.transaction(self.sessions) as session:
             yield session
 
@@ -98,7 +115,12 @@ class Haven:
             self.engine.dispose()
 
     # -- organisations -------------------------------------------------------------------------
-    def add_organisation(self, code: str, kind: str, name: str, *, actor: str) -> Organisation:
+    def add_organisation(self, code: str, kind: str, name: str, *, actor: str) -> OrgRecord:
+        from carehaven import clock
+        from carehaven.audit import record
+        from carehaven.audit.events import OrganisationAdded
+        from carehaven.control.models import Organisation
+
         code = code.strip()
         if not code or len(code) > 20 or not code.replace("-", "").isalnum():
             raise UsageError("An organisation code is 1-20 letters, digits or hyphens.")
@@ -116,25 +138,54 @@ class Haven:
             )
             session.add(org)
             record(session, OrganisationAdded(code=code, kind=kind), actor=actor)
-        return org
+        return OrgRecord(org.code, org.kind, org.name)
 
-    def organisation(self, code: str) -> Organisation:
-        with self.sessions() as session:
-            org = session.get(Organisation, code)
-        if org is None:
+    def organisation(self, code: str) -> OrgRecord:
+        found = self.rows.first("SELECT code, kind, name FROM organisations WHERE code = :code",
+                                {"code": code})
+        if found is None:
             raise UnknownOrganisationError(
                 f"Organisation {code} is not registered in this haven; add it with "
                 f"'carehaven orgs add {code} --kind ... --name ...'."
             )
-        return org
+        return OrgRecord(*found)
 
-    def organisations(self) -> list[Organisation]:
-        with self.sessions() as session:
-            return list(session.scalars(select(Organisation).order_by(Organisation.code)))
+    def organisations(self) -> list[OrgRecord]:
+        return [OrgRecord(*r) for r in self.rows.fetch(
+            "SELECT code, kind, name FROM organisations ORDER BY code")]
+
+    def schema_is_current(self) -> bool:
+        """Whether the control database is at this version's schema (one query)."""
+        if not self.rows.embedded:
+            from carehaven.control import db
+
+            return db.is_current(self.engine)
+        if not self.paths.control_db.is_file():
+            return False
+        if self.rows.first("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                           "AND name = 'alembic_version'") is None:
+            return False
+        return [r[0] for r in self.rows.fetch("SELECT version_num FROM alembic_version")] == [
+            HEAD]
+
+
+@dataclass(frozen=True)
+class OrgRecord:
+    """A registered organisation, as commands read it."""
+
+    code: str
+    kind: str
+    name: str
 
 
 def init_haven(settings: Settings, *, actor: str) -> Haven:
     """Create the haven folder, its key file, and the control database; refuses to redo it."""
+    from carehaven.audit import record, signing
+    from carehaven.audit.events import HavenInitialised
+    from carehaven.consent.notices import published_versions
+    from carehaven.control import db
+    from carehaven.control.models import HavenMeta, NoticeVersionRecord
+
     haven = Haven(settings)
     paths = haven.paths
     if paths.marker.exists():
@@ -180,12 +231,14 @@ def open_haven(settings: Settings) -> Haven:
             f"{haven.paths.root} is not a carehaven haven; create one with "
             "'carehaven --haven PATH init'."
         )
-    if not db.is_current(haven.engine):
+    if not haven.schema_is_current():
         if haven.read_only:
             raise ConfigurationError(
                 f"{haven.paths.root} is read-only and its control database is from an earlier "
                 "version of carehaven; open it writable once to upgrade it."
             )
+        from carehaven.control import db
+
         db.migrate_control(haven.engine, haven.settings.control_admin_url)
     check_key(haven)
     return haven
@@ -199,22 +252,23 @@ def check_key(haven: Haven) -> None:
     """Refuse a master key that is not the haven's own (exit 10), before anything is read or
     written with it: another haven's key file or a mistyped CAREHAVEN_MASTER_KEY would
     otherwise give every person a new pseudonym and land new files under the wrong key."""
-    with haven.sessions() as session:
-        recorded = session.get(HavenMeta, MASTER_KEY_ID)
+    found = haven.rows.first("SELECT value FROM haven_meta WHERE name = :name",
+                             {"name": MASTER_KEY_ID})
+    recorded = None if found is None else str(found[0])
     given = haven.master_key.key_id
     if recorded is None:
         raise ConfigurationError(
             f"{haven.paths.root} records no master key id, so the key given cannot be checked; "
             "the control database is not this haven's or was altered."
         )
-    if recorded.value != given:
+    if recorded != given:
         source = (
             "CAREHAVEN_MASTER_KEY" if haven.settings.master_key is not None
             else f"the key file {haven.paths.key_file}"
         )
         raise ConfigurationError(
             f"The master key from {source} ({given}) is not this haven's key "
-            f"({recorded.value}); nothing was read or written. Use the key the haven was "
+            f"({recorded}); nothing was read or written. Use the key the haven was "
             "created with."
         )
 
@@ -223,6 +277,7 @@ __all__ = [
     "Haven",
     "NoHavenError",
     "NotFoundError",
+    "OrgRecord",
     "UnknownOrganisationError",
     "check_key",
     "init_haven",

@@ -16,9 +16,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from carehaven.errors import ConfigurationError
 
 KEY_BYTES = 32
@@ -38,6 +35,10 @@ class MasterKey:
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for one purpose, e.g. ``landing/v1``."""
+        # Here, not above: opening a haven checks only the key's id (cryptography is ~70 ms).
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         hkdf = HKDF(
             algorithm=hashes.SHA256(),
             length=KEY_BYTES,
