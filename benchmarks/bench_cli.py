@@ -4,8 +4,8 @@ Each run starts a fresh interpreter, as a user's shell does. In the same run:
 
 * floor: ``python -c "import typer, rich"`` (the interpreter and the CLI framework alone);
 * framework floor: a one-command Typer app with a root option and a command option, run
-  (Typer 0.29 coerces every parameter through pydantic when a command runs, which the import
-  floor does not include; ADR 0015);
+  (what running a command costs Typer beyond importing it: Typer 0.29 coerces every parameter
+  through pydantic, which the import floor does not show; ADR 0015);
 * ``carehaven --help`` (every command registered, nothing run);
 * read-only commands on a haven holding a synth run's returns: ``orgs list``,
   ``submissions``, ``submissions --json``, ``audit verify`` (which also reads back and checks

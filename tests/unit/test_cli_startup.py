@@ -76,3 +76,26 @@ def test_read_only_commands_start_without_sqlalchemy(tmp_path):
     for argv in (["orgs", "list"], ["orgs", "list", "--json"], ["submissions"],
                  ["submissions", "--json", "--org", "P001"]):
         assert _loaded_after(["--haven", root, *argv], CONTROL_PLANE_HEAVY) == (0, []), argv
+
+
+def test_each_command_runs_as_it_does_in_the_whole_app(capsys):
+    """``main`` builds only the command a command line names (``app._for``); its help, and
+    so its options, must be the whole app's for every command and group."""
+    from typer.main import get_command
+
+    from carehaven.cli.app import _for, app
+
+    whole = get_command(app)
+    names = sorted(whole.commands)  # type: ignore[attr-defined]
+    assert len(names) > 10
+    for name in names:
+        slim = _for(["--haven", "/nowhere", name, "--help"])
+        assert slim is not app, name
+        assert list(get_command(slim).commands) == [name]  # type: ignore[attr-defined]
+        outputs = []
+        for which in (app, slim):
+            code = which(args=[name, "--help"], prog_name="carehaven", standalone_mode=False)
+            outputs.append((code, capsys.readouterr().out))
+        assert outputs[0] == outputs[1], name
+    for args in (["--help"], ["nosuch"], ["--version"], []):
+        assert _for(args) is app

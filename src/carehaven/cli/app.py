@@ -136,13 +136,50 @@ def _register() -> None:
 _register()
 
 
+def _command_word(args: list[str]) -> str | None:
+    """The command a command line names (the first word after the root's own options)."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--haven":
+            i += 2
+            continue
+        if word.startswith("--haven="):
+            i += 1
+            continue
+        return None if word.startswith("-") else word
+    return None
+
+
+def _for(args: list[str]) -> typer.Typer:
+    """``app`` with only the command or group ``args`` runs, when it names one: Typer turns
+    every registered command into a Click command on each run, evaluating every parameter's
+    annotations, which was a third of a read-only command's start-up (issue 13 item 8). The
+    whole app answers ``--help``, a command it does not know and anything else."""
+    import copy
+
+    from typer.main import get_command_name
+
+    word = _command_word(args)
+    if word is None:
+        return app
+    commands = [c for c in app.registered_commands
+                if (c.name or get_command_name(c.callback.__name__ if c.callback else "")) == word]
+    groups = [g for g in app.registered_groups if g.name == word]
+    if not commands and not groups:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands, slim.registered_groups = commands, groups
+    return slim
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``carehaven`` console script."""
     os.umask(0o077)  # everything a haven writes is for its owner only
     args = sys.argv[1:] if argv is None else argv
     try:
         # Without standalone mode Typer returns typer.Exit's code instead of raising it.
-        returned = app(args=args, prog_name="carehaven", standalone_mode=False)
+        returned = _for(args)(args=args, prog_name="carehaven", standalone_mode=False)
     except CarehavenError as exc:
         if "--json" in args:  # scripts get one JSON error shape on stdout
             emit_json({"error": {"exit_code": int(exc.exit_code), "message": exc.message}})
