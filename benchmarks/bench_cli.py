@@ -203,11 +203,13 @@ def main() -> None:
         by = {m.name: m for m in measures}
         helps = by["carehaven --help"]
         submit = by["carehaven submit, 1,000 new rows"]
+        # The goal is for start-up: submit and audit verify do work beyond it.
+        startup = {n for n in to_framework if "submit" not in n and "audit verify" not in n}
         rows: list[tuple[str, str, str, bool | None]] = [
-            (name, "≤ 2x" if "submit" not in name else "-",
+            (name, "≤ 2x" if name in startup else "-",
              f"{r:.1f}x ({to_framework[name]:.1f}x the framework floor)"
              if name in to_framework else f"{r:.1f}x",
-             r <= 2 if "submit" not in name and name in to_framework else None)
+             r <= 2 if name in startup else None)
             for name, r in ratios.items()
         ]
         rows.append(("--help", "< 1.5 s", f"{helps.best:.2f} s", helps.best < 1.5))

@@ -14,9 +14,9 @@ def test_the_command_line_starts_without_the_engines():
     item 8; benchmarks/bench_cli.py)."""
     heavy = ("ibis", "duckdb", "pyarrow", "pandas", "numpy", "alembic", "sqlalchemy",
              "splink", "sqlglot", "jinja2", "cedarpy", "cryptography", "argon2",
-             # and what --help never needs: the settings (pydantic-settings), the specs'
+             # and what --help never needs: the settings, the specs'
              # models (pydantic), progress bars and tables
-             "pydantic", "pydantic_settings", "carehaven.config", "carehaven.specs",
+             "pydantic", "carehaven.config", "carehaven.specs",
              "rich.progress", "rich.table")
     code = ("import sys, carehaven.cli.app; "
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
@@ -58,7 +58,7 @@ def _loaded_after(argv: list[str], heavy: tuple[str, ...], env: dict[str, str] |
 
 
 #: What a read-only command on the embedded control plane never needs (ADR 0015).
-CONTROL_PLANE_HEAVY = ("sqlalchemy", "alembic", "pydantic_settings", "cryptography",
+CONTROL_PLANE_HEAVY = ("sqlalchemy", "alembic", "pydantic", "cryptography",
                        "carehaven.control.models", "carehaven.audit.chain", "ibis", "duckdb")
 
 

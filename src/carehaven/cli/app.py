@@ -65,7 +65,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    # Imported here, not above: pydantic-settings is most of ``--help``'s start-up.
+    # Imported here, not above: --help needs no settings (nor the haven they locate).
     from carehaven.config import Settings
 
     ctx.obj = Settings.load(haven=haven)
