@@ -99,3 +99,28 @@ def test_each_command_runs_as_it_does_in_the_whole_app(capsys):
         assert outputs[0] == outputs[1], name
     for args in (["--help"], ["nosuch"], ["--version"], []):
         assert _for(args) is app
+
+
+def test_a_submit_needs_neither_ibis_nor_sqlalchemy_once_its_plan_is_kept(tmp_path):
+    """The first submit of a dataset compiles its checks through Ibis and keeps the SQL in the
+    haven; the next process runs that SQL and records itself in plain SQL, importing neither
+    Ibis nor SQLAlchemy and the ORM models (issue 13 item 8, ADR 0014)."""
+    from carehaven.config import Settings
+    from carehaven.haven import init_haven
+    from tests.helpers import csv_bytes, episode
+
+    haven = init_haven(Settings.load(haven=tmp_path / "haven"), actor="test")
+    haven.add_organisation("P001", "treatment-service", "P one", actor="test")
+    haven.close()
+    heavy = ("ibis", "sqlglot", "sqlalchemy", "alembic", "carehaven.control.models",
+             "carehaven.collection.rules")
+    loaded = []
+    for i in range(2):
+        path = tmp_path / f"P001_2025Q2_{i}.csv"
+        path.write_bytes(csv_bytes([episode(client_ref=f"C{i}{n}", episode_id=f"E{i}{n}")
+                                    for n in range(5)]))
+        loaded.append(_loaded_after(
+            ["--haven", str(tmp_path / "haven"), "submit", str(path), "--dataset",
+             "ndtms-episode", "--org", "P001", "--period", "2025Q2", "--json"], heavy))
+    assert loaded[0][0] == 0 and "ibis" in loaded[0][1]  # the first one compiled
+    assert loaded[1] == (0, [])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from carehaven.audit.chain import GENESIS, canonical, entry_hash
+from carehaven.audit.entry import GENESIS, canonical, entry_hash
 from carehaven.control.models import AuditEntry, AuditHead
 
 #: The columns an entry's hash covers, in the order ``canonical`` takes them.

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
-import pyarrow as pa
-from ibis.backends.duckdb import Backend as DuckDBBackend
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
+from carehaven.collection.plan import Plan
 from carehaven.collection.reading import ROW_COLUMN
-from carehaven.data import ensure_dataset_table
+from carehaven.data.rawsql import ensure_table
 from carehaven.specs import Spec
 
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
 _CAST = {"date": "date", "integer": "int64", "number": "float64"}
-_SELECTS: dict[tuple[str, int], tuple[Spec, str]] = {}
 
 
 def typed_rows(t: ir.Table, spec: Spec) -> ir.Table:
@@ -26,36 +28,28 @@ def typed_rows(t: ir.Table, spec: Spec) -> ir.Table:
     )
 
 
-def _select_sql(con: DuckDBBackend, raw_name: str, spec: Spec) -> str:
-    """The SELECT of the valid rows, compiled once per dataset (the rejected rows are a table)."""
-    key = (raw_name, id(spec))
-    if key not in _SELECTS:
-        t = con.table(raw_name)
-        valid = t.anti_join(con.table(f"{raw_name}_bad"), ROW_COLUMN)
-        _SELECTS[key] = (spec, ibis.to_sql(typed_rows(valid, spec), dialect="duckdb"))
-    return _SELECTS[key][1]
-
-
 def accept(
-    con: DuckDBBackend, raw_name: str, spec: Spec, bad_rows: pa.Array, submission_id: str
+    con: Any, raw_name: str, spec: Spec, plan: Plan, bad_rows: pa.Array, submission_id: str
 ) -> int:
-    """Insert the rows not in ``bad_rows``; one INSERT, so it lands whole or not at all."""
-    ensure_dataset_table(con, spec)
-    raw = con.con
+    """Insert the rows not in ``bad_rows``; one INSERT, so it lands whole or not at all.
+
+    ``con`` is DuckDB's connection or an Ibis DuckDB backend over one; ``plan.accept_sql``
+    selects the rows of ``raw_name`` not in ``<raw_name>_bad``.
+    """
+    raw = getattr(con, "con", con)
+    ensure_table(raw, spec)
     raw.register(
-        f"{raw_name}_bad",
-        pa.Table.from_arrays([pa.array(bad_rows, pa.int64())], names=[ROW_COLUMN]),
+        f"{raw_name}_bad", pa.Table.from_arrays([bad_rows.cast(pa.int64())], names=[ROW_COLUMN])
     )
     # One thread for the insert: each thread builds its own row groups of the persistent table
     # in memory, and the insert was the submit's peak (issue 13 item 12; bench_submit.py).
     threads = raw.execute("SELECT current_setting('threads')").fetchone()
     raw.execute("SET threads = 1")
     try:
-        select = _select_sql(con, raw_name, spec)
         # Names come from the spec and carehaven; the submission id is a bound parameter.
         inserted = raw.execute(
             f'INSERT INTO "{spec.table_name}" BY NAME '  # noqa: S608
-            f"SELECT $sid AS _submission_id, * FROM ({select})",
+            f"SELECT $sid AS _submission_id, * FROM ({plan.accept_sql})",
             {"sid": submission_id},
         ).fetchone()
     finally:

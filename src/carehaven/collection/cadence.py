@@ -9,10 +9,8 @@ returns the period in force again (which supersedes it) or keeps to one cadence.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
+from carehaven.collection import ledger
 from carehaven.collection.period import Period, parse_period
-from carehaven.control.models import Submission
 from carehaven.errors import UsageError
 from carehaven.haven import Haven
 
@@ -23,16 +21,7 @@ def overlaps(a: Period, b: Period) -> bool:
 
 def require_no_overlap(haven: Haven, org: str, dataset: str, when: Period) -> None:
     """Refuse ``when`` if another period overlapping it is in force for ``org`` and ``dataset``."""
-    with haven.sessions() as session:
-        in_force = session.scalars(
-            select(Submission).where(
-                Submission.org_code == org,
-                Submission.dataset == dataset,
-                Submission.period != when.label,
-                Submission.status == "accepted",
-                Submission.superseded_by.is_(None),
-            )
-        ).all()
+    in_force = [s for s in ledger.in_force(haven.rows, org, dataset) if s.period != when.label]
     clash = sorted(
         (s for s in in_force if overlaps(parse_period(s.period), when)),
         key=lambda s: s.period,

@@ -15,13 +15,11 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from ibis.backends.duckdb import Backend as DuckDBBackend
-from sqlalchemy import select
-
-from carehaven.audit import record
+from carehaven.audit.chain import append
 from carehaven.audit.events import RecoveryCompleted
-from carehaven.control.models import Submission
+from carehaven.data.rawsql import tables as data_tables
 from carehaven.haven import Haven
 from carehaven.specs import available, load_spec
 
@@ -41,30 +39,33 @@ def journal(haven: Haven, step: str) -> Iterator[None]:
     path.unlink(missing_ok=True)
 
 
-def recover(haven: Haven, con: DuckDBBackend, *, actor: str) -> RecoveryCompleted | None:
-    """Remove the remains of a step that died; a no-op when the last step finished cleanly."""
+def recover(haven: Haven, con: Any, *, actor: str) -> RecoveryCompleted | None:
+    """Remove the remains of a step that died; a no-op when the last step finished cleanly.
+
+    ``con`` is the data plane's DuckDB connection, or an Ibis DuckDB backend over one."""
     if not any(haven.paths.tmp.iterdir()):
         return None
-    with haven.sessions() as session:
-        known = set(session.scalars(select(Submission.id)))
+    known = {str(r[0]) for r in haven.rows.fetch("SELECT id FROM submissions")}
     orphans: set[str] = set()
     rows_removed = 0
-    tables = set(con.list_tables())
+    raw = getattr(con, "con", con)
+    tables = data_tables(raw)
     for name in available():
         table = load_spec(name).table_name
         if table not in tables:
             continue
-        t = con.table(table)
-        ids = set(t.select("_submission_id").distinct().to_pyarrow()["_submission_id"].to_pylist())
+        # The table name comes from a shipped spec; the ids are bound, not pasted.
+        ids = {
+            str(r[0])
+            for r in raw.execute(f'SELECT DISTINCT _submission_id FROM "{table}"').fetchall()  # noqa: S608
+        }
         stray = sorted(ids - known)
         if stray:
-            doomed = t.filter(t._submission_id.isin(stray)).count().execute()
-            con.con.execute(
-                # The table name comes from a shipped spec; the ids are bound, not pasted.
+            doomed = raw.execute(
                 f'DELETE FROM "{table}" WHERE _submission_id IN (SELECT unnest($ids))',  # noqa: S608
                 {"ids": stray},
-            )
-            rows_removed += int(doomed)
+            ).fetchone()
+            rows_removed += int(doomed[0]) if doomed else 0
             orphans.update(stray)
     files = 0
     for path in haven.paths.landing.glob("*.bin"):
@@ -82,8 +83,8 @@ def recover(haven: Haven, con: DuckDBBackend, *, actor: str) -> RecoveryComplete
     event = RecoveryCompleted(
         orphan_submissions=len(orphans), data_rows_removed=rows_removed, files_removed=files
     )
-    with haven.transaction() as session:
-        record(session, event, actor=actor)
+    with haven.rows.transaction() as tx:
+        append(tx, event, actor=actor)
     return event
 
 

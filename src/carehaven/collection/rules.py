@@ -17,9 +17,9 @@ from itertools import pairwise
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from carehaven.collection.period import Period
+from carehaven.collection.context import CTX_END, CTX_ORG, CTX_START
+from carehaven.collection.context import Context as Context  # where callers find it
 from carehaven.consent.notices import NoticeVersion
 from carehaven.specs import Condition, Field, Rule, Spec
 
@@ -29,30 +29,6 @@ _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 #: NI number prefixes that are never issued (HMRC NIM39110).
 NINO_FORBIDDEN_PREFIXES = ("BG", "GB", "KN", "NK", "NT", "TN", "ZZ")
 _ENUM_SHOWN = 12
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a check needs to know beyond the row: who submitted, for when, which notices."""
-
-    org_code: str
-    period: Period
-    notices: Sequence[NoticeVersion] = ()
-
-    def as_table(self) -> pa.Table:
-        """The per-submission values as a one-row table, so compiled checks can be reused."""
-        return pa.Table.from_arrays(
-            [
-                pa.array([self.org_code], pa.string()),
-                pa.array([self.period.start], pa.date32()),
-                pa.array([self.period.end], pa.date32()),
-            ],
-            names=[CTX_ORG, CTX_START, CTX_END],
-        )
-
-
-#: Columns of the one-row context table joined to every row (names no spec field can have).
-CTX_ORG, CTX_START, CTX_END = "__ctx_org", "__ctx_period_start", "__ctx_period_end"
 
 
 @dataclass(frozen=True)

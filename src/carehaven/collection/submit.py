@@ -10,7 +10,6 @@ supersession of the submission it replaces. A step that dies earlier leaves only
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -19,33 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from sqlalchemy import select
-
 from carehaven import clock
-from carehaven.audit import record
-from carehaven.audit.events import (
-    SpecRegistered,
-    SubmissionReceived,
-    SubmissionRefused,
-)
-from carehaven.collection import landing, report
+from carehaven.audit.chain import append
+from carehaven.audit.events import SubmissionReceived, SubmissionRefused
+from carehaven.collection import landing, ledger, report
 from carehaven.collection.accept import accept
 from carehaven.collection.cadence import require_no_overlap
+from carehaven.collection.context import Context
+from carehaven.collection.ledger import NewSubmission, SubmissionRow
 from carehaven.collection.masking import shape
 from carehaven.collection.period import Period, parse_period, require_begun
+from carehaven.collection.plan import plan_for
 from carehaven.collection.reading import FileRejectedError, check_size, read_table
 from carehaven.collection.recovery import journal, recover
-from carehaven.collection.rules import Context
-from carehaven.collection.supersession import Hold, guard, retire
+from carehaven.collection.supersession import Hold, guard
 from carehaven.collection.validate import Validation, counts_by_rule, file_finding, validate
-from carehaven.consent.notices import NoticeVersion
-from carehaven.control.models import (
-    DatasetSpecRecord,
-    NoticeVersionRecord,
-    Submission,
-    SubmissionStatus,
-)
-from carehaven.data import connect
+from carehaven.control.kinds import SubmissionStatus
+from carehaven.data.rawsql import open_data
 from carehaven.errors import UsageError, WrongSubmitterError
 from carehaven.faults import checkpoint
 from carehaven.haven import Haven
@@ -169,8 +158,8 @@ def submit(
         spec.name, organisation.code, organisation.kind
     )
     if refused is not None:  # before anything is read or landed; the attempt is recorded
-        with haven.transaction() as session:
-            record(session, SubmissionRefused(organisation.code, organisation.kind, spec.name),
+        with haven.rows.transaction() as tx:
+            append(tx, SubmissionRefused(organisation.code, organisation.kind, spec.name),
                    actor=actor)
         raise WrongSubmitterError(refused)
     when = require_begun(parse_period(period))
@@ -193,7 +182,7 @@ def submit(
         raise UsageError(f"There is no file {name} in the folder {path.parent}.")
     require_no_overlap(haven, organisation.code, spec.name, when)
     with haven.writer():
-        con = connect(haven.paths.data_db)
+        con = open_data(haven.paths.data_db)
         try:
             recover(haven, con, actor=actor)
             step("read")
@@ -217,7 +206,7 @@ def submit(
                     haven, con, spec, organisation.code, when, name, data, digest, sid, actor, step
                 )
         finally:
-            con.disconnect()
+            con.close()
 
 
 def _submit_new(
@@ -253,9 +242,12 @@ def _submit_new(
         rows = 0
         message = p.message
     else:
-        con.con.register(raw_name, table)
-        ctx = Context(org_code=org, period=when, notices=_notices(haven))
-        result = validate(con, raw_name, spec, ctx)
+        con.register(raw_name, table)
+        ctx = Context(org_code=org, period=when, notices=ledger.notices(haven.rows))
+        # Compiled once per spec and notices, then read from the haven (ADR 0014).
+        plan = plan_for(raw_name, spec, ctx.notices, ctx.as_table().schema,
+                        folder=paths.plans, seal_key=key.derive("plans/v1"))
+        result = validate(con, raw_name, spec, ctx, plan=plan)
         findings, rows = result.findings, result.rows
         message = _row_message(result)
     checkpoint(settings, "validated")
@@ -295,15 +287,15 @@ def _submit_new(
 
     step("accept")
     if result is not None and status in (SubmissionStatus.ACCEPTED, SubmissionStatus.HELD):
-        inserted = accept(con, raw_name, spec, result.bad_rows, sid)
+        inserted = accept(con, raw_name, spec, plan, result.bad_rows, sid)
         if inserted != accepted_rows:  # pragma: no cover - a broken engine, not bad input
             raise RuntimeError(f"accepted {inserted} rows where {accepted_rows} were valid")
     if result is not None:
-        con.con.unregister(raw_name)
+        con.unregister(raw_name)
     checkpoint(settings, "accepted")
 
     step("record")
-    row = Submission(
+    row = NewSubmission(
         id=sid,
         org_code=org,
         dataset=spec.name,
@@ -352,37 +344,11 @@ def _read_no_follow(path: Path, name: str) -> bytes:
 
 def _same_bytes(
     haven: Haven, org: str, dataset: str, period: str, digest: str
-) -> Submission | None:
+) -> SubmissionRow | None:
     """The submission these exact bytes already are: the one in force, or the latest received."""
-    with haven.sessions() as session:
-        slot = list(
-            session.scalars(
-                select(Submission)
-                .where(
-                    Submission.org_code == org,
-                    Submission.dataset == dataset,
-                    Submission.period == period,
-                )
-                .order_by(Submission.received_at.desc())
-            )
-        )
-    in_force = [s for s in slot if s.status == "accepted" and s.superseded_by is None]
-    candidates = in_force + slot[:1]
+    slot = ledger.slot(haven.rows, org, dataset, period)
+    candidates = [s for s in slot if s.in_force] + slot[:1]
     return next((s for s in candidates if s.sha256 == digest), None)
-
-
-def _notices(haven: Haven) -> list[NoticeVersion]:
-    with haven.sessions() as session:
-        return [
-            NoticeVersion(
-                notice=n.notice,
-                version=n.version,
-                published_on=n.published_on,
-                change_note=n.change_note,
-                date_stated=n.date_stated,
-            )
-            for n in session.scalars(select(NoticeVersionRecord))
-        ]
 
 
 def _row_message(v: Validation) -> str:
@@ -400,43 +366,17 @@ def _row_message(v: Validation) -> str:
 
 
 def _record(
-    haven: Haven, spec: Spec, row: Submission, actor: str, hold: Hold | None = None
+    haven: Haven, spec: Spec, row: NewSubmission, actor: str, hold: Hold | None = None
 ) -> str | None:
     """One transaction: spec in use, the submission, what it supersedes, and their audit entries."""
-    superseded: str | None = None
-    with haven.transaction() as session:
-        if session.get(DatasetSpecRecord, (spec.name, spec.version)) is None:
-            descriptor = spec.descriptor()
-            sha = hashlib.sha256(json.dumps(descriptor, sort_keys=True).encode()).hexdigest()
-            session.add(
-                DatasetSpecRecord(
-                    name=spec.name,
-                    version=spec.version,
-                    sha256=sha,
-                    descriptor=descriptor,
-                    registered_at=row.received_at,
-                )
-            )
-            record(
-                session,
-                SpecRegistered(name=spec.name, version=spec.version, sha256=sha),
-                actor=actor,
-            )
+    with haven.rows.transaction() as tx:
+        ledger.register_spec(tx, spec, row.received_at, actor=actor)
         previous = None
-        if row.status == "accepted":
-            previous = session.scalars(
-                select(Submission).where(
-                    Submission.org_code == row.org_code,
-                    Submission.dataset == row.dataset,
-                    Submission.period == row.period,
-                    Submission.status == "accepted",
-                    Submission.superseded_by.is_(None),
-                )
-            ).first()
-        session.add(row)
-        session.flush()
-        record(
-            session,
+        if row.status == SubmissionStatus.ACCEPTED.value:
+            previous = ledger.in_force_for(tx, row.org_code, row.dataset, row.period)
+        ledger.insert(tx, row)
+        append(
+            tx,
             SubmissionReceived(
                 submission_id=row.id,
                 org=row.org_code,
@@ -453,7 +393,5 @@ def _record(
             actor=actor,
         )
         if hold is not None:
-            record(session, hold.event, actor=actor)
-        if previous is not None:
-            superseded = retire(session, previous, row.id, actor=actor)
-    return superseded
+            append(tx, hold.event, actor=actor)
+        return None if previous is None else ledger.retire(tx, previous, row.id, actor=actor)

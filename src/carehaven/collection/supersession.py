@@ -16,18 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from carehaven.audit import record
+from carehaven.audit.chain import append
 from carehaven.audit.events import (
     SubmissionConfirmed,
     SubmissionHeld,
-    SubmissionSuperseded,
     SubmissionWithdrawn,
 )
+from carehaven.collection import ledger
+from carehaven.collection.ledger import SubmissionRow
 from carehaven.collection.reading import ROW_COLUMN
-from carehaven.control.models import Submission, SubmissionStatus
+from carehaven.control.kinds import SubmissionStatus
+from carehaven.control.rows import Tx
+from carehaven.data.rawsql import tables
 from carehaven.errors import NotFoundError, UsageError
 from carehaven.haven import Haven
 from carehaven.specs import Spec
@@ -55,8 +56,9 @@ def people_in_file(con: Any, raw_name: str, spec: Spec, bad_rows: pa.Array) -> i
     key = PERSON_KEY.get(spec.name)
     if key is None:
         return None
-    raw = con.con
-    raw.register(f"{raw_name}_rejected", pa.table({ROW_COLUMN: pa.array(bad_rows, pa.int64())}))
+    raw = getattr(con, "con", con)
+    rejected = pa.Table.from_arrays([bad_rows.cast(pa.int64())], names=[ROW_COLUMN])
+    raw.register(f"{raw_name}_rejected", rejected)
     try:
         found = raw.execute(
             f'SELECT count(DISTINCT "{key}") FROM "{raw_name}" '  # noqa: S608 - spec names
@@ -70,9 +72,10 @@ def people_in_file(con: Any, raw_name: str, spec: Spec, bad_rows: pa.Array) -> i
 def people_stored(con: Any, spec: Spec, submission_id: str) -> int | None:
     """Distinct people among the accepted rows the data plane holds for ``submission_id``."""
     key = PERSON_KEY.get(spec.name)
-    if key is None or spec.table_name not in con.list_tables():
+    raw = getattr(con, "con", con)
+    if key is None or spec.table_name not in tables(raw):
         return None
-    found = con.con.execute(
+    found = raw.execute(
         f'SELECT count(DISTINCT "{key}") FROM "{spec.table_name}" '  # noqa: S608 - spec names
         "WHERE _submission_id = $sid",
         {"sid": submission_id},
@@ -80,20 +83,7 @@ def people_stored(con: Any, spec: Spec, submission_id: str) -> int | None:
     return int(found[0]) if found else 0
 
 
-def in_force_for(session: Session, org: str, dataset: str, period: str) -> Submission | None:
-    """The submission in force for one organisation, dataset and period, if any."""
-    return session.scalars(
-        select(Submission).where(
-            Submission.org_code == org,
-            Submission.dataset == dataset,
-            Submission.period == period,
-            Submission.status == SubmissionStatus.ACCEPTED.value,
-            Submission.superseded_by.is_(None),
-        )
-    ).first()
-
-
-def hold_reason(previous: Submission, before: Brought, now: Brought, share: float) -> str | None:
+def hold_reason(previous: SubmissionRow, before: Brought, now: Brought, share: float) -> str | None:
     """Why the new submission is held instead of retiring ``previous``; ``None``: it is not."""
     if share <= 0:
         return None
@@ -113,8 +103,8 @@ def hold_reason(previous: Submission, before: Brought, now: Brought, share: floa
     )
 
 
-def _held(session: Session, submission_id: str) -> Submission:
-    found = session.get(Submission, submission_id)
+def _held(tx: Tx, submission_id: str) -> SubmissionRow:
+    found = ledger.submission(tx, submission_id)
     if found is None:
         raise NotFoundError(f"There is no submission {submission_id} in this haven.")
     if found.status != SubmissionStatus.HELD.value:
@@ -131,18 +121,18 @@ def confirm(haven: Haven, submission_id: str, *, actor: str) -> str | None:
     Refused when a submission received after the held one is in force: confirming would put
     older data over newer, so the organisation submits again instead.
     """
-    with haven.writer(), haven.transaction() as session:
-        held = _held(session, submission_id)
-        previous = in_force_for(session, held.org_code, held.dataset, held.period)
+    with haven.writer(), haven.rows.transaction() as tx:
+        held = _held(tx, submission_id)
+        previous = ledger.in_force_for(tx, held.org_code, held.dataset, held.period)
         if previous is not None and previous.received_at > held.received_at:
             raise UsageError(
                 f"Submission {submission_id} cannot be confirmed: {previous.id}, received "
                 "after it, is in force for the same organisation, dataset and period. Submit "
                 "the file again if it should replace that one."
             )
-        held.status = SubmissionStatus.ACCEPTED.value
-        record(
-            session,
+        ledger.set_status(tx, held.id, SubmissionStatus.ACCEPTED)
+        append(
+            tx,
             SubmissionConfirmed(
                 submission_id=held.id,
                 supersedes=previous.id if previous else "",
@@ -153,29 +143,15 @@ def confirm(haven: Haven, submission_id: str, *, actor: str) -> str | None:
         )
         if previous is None:
             return None
-        return retire(session, previous, held.id, actor=actor)
-
-
-def retire(session: Session, previous: Submission, by: str, *, actor: str) -> str:
-    """Take ``previous`` out of force in favour of submission ``by``, audited (the one way a
-    submission is superseded: by a new return, or by confirming a held one)."""
-    previous.superseded_by = by
-    record(
-        session,
-        SubmissionSuperseded(
-            submission_id=previous.id, superseded_by=by, rows_retired=previous.rows_accepted
-        ),
-        actor=actor,
-    )
-    return previous.id
+        return ledger.retire(tx, previous, held.id, actor=actor)
 
 
 def withdraw(haven: Haven, submission_id: str, *, actor: str) -> None:
     """Refuse a held submission: it never comes into force; the one in force stays."""
-    with haven.writer(), haven.transaction() as session:
-        held = _held(session, submission_id)
-        held.status = SubmissionStatus.WITHDRAWN.value
-        record(session, SubmissionWithdrawn(held.id, held.rows_accepted), actor=actor)
+    with haven.writer(), haven.rows.transaction() as tx:
+        held = _held(tx, submission_id)
+        ledger.set_status(tx, held.id, SubmissionStatus.WITHDRAWN)
+        append(tx, SubmissionWithdrawn(held.id, held.rows_accepted), actor=actor)
 
 
 @dataclass(frozen=True)
@@ -199,8 +175,7 @@ def guard(
     """Whether a file whose valid rows are ``accepted`` is held (called under the writer lock,
     so the submission in force cannot change before the new one is recorded)."""
     share = haven.settings.supersede_hold_share
-    with haven.sessions() as session:
-        previous = in_force_for(session, org, spec.name, period)
+    previous = ledger.in_force_for(haven.rows, org, spec.name, period)
     if previous is None or share <= 0:
         return None
     before = Brought(previous.rows_accepted, people_stored(con, spec, previous.id))

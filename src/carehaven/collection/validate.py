@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
-from ibis.backends.duckdb import Backend as DuckDBBackend
 
+from carehaven.collection.context import Context
 from carehaven.collection.masking import shown
+from carehaven.collection.plan import Plan, plan_for
 from carehaven.collection.reading import ROW_COLUMN
-from carehaven.collection.rules import (
-    Check,
-    Context,
-    compile_checks,
-    repeated_keys,
-    with_typed,
-)
-from carehaven.consent.notices import NoticeVersion
 from carehaven.specs import Spec
 
 FINDINGS_SCHEMA = pa.schema(
@@ -48,68 +39,33 @@ class Validation:
         return self.rows - self.rejected
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """The compiled SQL for one spec: built once, reused for every file of that dataset."""
-
-    spec: Spec  # pinned, so the id() in the cache key stays this spec's
-    repeats_sql: str | None
-    flags_sql: str  # every row's flags: cheapest to plan, for small files
-    bad_flags_sql: str  # only rows with a finding: cheapest to run, for large files
-    bad_sql: str
-    checks: tuple[Check, ...]
-
-
-_PLANS: dict[tuple[object, ...], _Plan] = {}
-#: From this many rows, judging costs more than planning (see _plan).
+#: From this many rows, judging costs more than planning (see plan.compile_plan).
 LARGE_FILE_ROWS = 50_000
 
 
-def _plan(con: DuckDBBackend, raw_name: str, spec: Spec, notices: Sequence[NoticeVersion]) -> _Plan:
-    notice_key = tuple((n.notice, n.version, n.published_on) for n in notices)
-    key = (raw_name, id(spec), notice_key)
-    if key not in _PLANS:
-        t = con.table(raw_name)
-        joined = with_typed(t.cross_join(con.table(f"{raw_name}_ctx")), spec)
-        repeats_sql, repeats = None, None
-        if spec.primary_key:
-            repeats_sql = _temp_table(f"{raw_name}_repeats", repeated_keys(t, spec))
-            repeats = ibis.table({ROW_COLUMN: "int64"}, name=f"{raw_name}_repeats")
-        checks = compile_checks(joined, spec, notices, repeats)
-        flags = {f"c{i}": ibis.coalesce(chk.violated, False) for i, chk in enumerate(checks)}
-        # Every check is evaluated once, in one pass, into a temporary table of flags. Keeping
-        # only the rows with a finding saves writing a flag per check per row, but DuckDB's
-        # optimiser then pushes a wide OR through ~100 check expressions, which costs more to
-        # plan (~0.2 s) than a small file costs to judge; so both forms are kept.
-        judged = joined.select(joined[ROW_COLUMN], **flags)
-        flags_sql = _temp_table(f"{raw_name}_flags", judged)
-        any_flag = ibis.or_(*(judged[k] for k in flags))
-        bad_flags_sql = _temp_table(f"{raw_name}_flags", judged.filter(any_flag))
-        m = ibis.table(judged.schema(), name=f"{raw_name}_flags")
-        bad_flags = m.filter(ibis.or_(*(m[k] for k in flags)))
-        bad = (
-            bad_flags.join(t, ROW_COLUMN)
-            .select(bad_flags, *[t[f.name] for f in spec.fields])
-            .order_by(ROW_COLUMN)
-        )
-        bad_sql = ibis.to_sql(bad, dialect="duckdb")
-        _PLANS[key] = _Plan(spec, repeats_sql, flags_sql, bad_flags_sql, bad_sql, tuple(checks))
-    return _PLANS[key]
+def validate(
+    con: Any,
+    raw_name: str,
+    spec: Spec,
+    ctx: Context,
+    *,
+    plan: Plan | None = None,
+) -> Validation:
+    """Judge every row of the registered text table ``raw_name`` (``_row`` and each field).
 
-
-def _temp_table(name: str, expr: ir.Table) -> str:
-    return f'CREATE OR REPLACE TEMP TABLE "{name}" AS ' + str(ibis.to_sql(expr, dialect="duckdb"))
-
-
-def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Validation:
-    """Judge every row of the registered text table ``raw_name``."""
-    raw = con.con
-    raw.register(f"{raw_name}_ctx", ctx.as_table())
-    plan = _plan(con, raw_name, spec, ctx.notices)
+    ``con`` is DuckDB's connection or an Ibis DuckDB backend over one. ``plan`` is the one
+    ``plan_for`` gives for this spec, context and name (compiled here when not given).
+    """
+    raw = getattr(con, "con", con)
+    context = ctx.as_table()
+    if plan is None:
+        plan = plan_for(raw_name, spec, ctx.notices, context.schema)
+    raw.register(f"{raw_name}_ctx", context)
     try:
         if plan.repeats_sql is not None:
             raw.execute(plan.repeats_sql)
-        rows = int(con.table(raw_name).count().execute())
+        counted = raw.execute(f'SELECT count(*) FROM "{raw_name}"').fetchone()  # noqa: S608
+        rows = int(counted[0]) if counted else 0
         raw.execute(plan.bad_flags_sql if rows >= LARGE_FILE_ROWS else plan.flags_sql)
         bad = raw.execute(plan.bad_sql).to_arrow_table()
     finally:
@@ -131,8 +87,12 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
     findings = pa.concat_tables(parts) if parts else FINDINGS_SCHEMA.empty_table()
     if findings.num_rows:
         findings = findings.sort_by([("row", "ascending"), ("field", "ascending")])
-    bad_rows = bad[ROW_COLUMN].combine_chunks() if bad.num_rows else pa.array([], pa.int64())
+    bad_rows = bad[ROW_COLUMN].combine_chunks() if bad.num_rows else _no_rows()
     return Validation(rows=rows, findings=findings, bad_rows=bad_rows)
+
+
+def _no_rows() -> pa.Array:
+    return pa.nulls(0, pa.int64())
 
 
 def file_finding(rule: str, message: str, line: int | None) -> pa.Table:

@@ -27,9 +27,51 @@ Row = tuple[Any, ...]
 BUSY_TIMEOUT_S = 5.0
 
 
+class Tx:
+    """Statements run in one transaction (``Rows.transaction``): all commit, or none."""
+
+    def __init__(self, run: Callable[..., Any], *, embedded: bool) -> None:
+        self._run = run
+        self.embedded = embedded
+
+    def fetch(self, sql: str, params: Mapping[str, object] | None = None) -> list[Row]:
+        found: list[Row] = self._run(sql, params or {})
+        return found
+
+    def first(self, sql: str, params: Mapping[str, object] | None = None) -> Row | None:
+        found = self.fetch(sql, params)
+        return found[0] if found else None
+
+    def run(self, sql: str, params: Mapping[str, object] | None = None) -> int:
+        """Run one data-changing statement; how many rows it changed."""
+        changed: int = self._run(sql, params or {}, rowcount=True)
+        return changed
+
+    def locked(self, sql: str) -> str:
+        """``sql`` (a SELECT) taking its rows' write lock: FOR UPDATE on PostgreSQL; SQLite's
+        transaction already holds the one write lock (BEGIN IMMEDIATE)."""
+        return sql if self.embedded else f"{sql} FOR UPDATE"
+
+    def json(self, name: str) -> str:
+        """The placeholder for a JSON column's value given as JSON text (``json.dumps``)."""
+        return f":{name}" if self.embedded else f"CAST(:{name} AS JSON)"
+
+    def stamp(self, when: datetime) -> object:
+        """``when`` as a DateTime(timezone=True) column takes it (as ``Rows.stamp``)."""
+        return stamp_for(when, embedded=self.embedded)
+
+
+def stamp_for(when: datetime, *, embedded: bool) -> object:
+    """SQLAlchemy keeps a DateTime(timezone=True) in SQLite as naive UTC text, so a stamp
+    written by plain SQL reads back the same through the ORM; PostgreSQL takes the datetime."""
+    if not embedded:
+        return when
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 class Rows:
     """One way to run a statement on the control plane: ``fetch`` reads, ``write`` runs a
-    statement in a transaction of its own."""
+    statement in a transaction of its own, ``transaction`` several in one."""
 
     def __init__(self, sqlite_path: Path | None, engine: Callable[[], Engine],
                  *, read_only: bool) -> None:
@@ -57,11 +99,16 @@ class Rows:
         return changed
 
     def stamp(self, when: datetime) -> object:
-        """``when`` as a DateTime(timezone=True) column takes it: SQLAlchemy keeps it in SQLite
-        as naive UTC text, so a stamp written here reads back the same through the ORM."""
-        if not self.embedded:
-            return when
-        return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        """``when`` as a DateTime(timezone=True) column takes it (``stamp_for``)."""
+        return stamp_for(when, embedded=self.embedded)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """Several statements in one transaction, committed when the block ends without an
+        exception and rolled back otherwise. On SQLite it takes the write lock at once
+        (BEGIN IMMEDIATE), so two writers queue rather than fail midway."""
+        with self._connection(write=True) as run:
+            yield Tx(run, embedded=self.embedded)
 
     @contextmanager
     def _connection(self, *, write: bool = False) -> Iterator[Callable[..., Any]]:
@@ -87,8 +134,13 @@ class Rows:
                 return cursor.rowcount if rowcount else [tuple(r) for r in cursor.fetchall()]
 
             if write:
-                with lite:  # commits on success, rolls back on error
+                lite.execute("BEGIN IMMEDIATE")
+                try:
                     yield run_lite
+                except BaseException:
+                    lite.rollback()
+                    raise
+                lite.commit()
             else:
                 yield run_lite
         finally:
@@ -101,7 +153,9 @@ class Rows:
             # As control.db.make_engine: immutable when no write-ahead log is beside the file.
             how = "mode=ro" if Path(path + "-wal").exists() else "mode=ro&immutable=1"
             return sqlite3.connect(f"file:{quote(path)}?{how}", uri=True)
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S)
+        # Autocommit mode: a writer begins its own transaction (BEGIN IMMEDIATE, above).
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S,
+                               isolation_level=None)
         conn.execute("PRAGMA foreign_keys=ON")
         if write:
             conn.execute("PRAGMA synchronous=FULL")  # as the engine's: a commit survives

@@ -9,6 +9,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
+from carehaven.data.rawsql import ensure_table
 from carehaven.specs import Spec
 
 #: Columns carehaven adds to every accepted row: which submission it came from, and its row.
@@ -22,9 +23,6 @@ _TYPES: dict[str, dt.DataType] = {
 }
 
 
-_SQL = {"string": "VARCHAR", "date": "DATE", "integer": "BIGINT", "number": "DOUBLE"}
-
-
 def dataset_schema(spec: Spec) -> ibis.Schema:
     cols = {**META_COLUMNS, **{f.name: _TYPES[f.type] for f in spec.fields}}
     return ibis.schema(cols)
@@ -32,17 +30,7 @@ def dataset_schema(spec: Spec) -> ibis.Schema:
 
 def ensure_dataset_table(con: DuckDBBackend, spec: Spec) -> None:
     """Create the dataset's table, or add the columns a newer spec version brought."""
-    schema = dataset_schema(spec)
-    if spec.table_name not in con.list_tables():
-        con.create_table(spec.table_name, schema=schema)
-        return
-    have = set(con.table(spec.table_name).columns)
-    for field in spec.fields:
-        if field.name not in have:
-            # The name comes from a shipped descriptor, never from a submitted file.
-            con.raw_sql(
-                f'ALTER TABLE "{spec.table_name}" ADD COLUMN "{field.name}" {_SQL[field.type]}'
-            )
+    ensure_table(con.con, spec)
 
 
 def in_force_rows(con: DuckDBBackend, spec: Spec, submission_ids: Iterable[str]) -> ir.Table:

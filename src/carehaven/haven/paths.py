@@ -64,6 +64,11 @@ class HavenPaths:
         return self.root / "tmp"
 
     @property
+    def plans(self) -> Path:
+        """Compiled validation SQL, sealed, reused by the next submit (collection/plan.py)."""
+        return self.root / "plans"
+
+    @property
     def lock(self) -> Path:
         return self.root / ".writer.lock"
 
@@ -78,4 +83,5 @@ class HavenPaths:
             self.previews,
             self.logs,
             self.tmp,
+            self.plans,
         )
