@@ -25,7 +25,9 @@ LA = "E08000025"
 def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     args = ["--haven", str(tmp_path_factory.mktemp("conditions") / "haven")]
     assert main([*args, "init"]) == 0
-    for code, kind in ((LA, "local-authority"), ("P001", "treatment-service")):
+    for code, kind in ((LA, "local-authority"), ("P001", "treatment-service"),
+                       ("PR01", "prison"), ("SS01", "secure-setting"),
+                       ("YP01", "young-peoples-service")):
         assert main([*args, "orgs", "add", code, "--kind", kind, "--name", code]) == 0
     with pytest.MonkeyPatch.context() as m:
         # Each test's return replaces the last for the same period, whatever it brings: these
@@ -94,6 +96,8 @@ VALID = [
                 "Planned_units_per_week": ""}),  # a one-off cost has no units a week
     _service(**{**SHORT_TERM, "Unit_Cost": "", "Cost_Frequency_Unit_Type": "",
                 "Planned_units_per_week": ""}),  # a short-term service need not be costed
+    # Learning disability at 75 (1950-03-04): Employment_Status is asked at working age only.
+    _assessment(Primary_Support_Reason="Learning Disability Support", Employment_Status=""),
 ]
 #: One bad row per condition, and what the report must say of it: (field, rule) pairs.
 BAD: list[tuple[dict[str, str], set[tuple[str, str]]]] = [
@@ -122,6 +126,10 @@ BAD: list[tuple[dict[str, str], set[tuple[str, str]]]] = [
      {("Hospital_Discharge_Ready_Date", "discharge-ready-only-from-hospital")}),
     (_assessment(Hospital_Discharge_Ready_Date="2025-04-02"),
      {("Hospital_Discharge_Ready_Date", "discharge-ready-only-from-hospital")}),
+    # DHSC: Employment_Status for a person with a learning disability aged 18 to 64.
+    (_assessment(Primary_Support_Reason="Learning Disability Support", Employment_Status="",
+                 Date_of_Birth="1980-03-04"),
+     {("Employment_Status", "employment-status-required")}),
     # A code that is not one of Event_Type's makes every condition on it unknown: the row gets
     # its own finding, not one from each rule that tests Event_Type.
     (_cld(Event_Type="Servce", Event_End_Date=""), {("Event_Type", "enum")}),
@@ -174,3 +182,38 @@ def test_children_support_only_where_children_live_with_the_person(h, tmp_path, 
         (4, "children_receiving_support", "children-support-without-children"),
         (5, "children_living_with", "type"),
     }
+
+
+#: DATASETS.md: the fields only some kinds of service return, a value for each.
+BY_KIND = {"young_person_vulnerability": "1;3", "prison_number": "A1234BC", "sentenced": "Y",
+           "release_date": "2025-05-20"}
+
+
+@pytest.mark.parametrize(("org", "refused"), [
+    ("P001", {("young_person_vulnerability", "vulnerability-only-young-peoples-services"),
+              ("prison_number", "prison-details-only-prisons"),
+              ("sentenced", "prison-details-only-prisons"),
+              ("release_date", "release-date-only-prisons-secure-settings")}),
+    ("YP01", {("prison_number", "prison-details-only-prisons"),
+              ("sentenced", "prison-details-only-prisons"),
+              ("release_date", "release-date-only-prisons-secure-settings")}),
+    ("PR01", {("young_person_vulnerability", "vulnerability-only-young-peoples-services")}),
+    ("SS01", {("young_person_vulnerability", "vulnerability-only-young-peoples-services"),
+              ("prison_number", "prison-details-only-prisons"),
+              ("sentenced", "prison-details-only-prisons")}),
+])
+def test_fields_returned_by_some_kinds_of_service_only(h, tmp_path, capsys, org, refused):
+    """DATASETS.md: young_person_vulnerability "young people's services only"; prison_number,
+    sentenced "prisons only"; release_date "prisons and secure settings". One row per field
+    from each kind of submitter (registered with ``orgs add --kind``, young-peoples-service
+    among them): found exactly where the kind does not return it, nothing else."""
+    rows = [episode(provider_code=org)] + [
+        episode(provider_code=org, episode_id=f"E{i}", **{name: value})
+        for i, (name, value) in enumerate(BY_KIND.items(), start=2)]
+    summary, findings = _submit(h, tmp_path, rows, "ndtms-episode", org, capsys)
+    fields = list(BY_KIND)
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (3 + fields.index(field), field, rule) for field, rule in refused}
+    assert summary["rows"]["rejected"] == len(refused)  # each field in a row of its own
+    for f in findings:
+        assert f["field"] in f["message"] and "submitting organisation" in f["message"], f

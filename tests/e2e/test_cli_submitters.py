@@ -27,7 +27,9 @@ ORGS = (
     ("E08000025", "local-authority"),
     ("HMRC", "partner"),
 )
-NDTMS_KINDS = "treatment-service, prison, secure-setting or criminal-justice-team"
+NDTMS_KINDS = (
+    "treatment-service, young-peoples-service, prison, secure-setting or criminal-justice-team"
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +139,8 @@ def test_spec_show_lists_the_kinds_that_submit(capsys):
         "cld-event": ["local-authority"],
         "hmrc-return": ["partner"],
         "ips-episode": ["treatment-service"],
-        "ndtms-episode": ["treatment-service", "prison", "secure-setting",
-                          "criminal-justice-team"],
-        "ndtms-review": ["treatment-service", "prison", "secure-setting",
-                         "criminal-justice-team"],
+        "ndtms-episode": ["treatment-service", "young-peoples-service", "prison",
+                          "secure-setting", "criminal-justice-team"],
+        "ndtms-review": ["treatment-service", "young-peoples-service", "prison",
+                         "secure-setting", "criminal-justice-team"],
     }

@@ -15,6 +15,7 @@ from carehaven.collection.validate import validate
 from carehaven.consent.notices import published_versions
 from carehaven.specs import load_spec
 from carehaven.synth import synthesise
+from carehaven.synth.organisations import kind_of
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,9 @@ def _findings(out, f) -> set[tuple[str, int, str, str]]:
     spec = load_spec(f.dataset)
     con = _con()
     con.con.register("raw", read_table((out / f.path).read_bytes(), spec, f.path))
-    v = validate(con, "raw", spec, Context(f.org, parse_period(f.period), published_versions()))
+    # The submitter's kind as the haven registers it, so the rules on it are judged.
+    ctx = Context(f.org, parse_period(f.period), published_versions(), org_kind=kind_of(f.org))
+    v = validate(con, "raw", spec, ctx)
     return {(f.path, r["row"], r["field"], r["rule"]) for r in v.findings.to_pylist()}
 
 

@@ -398,10 +398,10 @@ def test_keys_submitter_and_periods(
 @pytest.mark.parametrize(
     ("name", "kinds"),
     [
-        ("ndtms-episode", ("treatment-service", "prison", "secure-setting",
-                           "criminal-justice-team")),
-        ("ndtms-review", ("treatment-service", "prison", "secure-setting",
-                          "criminal-justice-team")),
+        ("ndtms-episode", ("treatment-service", "young-peoples-service", "prison",
+                           "secure-setting", "criminal-justice-team")),
+        ("ndtms-review", ("treatment-service", "young-peoples-service", "prison",
+                          "secure-setting", "criminal-justice-team")),
         ("ips-episode", ("treatment-service",)),
         ("cld-event", ("local-authority",)),
         ("hmrc-return", ("partner",)),

@@ -39,12 +39,13 @@ def _con() -> ibis.BaseBackend:
 
 
 def findings(dataset: str, rows: list[dict[str, str]], org: str = "P001",
-             period: str = "2025Q2") -> set[tuple[int, str, str]]:
+             period: str = "2025Q2", kind: str | None = None) -> set[tuple[int, str, str]]:
     spec = load_spec(dataset)
     header = spec.field_names  # every declared column, as a return must carry
     con = _con()
     con.con.register("raw", read_table(csv_bytes(rows, header), spec, "t.csv"))
-    v = validate(con, "raw", spec, Context(org, parse_period(period), published_versions()))
+    ctx = Context(org, parse_period(period), published_versions(), org_kind=kind)
+    v = validate(con, "raw", spec, ctx)
     return {(f["row"], f["field"], f["rule"]) for f in v.findings.to_pylist()}
 
 
@@ -220,3 +221,83 @@ def test_small_and_large_file_plans_find_the_same(monkeypatch, large):
     assert findings("ndtms-episode", rows) == {
         (3, "sex", "enum"), (4, "episode_id", "duplicate-key"), (5, "triage_date", "type"),
         (5, "initials", "pattern")}
+
+
+# -- the submitting organisation's kind, and an age at a date (issue 13 item 6) -----------------
+
+KIND_FIELDS = {"young_person_vulnerability": ("1", "vulnerability-only-young-peoples-services"),
+               "prison_number": ("A1234BC", "prison-details-only-prisons"),
+               "sentenced": ("Y", "prison-details-only-prisons"),
+               "release_date": ("2025-05-01", "release-date-only-prisons-secure-settings")}
+#: DATASETS.md: who may return each field (young people's services; prisons; prisons and
+#: secure settings), written here from the format rather than from the descriptor.
+RETURNED_BY = {"young_person_vulnerability": {"young-peoples-service"},
+               "prison_number": {"prison"}, "sentenced": {"prison"},
+               "release_date": {"prison", "secure-setting"}}
+
+
+@pytest.mark.parametrize("kind", ["treatment-service", "young-peoples-service", "prison",
+                                  "secure-setting", "criminal-justice-team"])
+def test_fields_only_some_kinds_of_service_return(kind):
+    """DATASETS.md: young_person_vulnerability young people's services only; prison_number,
+    sentenced prisons only; release_date prisons and secure settings. One row per field."""
+    rows = [episode(episode_id=f"E{i}", **{name: value})
+            for i, (name, (value, _)) in enumerate(KIND_FIELDS.items())]
+    expected = {(2 + i, name, rule) for i, (name, (_, rule)) in enumerate(KIND_FIELDS.items())
+                if kind not in RETURNED_BY[name]}
+    assert findings("ndtms-episode", rows, kind=kind) == expected
+    # Empty cells: nothing to refuse, whoever submits.
+    assert findings("ndtms-episode", [episode()], kind=kind) == set()
+
+
+def test_an_unknown_submitter_kind_leaves_the_kind_rules_unjudged():
+    """Three-valued: a context without the kind makes ``submitterKind`` unknown, and so
+    ``not`` of it, so the rule is not judged (ADR 0001); a bad cell keeps its own finding."""
+    rows = [episode(prison_number="A1234BC", sentenced="Y", release_date="2025-05-01",
+                    young_person_vulnerability="1"),
+            episode(episode_id="E2", prison_number="A12345B")]
+    assert findings("ndtms-episode", rows, kind=None) == {(3, "prison_number", "pattern")}
+    assert findings("ndtms-episode", rows, kind="treatment-service") >= {
+        (3, "prison_number", "pattern"), (3, "prison_number", "prison-details-only-prisons")}
+
+
+def _ld(**changes: str) -> dict[str, str]:
+    """A CLD assessment of a person with a learning disability, Employment_Status empty."""
+    return {**_valid_cld(), "Event_Type": "Assessment", "Request_Route_of_Access": "",
+            "Primary_Support_Reason": "Learning Disability Support",
+            "Assessment_Type": "Long Term Support Needs Assessment",
+            "Eligible_Needs_Identified": "Y", "Method_of_Assessment": "Face to Face",
+            "Event_Outcome": "Progress to Support Planning / Services",
+            "Employment_Status": "", **changes}
+
+
+@pytest.mark.parametrize(("born", "required"), [
+    ("2007-04-03", True),   # 18 on the day of the event (2025-04-03)
+    ("2007-04-04", False),  # 18 the day after: 17 at the event
+    ("1960-04-04", True),   # 64 until the next day
+    ("1960-04-03", False),  # 65 on the day
+    ("2004-02-29", True),   # a leap-day birth: 21
+])
+def test_employment_status_is_required_at_working_age(born, required):
+    """DHSC CLD guidance (Release 1): Employment_Status is mandatory for a person with the
+    primary support reason Learning Disability Support, collected for those aged 18 to 64:
+    age in whole years from Date_of_Birth to Event_Start_Date."""
+    got = findings("cld-event", [_ld(Date_of_Birth=born)], org="E08000025")
+    assert got == ({(2, "Employment_Status", "employment-status-required")} if required
+                   else set())
+    assert findings("cld-event", [_ld(Date_of_Birth=born, Employment_Status="Unknown")],
+                    org="E08000025") == set()
+
+
+def test_the_age_test_is_false_on_an_empty_cell_and_unknown_on_an_invalid_one():
+    """ADR 0001: another support reason, or no Event_Start_Date, makes the rule false (not
+    judged as broken); a Date_of_Birth that is not a date gets its own type finding only."""
+    la = "E08000025"
+    assert findings("cld-event", [_ld(Primary_Support_Reason="Mental Health Support")],
+                    org=la) == set()
+    assert findings("cld-event", [_ld(Event_Start_Date="")], org=la) == {
+        (2, "Event_Start_Date", "required")}
+    assert findings("cld-event", [_ld(Date_of_Birth="03/04/1980")], org=la) == {
+        (2, "Date_of_Birth", "type")}
+    assert findings("cld-event", [_ld(Event_Start_Date="2025-02-30")], org=la) == {
+        (2, "Event_Start_Date", "type")}

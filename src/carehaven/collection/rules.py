@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from carehaven.collection.period import Period
 from carehaven.consent.notices import NoticeVersion
+from carehaven.pseudonymise.derive import age_at
 from carehaven.specs import Condition, Field, Rule, Spec
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -33,11 +34,14 @@ _ENUM_SHOWN = 12
 
 @dataclass(frozen=True)
 class Context:
-    """What a check needs to know beyond the row: who submitted, for when, which notices."""
+    """What a check needs to know beyond the row: who submitted, of what kind, for when, which
+    notices. ``org_kind`` None (not known) makes every ``submitterKind`` test unknown, so the
+    rules that test it are not judged."""
 
     org_code: str
     period: Period
     notices: Sequence[NoticeVersion] = ()
+    org_kind: str | None = None
 
     def as_table(self) -> pa.Table:
         """The per-submission values as a one-row table, so compiled checks can be reused."""
@@ -46,13 +50,15 @@ class Context:
                 pa.array([self.org_code], pa.string()),
                 pa.array([self.period.start], pa.date32()),
                 pa.array([self.period.end], pa.date32()),
+                pa.array([self.org_kind], pa.string()),
             ],
-            names=[CTX_ORG, CTX_START, CTX_END],
+            names=[CTX_ORG, CTX_START, CTX_END, CTX_KIND],
         )
 
 
 #: Columns of the one-row context table joined to every row (names no spec field can have).
 CTX_ORG, CTX_START, CTX_END = "__ctx_org", "__ctx_period_start", "__ctx_period_end"
+CTX_KIND = "__ctx_org_kind"
 
 
 @dataclass(frozen=True)
@@ -422,11 +428,18 @@ def _condition(c: _Cells, cond: Condition) -> ir.BooleanValue:
         return ibis.or_(*(_condition(c, p) for p in cond.any_of))
     if cond.negated is not None:
         return ~_condition(c, cond.negated)
+    if cond.submitter_kind is not None:
+        # NULL (unknown) when the context does not know the kind, as SQL's IN gives.
+        kinds = [k.value for k in cond.submitter_kind]
+        return c.t[CTX_KIND].isin(kinds)
     assert cond.field is not None
     name = cond.field
     col = c.raw(name)
     if cond.not_empty is not None:
         return col.notnull() if cond.not_empty else col.isnull()
+    if cond.between is not None:
+        assert cond.age_at is not None
+        return _age_between(c, name, cond.age_at, cond.between)
     test: ir.BooleanValue
     if cond.equals is not None:
         test = col == cond.equals
@@ -440,3 +453,13 @@ def _condition(c: _Cells, cond: Condition) -> ir.BooleanValue:
         valid = valid & col.isin(list(codes))
     # An empty cell makes a test false; a given cell that is not valid makes it unknown.
     return ibis.ifelse(col.isnull(), False, ibis.ifelse(valid, test, ibis.null("boolean")))
+
+
+def _age_between(c: _Cells, born: str, at: str, bounds: tuple[int, int]) -> ir.BooleanValue:
+    """The age in whole years from ``born`` to ``at`` is within ``bounds``: false when either
+    cell is empty, else unknown when either is not a valid date (ADR 0001)."""
+    age = age_at(c.typed(born), c.typed(at))
+    test = (age >= bounds[0]) & (age <= bounds[1])
+    empty = c.raw(born).isnull() | c.raw(at).isnull()
+    valid = c.type_ok(born) & c.type_ok(at)
+    return ibis.ifelse(empty, False, ibis.ifelse(valid, test, ibis.null("boolean")))

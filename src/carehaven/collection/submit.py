@@ -214,7 +214,8 @@ def submit(
             sid = "sub-" + secrets.token_hex(6)
             with journal(haven, f"submit {sid}"):
                 return _submit_new(
-                    haven, con, spec, organisation.code, when, name, data, digest, sid, actor, step
+                    haven, con, spec, organisation.code, when, name, data, digest, sid, actor, step,
+                    kind=organisation.kind,
                 )
         finally:
             con.disconnect()
@@ -232,6 +233,8 @@ def _submit_new(
     sid: str,
     actor: str,
     step: Progress,
+    *,
+    kind: str,
 ) -> SubmitResult:
     settings, paths = haven.settings, haven.paths
     size = len(data)
@@ -254,7 +257,7 @@ def _submit_new(
         message = p.message
     else:
         con.con.register(raw_name, table)
-        ctx = Context(org_code=org, period=when, notices=_notices(haven))
+        ctx = Context(org_code=org, period=when, notices=_notices(haven), org_kind=kind)
         result = validate(con, raw_name, spec, ctx)
         findings, rows = result.findings, result.rows
         message = _row_message(result)

@@ -108,6 +108,11 @@ class Condition(_Strict):
     (not of its type, or not one of its codes) it is unknown, and so is ``not`` of it. ``and`` is
     false when any part is false, ``or`` true when any part is true (SQL's three-valued logic);
     a rule whose condition is unknown is not judged, so a bad cell gets its own finding only.
+
+    Two tests read more than one cell: ``submitterKind`` tests the submitting organisation's
+    kind (a value of the submission, like its period; unknown when it is not known), and
+    ``ageAt`` with ``between`` the age in whole years from ``field`` (a date of birth) to the
+    date in ``ageAt`` (false when either cell is empty, else unknown when either is invalid).
     """
 
     field: str | None = None
@@ -115,29 +120,52 @@ class Condition(_Strict):
     in_: tuple[str, ...] | None = PydField(default=None, alias="in")
     not_empty: bool | None = PydField(default=None, alias="notEmpty")
     greater_than: float | None = PydField(default=None, alias="greaterThan")
+    #: The age in whole years from ``field`` to the date field ``age_at`` is within ``between``.
+    age_at: str | None = PydField(default=None, alias="ageAt")
+    between: tuple[int, int] | None = None
+    #: The submitting organisation is of one of these kinds (COL-9; issue 13 item 6).
+    submitter_kind: tuple[OrgKind, ...] | None = PydField(default=None, alias="submitterKind")
     all_of: tuple[Condition, ...] | None = PydField(default=None, alias="and")
     any_of: tuple[Condition, ...] | None = PydField(default=None, alias="or")
     negated: Condition | None = PydField(default=None, alias="not")
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
-        tests = [self.equals, self.in_, self.not_empty, self.greater_than]
+        tests = [self.equals, self.in_, self.not_empty, self.greater_than, self.between]
         joins = [self.all_of, self.any_of, self.negated]
+        if (self.age_at is None) != (self.between is None):
+            raise ValueError("ageAt and between go together: the age at a date, within bounds")
+        if self.between is not None and not 0 <= self.between[0] <= self.between[1]:
+            raise ValueError("between is [low, high] in whole years, 0 <= low <= high")
+        if self.submitter_kind is not None:
+            kinds = self.submitter_kind
+            if (self.field is not None or any(t is not None for t in tests)
+                    or any(j is not None for j in joins)):
+                raise ValueError("submitterKind is a test on its own, without a field")
+            if not kinds or len(set(kinds)) != len(kinds):
+                raise ValueError("submitterKind names each kind once, at least one")
+            return self
         if self.field is not None:
             if sum(t is not None for t in tests) != 1 or any(j is not None for j in joins):
                 raise ValueError(
                     "a condition on a field needs exactly one of equals, in, notEmpty, "
-                    "greaterThan"
+                    "greaterThan, ageAt with between"
                 )
             return self
         if any(t is not None for t in tests) or sum(j is not None for j in joins) != 1:
             raise ValueError(
-                "a condition needs a field and one test, or exactly one of and, or, not"
+                "a condition needs a field and one test, submitterKind, or exactly one of "
+                "and, or, not"
             )
         for parts in (self.all_of, self.any_of):
             if parts is not None and len(parts) < 2:
                 raise ValueError("and / or join at least two conditions")
         return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """A test (of a field, or of the submitter's kind), not a join of conditions."""
+        return self.field is not None or self.submitter_kind is not None
 
     @property
     def parts(self) -> tuple[Condition, ...]:
@@ -149,13 +177,13 @@ class Condition(_Strict):
 
     def fields(self) -> tuple[str, ...]:
         """Every field the condition tests, in order, once each."""
-        if self.field is not None:
-            return (self.field,)
+        if self.is_leaf:
+            return tuple(n for n in (self.field, self.age_at) if n is not None)
         return tuple(dict.fromkeys(n for p in self.parts for n in p.fields()))
 
     def leaves(self) -> tuple[Condition, ...]:
-        """The field tests the condition is made of."""
-        if self.field is not None:
+        """The tests the condition is made of."""
+        if self.is_leaf:
             return (self,)
         return tuple(leaf for p in self.parts for leaf in p.leaves())
 
@@ -163,14 +191,28 @@ class Condition(_Strict):
         """The condition in words (``not`` pushed down to the field tests, De Morgan)."""
         if self.negated is not None:
             return self.negated.describe(not negate)
-        if self.field is None:
+        if not self.is_leaf:
             parts = self.all_of if self.all_of is not None else self.any_of
             assert parts is not None
             conjunction = (self.all_of is not None) != negate  # not(a and b) = not a or not b
             joined = [_clause(p, negate, conjunction) for p in parts]
             word = " and " if conjunction else " or "
             return ", ".join(joined[:-1]) + word + joined[-1]
+        if self.submitter_kind is not None:
+            kinds = [k.value for k in self.submitter_kind]
+            if len(kinds) == 1:
+                said = f"{'not ' if negate else ''}of kind {kinds[0]}"
+            elif len(kinds) == 2:
+                said = (f"of neither kind {kinds[0]} nor {kinds[1]}" if negate
+                        else f"of kind {kinds[0]} or {kinds[1]}")
+            else:
+                said = f"of {'none' if negate else 'one'} of the kinds {', '.join(kinds)}"
+            return f"the submitting organisation is {said}"
         f = self.field
+        if self.between is not None:
+            low, high = self.between
+            return (f"the age at {self.age_at} (from {f}) is {'not ' if negate else ''}"
+                    f"{low} to {high}")
         if self.equals is not None:
             return f"{f} is {'not ' if negate else ''}{self.equals}"
         if self.in_ is not None:
@@ -187,7 +229,7 @@ def _clause(part: Condition, negate: bool, conjunction: bool) -> str:
     flip = negate
     while inner.negated is not None:
         inner, flip = inner.negated, not flip
-    if inner.field is not None:
+    if inner.is_leaf:
         return text
     inner_conjunction = (inner.all_of is not None) != flip
     if inner_conjunction == conjunction:
@@ -357,8 +399,21 @@ class Spec(BaseModel):
 
     def _check_test(self, rule: str, leaf: Condition) -> None:
         """A field test that could never hold is a typo in the descriptor, refused on load."""
+        if leaf.submitter_kind is not None:
+            never = [k.value for k in leaf.submitter_kind if k not in self.submitter_kinds]
+            if never:
+                raise ValueError(
+                    f"{self.name}: rule {rule} tests the submitter's kind for {never[0]!r}, "
+                    "which does not submit this dataset"
+                )
+            return
         assert leaf.field is not None
         f = self.field(leaf.field)
+        if leaf.age_at is not None and (f.type, self.field(leaf.age_at).type) != ("date", "date"):
+            raise ValueError(
+                f"{self.name}: rule {rule} takes an age from {f.name} at {leaf.age_at}; "
+                "both must be dates"
+            )
         codes = f.constraints.enum
         wanted = (leaf.equals,) if leaf.equals is not None else leaf.in_ or ()
         unknown = [v for v in wanted if codes is not None and v not in codes]

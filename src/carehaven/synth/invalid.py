@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from carehaven.specs import Field, FieldClass, Spec, load_spec
 from carehaven.synth.dates import day, iso
 from carehaven.synth.identifiers import NINO_FORBIDDEN_PREFIXES, wrong_check_digit
+from carehaven.synth.organisations import kind_of
 from carehaven.synth.rowcheck import RowChecker, as_date
 from carehaven.synth.table import BlankRule, Table, blank_rules
 
@@ -207,7 +208,8 @@ class _Menu:
             trial = row.copy()
             for i, v in change.items():
                 trial[i] = v
-            if self.checker.findings(trial, table.org, table.period) == [(field, rule)]:
+            found = self.checker.findings(trial, table.org, table.period, kind_of(table.org))
+            if found == [(field, rule)]:
                 row[:] = trial
                 return field, rule
         return None
@@ -280,7 +282,7 @@ def _duplicate(
         trial = table.rows[ri].copy()
         for c in cols:
             trial[c] = table.rows[src][c]
-        if menu.checker.findings(trial, table.org, table.period):
+        if menu.checker.findings(trial, table.org, table.period, kind_of(table.org)):
             continue
         table.rows[ri][:] = trial
         used.add(source_key)

@@ -53,29 +53,45 @@ def _compare(f: Field, value: str, bound: float | str) -> int:
     return (x > y) - (x < y)
 
 
+def whole_years(born: date, on: date) -> int:
+    """Age in whole years on ``on`` (a birthday not yet reached that year does not count)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
 def condition_value(
     spec: Spec,
     cond: Condition,
     row: list[str],
     index: dict[str, int],
     missing: frozenset[str] = frozenset({""}),
+    kind: str | None = None,
 ) -> bool | None:
     """ADR 0001's three-valued condition: a test on an empty cell is false, on a given cell
     that is not of its type or not one of its codes unknown (None); ``and``, ``or`` and ``not``
-    as in SQL."""
+    as in SQL. ``kind`` is the submitting organisation's (None: not known, so unknown)."""
     if cond.all_of is not None:
-        values = [condition_value(spec, p, row, index, missing) for p in cond.all_of]
+        values = [condition_value(spec, p, row, index, missing, kind) for p in cond.all_of]
         return False if False in values else None if None in values else True
     if cond.any_of is not None:
-        values = [condition_value(spec, p, row, index, missing) for p in cond.any_of]
+        values = [condition_value(spec, p, row, index, missing, kind) for p in cond.any_of]
         return True if True in values else None if None in values else False
     if cond.negated is not None:
-        inner = condition_value(spec, cond.negated, row, index, missing)
+        inner = condition_value(spec, cond.negated, row, index, missing, kind)
         return None if inner is None else not inner
+    if cond.submitter_kind is not None:
+        return None if kind is None else kind in cond.submitter_kind
     assert cond.field is not None
     v = row[index[cond.field]]
     if cond.not_empty is not None:
         return (v not in missing) == cond.not_empty
+    if cond.between is not None and cond.age_at is not None:
+        on = row[index[cond.age_at]]
+        if v in missing or on in missing:
+            return False
+        born, at = as_date(v), as_date(on)
+        if born is None or at is None:
+            return None
+        return cond.between[0] <= whole_years(born, at) <= cond.between[1]
     if v in missing:
         return False
     f = spec.field(cond.field)
@@ -116,11 +132,13 @@ class RowChecker:
         )
         self.missing = frozenset(spec.table_schema.missing_values)
 
-    def _holds(self, when: Condition, row: list[str]) -> bool:
+    def _holds(self, when: Condition, row: list[str], kind: str | None) -> bool:
         """Whether a rule applies: its condition, an unknown one read as no."""
-        return condition_value(self.spec, when, row, self.index, self.missing) is True
+        return condition_value(self.spec, when, row, self.index, self.missing, kind) is True
 
-    def findings(self, row: list[str], org: str, period: Period) -> list[Finding]:
+    def findings(
+        self, row: list[str], org: str, period: Period, kind: str | None = None
+    ) -> list[Finding]:
         out: list[Finding] = []
         bad_type: set[str] = set()
         for cell in self.cells:
@@ -157,7 +175,7 @@ class RowChecker:
                 out.append((f.name, "nino"))
         for rule in self.spec.rules:
             if rule.kind in ("required-if", "empty-if") and rule.when is not None:
-                if not self._holds(rule.when, row):
+                if not self._holds(rule.when, row, kind):
                     continue
                 for name in rule.fields:
                     empty = row[self.index[name]] in self.missing
