@@ -16,7 +16,7 @@ import pytest
 
 from carehaven.cli import main
 from tests.helpers import csv_bytes, declared_header, episode
-from tests.spec.test_row_rules import _valid_cld
+from tests.spec.test_row_rules import IPS, _valid_cld
 
 LA = "E08000025"
 
@@ -27,7 +27,7 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     assert main([*args, "init"]) == 0
     for code, kind in ((LA, "local-authority"), ("P001", "treatment-service"),
                        ("PR01", "prison"), ("SS01", "secure-setting"),
-                       ("YP01", "young-peoples-service")):
+                       ("YP01", "young-peoples-service"), ("P002", "treatment-service")):
         assert main([*args, "orgs", "add", code, "--kind", kind, "--name", code]) == 0
     with pytest.MonkeyPatch.context() as m:
         # Each test's return replaces the last for the same period, whatever it brings: these
@@ -38,13 +38,13 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
 
 def _submit(h: list[str], tmp_path: Path, rows: list[dict[str, str]], dataset: str, org: str,
             capsys: pytest.CaptureFixture[str], header: list[str] | None = None,
-            ) -> tuple[dict, list[dict]]:
+            period: str = "2025Q2") -> tuple[dict, list[dict]]:
     """Submit ``rows``; the summary and the report's findings, as the user reads them."""
     path = tmp_path / f"{dataset}.csv"
     path.write_bytes(csv_bytes(rows, header))
     capsys.readouterr()
     code = main([*h, "submit", str(path), "--dataset", dataset, "--org", org,
-                 "--period", "2025Q2", "--json"])
+                 "--period", period, "--json"])
     out, err = capsys.readouterr()
     assert code in (0, 1), err
     summary = json.loads(out)
@@ -217,3 +217,62 @@ def test_fields_returned_by_some_kinds_of_service_only(h, tmp_path, capsys, org,
     assert summary["rows"]["rejected"] == len(refused)  # each field in a row of its own
     for f in findings:
         assert f["field"] in f["message"] and "submitting organisation" in f["message"], f
+
+
+def _review(episode_id: str, day: str) -> dict[str, str]:
+    return {"provider_code": "P002", "episode_id": episode_id, "review_date": day,
+            "review_stage": "review", "days_used_substance_1": "4"}
+
+
+def test_reviews_and_ips_name_an_episode_of_the_same_provider_in_force(h, tmp_path, capsys):
+    """DATASETS.md: a review's episode_id is "an episode of the same provider", its review_date
+    "within the episode"; an IPS episode_id, if any, "the person's treatment episode at the same
+    provider". The episodes are the provider's accepted ndtms-episode rows in force, of any
+    period, each as its latest return states it: from referral_date to discharge_date."""
+    def ep(episode_id: str, **changes: str) -> dict[str, str]:
+        return episode(provider_code="P002", client_ref=f"C{episode_id}", episode_id=episode_id,
+                       **changes)
+
+    closed = {"discharge_reason": "CDF"}
+    q1 = [ep("E1", referral_date="2025-01-05", treatment_start_date="2025-01-10",
+             discharge_date="2025-03-20", **closed),
+          ep("E2", referral_date="2025-02-01", treatment_start_date="2025-02-03")]
+    assert _submit(h, tmp_path, q1, "ndtms-episode", "P002", capsys, period="2025Q1")[1] == []
+    # An episode of another provider, and one whose return was replaced without it.
+    other = [episode(episode_id="X7", referral_date="2024-11-01",
+                     treatment_start_date="2024-11-02")]
+    assert _submit(h, tmp_path, other, "ndtms-episode", "P001", capsys, period="2024Q4")[1] == []
+    q2 = [ep("E2", referral_date="2025-02-01", treatment_start_date="2025-02-03",
+             discharge_date="2025-06-10", **closed),
+          ep("E3", referral_date="2025-04-05", treatment_start_date="2025-04-08")]
+    assert _submit(h, tmp_path, [*q2, ep("E4")], "ndtms-episode", "P002", capsys)[1] == []
+    summary, _ = _submit(h, tmp_path, q2, "ndtms-episode", "P002", capsys)
+    assert summary["superseded"]  # E4's return is no longer in force
+
+    reviews = [_review("E2", "2025-05-01"), _review("E3", "2025-04-20"),
+               _review("E2", "2025-06-10"),  # the day of discharge is within the episode
+               _review("E2", "2025-06-20"),  # after E2's discharge, as its 2025Q2 row says
+               _review("E3", "2025-04-01"),  # before E3's referral
+               _review("E1", "2025-04-10"),  # after E1's discharge, in its 2025Q1 row
+               _review("E9", "2025-05-01"),  # no such episode
+               _review("X7", "2025-05-01"),  # P001's episode, not P002's
+               _review("E4", "2025-05-01"),  # only in a superseded return
+               _review("E9", "2025-13-01")]  # a bad date: its own finding, and the unknown key
+    summary, findings = _submit(h, tmp_path, reviews, "ndtms-review", "P002", capsys)
+    within, known = "review-within-episode", "review-episode-known"
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (5, "review_date", within), (6, "review_date", within), (7, "review_date", within),
+        (8, "episode_id", known), (9, "episode_id", known), (10, "episode_id", known),
+        (11, "episode_id", known), (11, "review_date", "type")}
+    assert summary["rows"] == {"total": 10, "accepted": 3, "rejected": 7}
+    for f in findings:
+        assert f["field"] in f["message"] and "E9" not in f["message"], f
+
+    ips = [{**IPS, "provider_code": "P002", "ips_id": "I1", "episode_id": ""},
+           {**IPS, "provider_code": "P002", "ips_id": "I2", "episode_id": "E1"},
+           {**IPS, "provider_code": "P002", "ips_id": "I3", "episode_id": "E9"},
+           {**IPS, "provider_code": "P002", "ips_id": "I4", "episode_id": "X7"}]
+    summary, findings = _submit(h, tmp_path, ips, "ips-episode", "P002", capsys)
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (4, "episode_id", "ips-episode-known"), (5, "episode_id", "ips-episode-known")}
+    assert all("episode_id" in f["message"] for f in findings)

@@ -10,7 +10,8 @@ cell gets its own finding and no others through the rules that test it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
@@ -42,6 +43,12 @@ class Context:
     period: Period
     notices: Sequence[NoticeVersion] = ()
     org_kind: str | None = None
+    #: Per referencing field, the rows it may name (``collection.references``): None when they
+    #: were not looked up (validating outside a haven), and the ``reference`` rules are then
+    #: not judged. Registered as tables, never compiled in, so the SQL serves every submission.
+    references: Mapping[str, pa.Table] | None = dataclasses.field(
+        default=None, compare=False
+    )
 
     def as_table(self) -> pa.Table:
         """The per-submission values as a one-row table, so compiled checks can be reused."""
@@ -51,14 +58,36 @@ class Context:
                 pa.array([self.period.start], pa.date32()),
                 pa.array([self.period.end], pa.date32()),
                 pa.array([self.org_kind], pa.string()),
+                pa.array([self.references is not None], pa.bool_()),
             ],
-            names=[CTX_ORG, CTX_START, CTX_END, CTX_KIND],
+            names=[CTX_ORG, CTX_START, CTX_END, CTX_KIND, CTX_REFERENCES],
         )
 
 
 #: Columns of the one-row context table joined to every row (names no spec field can have).
 CTX_ORG, CTX_START, CTX_END = "__ctx_org", "__ctx_period_start", "__ctx_period_end"
-CTX_KIND = "__ctx_org_kind"
+CTX_KIND, CTX_REFERENCES = "__ctx_org_kind", "__ctx_references_known"
+
+
+def reference_table(raw_name: str, field: str) -> str:
+    """The name the rows ``field`` may name are registered under, beside ``raw_name``."""
+    return f"{raw_name}_ref_{field}"
+
+
+def reference_column(field: str, name: str) -> str:
+    """A column of ``field``'s reference table: ``key``, or a date of the row named."""
+    return f"__ref_{field}__{name}"
+
+
+def with_references(
+    t: ir.Table, spec: Spec, raw_name: str, table: Callable[[str], ir.Table]
+) -> ir.Table:
+    """``t`` with, for each referencing field, the row it names (or NULLs): a left join on the
+    registered reference table, whose key is unique, so every row of ``t`` stays one row."""
+    for name in spec.referenced():
+        ref = table(reference_table(raw_name, name))
+        t = t.left_join(ref, t[name] == ref[reference_column(name, "key")])
+    return t
 
 
 @dataclass(frozen=True)
@@ -398,7 +427,50 @@ def _rule_checks(c: _Cells, rule: Rule, notices: Sequence[NoticeVersion]) -> lis
                 c.present(field) & c.type_ok(rule.date_field) & superseded,
             )
         ]
+    if rule.kind == "reference":
+        return [_reference(c, rule, field)]
     raise ValueError(f"unknown rule kind {rule.kind}")  # pragma: no cover - spec model forbids it
+
+
+def _reference(c: _Cells, rule: Rule, name: str) -> Check:
+    """A key naming no row of the referenced return in force, or, with ``within``, a date
+    outside the row it names. Judged only on a valid key, and only where the rows were looked
+    up; the value itself is never in the message."""
+    found = c.t[reference_column(name, "key")].notnull()
+    if rule.within is None:
+        return Check(
+            name,
+            rule.id,
+            rule.message or rule.sentence(),
+            _valid(c, name) & c.t[CTX_REFERENCES] & ~found,
+        )
+    w = rule.within
+    day = c.typed(w.field)
+    start = c.t[reference_column(name, w.from_)]
+    outside = day < start
+    if w.to is not None:
+        end = c.t[reference_column(name, w.to)]
+        outside = outside | (end.notnull() & (day > end))
+    return Check(
+        w.field,
+        rule.id,
+        rule.message or rule.sentence(),
+        c.type_ok(w.field) & found & start.notnull() & outside,
+    )
+
+
+def _valid(c: _Cells, name: str) -> ir.BooleanValue:
+    """Given and meeting its field's own constraints: a key that breaks them has its finding."""
+    k = c.spec.field(name).constraints
+    col = c.raw(name)
+    ok = c.type_ok(name)
+    if k.enum is not None:
+        ok = ok & col.isin(list(k.enum))
+    if k.pattern is not None:
+        ok = ok & col.re_search(f"^(?:{k.pattern})$")
+    if k.max_length is not None:
+        ok = ok & (col.length() <= k.max_length)
+    return ok
 
 
 def _period_edge(c: _Cells, rule: Rule) -> ir.DateValue:

@@ -28,7 +28,7 @@ from carehaven.audit.events import (
     SubmissionReceived,
     SubmissionRefused,
 )
-from carehaven.collection import landing, report
+from carehaven.collection import landing, references, report
 from carehaven.collection.accept import accept
 from carehaven.collection.cadence import require_no_overlap
 from carehaven.collection.masking import shape
@@ -257,7 +257,8 @@ def _submit_new(
         message = p.message
     else:
         con.con.register(raw_name, table)
-        ctx = Context(org_code=org, period=when, notices=_notices(haven), org_kind=kind)
+        ctx = Context(org_code=org, period=when, notices=_notices(haven), org_kind=kind,
+                      references=references.for_submission(haven, con.con, spec, org))
         result = validate(con, raw_name, spec, ctx)
         findings, rows = result.findings, result.rows
         message = _row_message(result)

@@ -10,6 +10,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
+from carehaven.collection import references
 from carehaven.collection.masking import shown
 from carehaven.collection.reading import ROW_COLUMN
 from carehaven.collection.rules import (
@@ -17,6 +18,7 @@ from carehaven.collection.rules import (
     Context,
     compile_checks,
     repeated_keys,
+    with_references,
     with_typed,
 )
 from carehaven.consent.notices import NoticeVersion
@@ -71,6 +73,8 @@ def _plan(con: DuckDBBackend, raw_name: str, spec: Spec, notices: Sequence[Notic
     if key not in _PLANS:
         t = con.table(raw_name)
         joined = with_typed(t.cross_join(con.table(f"{raw_name}_ctx")), spec)
+        # Rows of other returns that reference rules name (issue 13 item 6): registered tables.
+        joined = with_references(joined, spec, raw_name, con.table)
         repeats_sql, repeats = None, None
         if spec.primary_key:
             repeats_sql = _temp_table(f"{raw_name}_repeats", repeated_keys(t, spec))
@@ -105,6 +109,7 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
     """Judge every row of the registered text table ``raw_name``."""
     raw = con.con
     raw.register(f"{raw_name}_ctx", ctx.as_table())
+    referenced = references.register(raw, raw_name, spec, ctx)  # issue 13 item 6
     plan = _plan(con, raw_name, spec, ctx.notices)
     try:
         if plan.repeats_sql is not None:
@@ -116,6 +121,7 @@ def validate(con: DuckDBBackend, raw_name: str, spec: Spec, ctx: Context) -> Val
         raw.execute(f'DROP TABLE IF EXISTS "{raw_name}_flags"')
         raw.execute(f'DROP TABLE IF EXISTS "{raw_name}_repeats"')
         raw.unregister(f"{raw_name}_ctx")
+        references.unregister(raw, referenced)
 
     parts: list[pa.Table] = []
     for i, chk in enumerate(plan.checks):

@@ -21,6 +21,7 @@ RuleKind = Literal[
     "submitter",
     "notice-version",
     "notice-current",
+    "reference",
 ]
 
 
@@ -237,6 +238,15 @@ def _clause(part: Condition, negate: bool, conjunction: bool) -> str:
     return f"{'both' if inner_conjunction else 'either'} {text}"
 
 
+class Within(_Strict):
+    """A ``reference`` rule's date test: this row's date ``field`` lies from the referenced
+    row's date ``from`` to its date ``to`` (inclusive; an empty ``to`` there: no end yet)."""
+
+    field: str
+    from_: str = PydField(alias="from")
+    to: str | None = None
+
+
 class Rule(_Strict):
     id: str
     kind: RuleKind
@@ -251,6 +261,11 @@ class Rule(_Strict):
     months: int | None = PydField(default=None, ge=1, le=120)
     date_field: str | None = PydField(default=None, alias="dateField")
     notice: str | None = None
+    #: reference: the dataset whose rows, in force, of the same submitter ``field`` names by
+    #: their ``key``; ``within`` a date test against the row it names.
+    dataset: str | None = None
+    key: str | None = None
+    within: Within | None = None
 
     @model_validator(mode="after")
     def _keys_for_kind(self) -> Rule:
@@ -263,10 +278,13 @@ class Rule(_Strict):
             "submitter": ("field",),
             "notice-version": ("field", "date_field", "notice"),
             "notice-current": ("field", "date_field", "notice"),
+            "reference": ("field", "dataset", "key"),
         }
         missing = [k for k in need[self.kind] if not getattr(self, k)]
         if missing:
             raise ValueError(f"rule {self.id} ({self.kind}) needs {', '.join(missing)}")
+        if self.kind != "reference" and (self.dataset or self.key or self.within):
+            raise ValueError(f"rule {self.id}: dataset, key and within are for a reference")
         if self.months is not None and (self.kind, self.bound) != ("period-date", "start"):
             raise ValueError(f"rule {self.id}: months is for a period-date rule on the start")
         return self
@@ -274,6 +292,8 @@ class Rule(_Strict):
     @property
     def targets(self) -> tuple[str, ...]:
         """The fields a finding of this rule is reported against."""
+        if self.within is not None:
+            return (self.within.field,)
         return self.fields if self.fields else (self.field,) if self.field else ()
 
     def sentence(self, target: str | None = None) -> str:
@@ -303,6 +323,13 @@ class Rule(_Strict):
             return f"{subject} must be the first day of the return period."
         if self.kind == "submitter":
             return f"{subject} must be the submitting organisation's own code."
+        if self.kind == "reference":
+            if self.within is not None:
+                end = f" to its {self.within.to}" if self.within.to else ""
+                return (f"{subject} must lie within the {self.dataset} row {self.field} names: "
+                        f"from its {self.within.from_}{end}.")
+            return (f"{subject}, when given, must name by its {self.key} a row of the same "
+                    f"submitter's {self.dataset} returns in force in the haven.")
         return (
             f"{subject} must be a version of the {self.notice} notice published on or before "
             f"{self.date_field}."
@@ -386,8 +413,22 @@ class Spec(BaseModel):
         ids = [r.id for r in self.rules]
         if len(set(ids)) != len(ids):
             raise ValueError(f"{self.name}: a rule id is repeated")
+        named: dict[str, tuple[str | None, str | None]] = {}
         for rule in self.rules:
-            used = [*rule.targets, rule.not_before, rule.date_field]
+            if rule.kind != "reference":
+                continue
+            assert rule.field is not None
+            if named.setdefault(rule.field, (rule.dataset, rule.key)) != (rule.dataset, rule.key):
+                raise ValueError(
+                    f"{self.name}: rule {rule.id}: the references on {rule.field} name one "
+                    "dataset and key"
+                )
+            if rule.within is not None and types.get(rule.within.field) != "date":
+                raise ValueError(
+                    f"{self.name}: rule {rule.id} needs {rule.within.field} to be a date"
+                )
+        for rule in self.rules:
+            used = [*rule.targets, rule.field, rule.not_before, rule.date_field]
             if rule.when:
                 used.extend(rule.when.fields())
             for name in used:
@@ -396,6 +437,23 @@ class Spec(BaseModel):
             for leaf in rule.when.leaves() if rule.when else ():
                 self._check_test(rule.id, leaf)
         return self
+
+    @property
+    def references(self) -> tuple[Rule, ...]:
+        """The rules that name rows of another return (``reference``)."""
+        return tuple(r for r in self.rules if r.kind == "reference")
+
+    def referenced(self) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+        """Per referencing field: the dataset and key it names, and the dates of that row the
+        rules on it read (the columns its lookup table holds, in order)."""
+        out: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        for r in self.references:
+            assert r.field is not None and r.dataset is not None and r.key is not None
+            dates = out.get(r.field, (r.dataset, r.key, ()))[2]
+            if r.within is not None:
+                dates = tuple(dict.fromkeys((*dates, r.within.from_, *filter(None, [r.within.to]))))
+            out[r.field] = (r.dataset, r.key, dates)
+        return out
 
     def _check_test(self, rule: str, leaf: Condition) -> None:
         """A field test that could never hold is a typo in the descriptor, refused on load."""
