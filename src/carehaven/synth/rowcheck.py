@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from carehaven.consent.notices import version_in_force, version_superseded
-from carehaven.specs import Condition, Field, Spec
+from carehaven.specs import Condition, Field, Rule, Spec
 from carehaven.synth.identifiers import is_valid_nhs_number, is_valid_nino
 from carehaven.synth.periods import Period
 
@@ -23,6 +23,9 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 Finding = tuple[str, str]  # (field, rule id)
+#: (dataset, organisation) -> key -> the row that key names, by field name: what a
+#: ``reference`` rule reads (the latest period's row of each key, as the haven keeps in force).
+Referenced = dict[tuple[str, str], dict[str, dict[str, str]]]
 
 
 def as_date(value: str) -> date | None:
@@ -123,8 +126,10 @@ class _Cell:
 class RowChecker:
     """Findings for one row of one dataset, as ADR 0001 describes them."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, referenced: Referenced | None = None) -> None:
+        """``referenced``: the rows reference rules may name; None leaves them unjudged."""
         self.spec = spec
+        self.referenced = referenced
         self.index = {n: i for i, n in enumerate(spec.field_names)}
         self.cells = tuple(
             _Cell(i, f, re.compile(f.constraints.pattern) if f.constraints.pattern else None)
@@ -225,7 +230,29 @@ class RowChecker:
                     and version_superseded(rule.notice, version, on)
                 ):
                     out.append((rule.field, rule.id))
+            elif rule.kind == "reference" and self.referenced is not None:
+                out.extend(self._reference(rule, row, org, out, bad_type))
         return out
+
+    def _reference(
+        self, rule: Rule, row: list[str], org: str, found: list[Finding], bad: set[str]
+    ) -> list[Finding]:
+        """A valid key naming no row of ``org``'s, or a date outside the row it names."""
+        assert rule.field is not None and rule.dataset is not None
+        key = row[self.index[rule.field]]
+        if key in self.missing or any(name == rule.field for name, _ in found):
+            return []  # empty, or breaking its own constraints: not judged
+        named = self.referenced.get((rule.dataset, org), {}) if self.referenced else {}
+        target = named.get(key)
+        if rule.within is None:
+            return [] if target is not None else [(rule.field, rule.id)]
+        w = rule.within
+        day = self._date(row, w.field, bad)
+        start = as_date(target.get(w.from_, "")) if target is not None else None
+        if day is None or start is None or target is None:
+            return []
+        end = as_date(target.get(w.to, "")) if w.to else None
+        return [(w.field, rule.id)] if day < start or (end is not None and day > end) else []
 
     def _date(self, row: list[str], name: str, bad: set[str]) -> date | None:
         if name in bad:
