@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import ibis
+import pyarrow as pa
 import pytest
 
 from carehaven.collection.period import parse_period
@@ -301,3 +302,103 @@ def test_the_age_test_is_false_on_an_empty_cell_and_unknown_on_an_invalid_one():
         (2, "Date_of_Birth", "type")}
     assert findings("cld-event", [_ld(Event_Start_Date="2025-02-30")], org=la) == {
         (2, "Event_Start_Date", "type")}
+
+
+# -- references to another return's rows (issue 13 item 6) --------------------------------------
+
+def _episodes(*rows: tuple[str, str, str]) -> dict[str, pa.Table]:
+    """The episodes a review may name: (episode_id, referral_date, discharge_date)."""
+    from carehaven.collection import references
+
+    spec = load_spec("ndtms-review")
+    return {"episode_id": references.from_rows(spec, "episode_id", [
+        {"episode_id": e, "referral_date": r, "discharge_date": d} for e, r, d in rows])}
+
+
+def _reviews(rows: list[dict[str, str]], named: dict | None) -> set[tuple[int, str, str]]:
+    spec = load_spec("ndtms-review")
+    con = _con()
+    con.con.register("raw", read_table(csv_bytes(rows, spec.field_names), spec, "t.csv"))
+    ctx = Context("P001", parse_period("2025Q2"), published_versions(), references=named)
+    return {(f["row"], f["field"], f["rule"]) for f in validate(con, "raw", spec, ctx)
+            .findings.to_pylist()}
+
+
+def _rev(episode_id: str, day: str) -> dict[str, str]:
+    return {"provider_code": "P001", "episode_id": episode_id, "review_date": day,
+            "review_stage": "review", "days_used_substance_1": "3"}
+
+
+def test_a_review_names_a_known_episode_and_falls_within_it():
+    """From the episode's referral_date to its discharge_date, both days included; an open
+    episode has no end. A key naming nothing is found on episode_id, a date outside on
+    review_date."""
+    named = _episodes(("E1", "2025-04-02", "2025-05-31"), ("E2", "2025-04-20", ""))
+    rows = [_rev("E1", "2025-04-02"), _rev("E1", "2025-05-31"), _rev("E2", "2025-06-30"),
+            _rev("E1", "2025-04-01"), _rev("E1", "2025-06-01"), _rev("E2", "2025-04-19"),
+            _rev("E3", "2025-05-01")]
+    assert _reviews(rows, named) == {
+        (5, "review_date", "review-within-episode"), (6, "review_date", "review-within-episode"),
+        (7, "review_date", "review-within-episode"), (8, "episode_id", "review-episode-known")}
+
+
+def test_a_reference_is_judged_only_on_a_valid_key_where_the_rows_were_looked_up():
+    """ADR 0001: a key that breaks its own field's constraints has that finding only; a date
+    that is not a date its type finding only; and without looked-up rows (validation outside a
+    haven) the reference rules are not judged, as a condition that is unknown."""
+    named = _episodes(("E1", "2025-04-02", ""))
+    long_key = "E" * 41
+    rows = [_rev(long_key, "2025-05-01"), _rev("E1", "2025-02-30"), _rev("E9", "2025-05-01")]
+    assert _reviews(rows, named) == {(2, "episode_id", "max-length"),
+                                     (3, "review_date", "type"),
+                                     (4, "episode_id", "review-episode-known")}
+    assert _reviews(rows, None) == {(2, "episode_id", "max-length"), (3, "review_date", "type")}
+    assert _reviews([_rev("E9", "2025-05-01")], _episodes()) == {
+        (2, "episode_id", "review-episode-known")}  # looked up, and the provider has none
+
+
+def test_an_ips_episode_reference_is_checked_only_when_given():
+    from carehaven.collection import references
+
+    spec = load_spec("ips-episode")
+    named = {"episode_id": references.from_rows(spec, "episode_id", [{"episode_id": "E1"}])}
+    rows = [IPS, {**IPS, "ips_id": "I2", "episode_id": "E1"},
+            {**IPS, "ips_id": "I3", "episode_id": "E2"}]
+    con = _con()
+    con.con.register("raw", read_table(csv_bytes(rows, spec.field_names), spec, "t.csv"))
+    ctx = Context("P001", parse_period("2025Q2"), published_versions(), references=named)
+    got = {(f["row"], f["field"], f["rule"]) for f in validate(con, "raw", spec, ctx)
+           .findings.to_pylist()}
+    assert got == {(4, "episode_id", "ips-episode-known")}
+
+
+@pytest.mark.parametrize(("rule", "said"), [
+    ({"kind": "reference", "field": "n"}, "needs dataset, key"),
+    ({"kind": "reference", "field": "n", "dataset": "d", "key": "k",
+      "within": {"field": "n", "from": "a"}}, "needs n to be a date"),
+    ({"kind": "required-if", "fields": ["n"], "when": {"field": "n", "notEmpty": True},
+      "dataset": "d"}, "for a reference"),
+])
+def test_a_reference_that_could_not_be_judged_is_refused_on_load(rule, said):
+    from pydantic import ValidationError
+
+    from carehaven.specs import Spec
+
+    with pytest.raises(ValidationError, match=said):
+        Spec.from_descriptor({
+            "name": "toy", "version": "1.0.0", "title": "Toy",
+            "carehaven:submitterKinds": ["treatment-service"],
+            "schema": {"fields": [{"name": "n", "type": "string", "carehaven:class": "O"}]},
+            "carehaven:rules": [{"id": "r", **rule}]})
+
+
+def test_a_reference_must_name_another_dataset_by_a_field_of_it():
+    from carehaven.specs.registry import _check_reference
+
+    review = load_spec("ndtms-review")
+    with pytest.raises(ValueError, match="not another dataset"):
+        _check_reference(review, "episode_id", "ndtms-review", "episode_id", ())
+    with pytest.raises(ValueError, match="not a field"):
+        _check_reference(review, "episode_id", "ndtms-episode", "episode_ref", ())
+    with pytest.raises(ValueError, match="not a date"):
+        _check_reference(review, "episode_id", "ndtms-episode", "episode_id", ("sex",))

@@ -289,6 +289,15 @@ class Rule(_Strict):
             raise ValueError(f"rule {self.id}: months is for a period-date rule on the start")
         return self
 
+    def applies(self) -> str:
+        """When the rule is judged, in words: its condition, or what a reference names."""
+        if self.when is not None:
+            return self.when.describe()
+        if self.kind == "reference":
+            names = f"{self.field} names a row of the submitter's {self.dataset} returns in force"
+            return names if self.within is not None else f"{self.field} is given"
+        return ""
+
     @property
     def targets(self) -> tuple[str, ...]:
         """The fields a finding of this rule is reported against."""
