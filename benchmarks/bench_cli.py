@@ -101,6 +101,9 @@ app()
 """
 
 
+BENCH_ORG = "P900"
+
+
 def _without_plans(haven: Path, cmd: list[str]) -> list[str]:
     shutil.rmtree(haven / "plans", ignore_errors=True)
     return cmd
@@ -108,16 +111,19 @@ def _without_plans(haven: Path, cmd: list[str]) -> list[str]:
 
 def _startup(haven: Path, fresh: Path, repeat: int, wait: float) -> list[Measure]:
     """The floor and the commands that only read, each a fresh process, interleaved."""
-    submit = ["submit", "--dataset", "ndtms-episode", "--org", "P001", "--period", "2025Q2"]
+    # A provider of its own: a 1,000-row return over synth's larger P001 one would be held
+    # (the supersession guard), which is not what is measured here.
+    _run(_ch(haven, "orgs", "add", BENCH_ORG, "--kind", "treatment-service", "--name", "Bench"))
+    submit = ["submit", "--dataset", "ndtms-episode", "--org", BENCH_ORG, "--period", "2025Q2"]
     files = []
     for i in range(repeat + 1):  # new bytes each run: a real submission, not "unchanged"
-        path = fresh / f"P001_2025Q2-{i}.csv"
-        write_csv(episodes_table(1000, seed=100 + i), path)
+        path = fresh / f"{BENCH_ORG}_2025Q2-{i}.csv"
+        write_csv(episodes_table(1000, seed=100 + i, org=BENCH_ORG), path)
         files.append(path)
     cold = []
     for i in range(repeat + 1):
-        path = fresh / f"P001_2025Q2-cold-{i}.csv"
-        write_csv(episodes_table(1000, seed=500 + i), path)
+        path = fresh / f"{BENCH_ORG}_2025Q2-cold-{i}.csv"
+        write_csv(episodes_table(1000, seed=500 + i, org=BENCH_ORG), path)
         cold.append(path)
     typer_app = fresh / "typer_app.py"
     typer_app.write_text(TYPER_APP)

@@ -38,7 +38,7 @@ ORG = "P001"
 PERIOD = "2025Q2"
 SEED = 20251121
 #: Bump when the generator's output changes, so cached files are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 
 _EPOCH = date(1970, 1, 1)
@@ -56,6 +56,17 @@ _KNOWN_RULES = {
     "start-after-period",
     "discharge-reason-required",
     "children-support-without-children",
+    # the provider's kind (``kind`` below): fields only some kinds of service return
+    "vulnerability-only-young-peoples-services",
+    "prison-details-only-prisons",
+    "release-date-only-prisons-secure-settings",
+}
+#: The fields only some kinds of provider return (issue 13 item 6), and those kinds.
+_KIND_FIELDS = {
+    "young_person_vulnerability": ("young-peoples-service",),
+    "prison_number": ("prison",),
+    "sentenced": ("prison",),
+    "release_date": ("prison", "secure-setting"),
 }
 #: Rough frequency of first letters of English given names and surnames (A..Z).
 _LETTER_WEIGHTS = np.array(
@@ -179,8 +190,12 @@ def episodes_table(
     org: str = ORG,
     period: str = PERIOD,
     invalid_rate: float = 0.0,
+    kind: str = "treatment-service",
 ) -> pa.Table:
-    """``rows`` episodes of provider ``org`` for ``period``, every column as text in spec order."""
+    """``rows`` episodes of provider ``org`` for ``period``, every column as text in spec order.
+
+    ``org`` is a provider of ``kind``: the fields only other kinds return are left empty (they
+    are drawn all the same, so every other column is the same whatever the kind)."""
     spec = load_spec(DATASET)
     _check_rules(spec)
     when = parse_period(period)
@@ -357,6 +372,10 @@ def episodes_table(
     cols["sentenced"] = m.pick("sentenced", weights=[4, 1], present=prison & (rng.random(n) < 0.9))
     release = referral - rng.integers(0, 15, n)
     cols["release_date"] = dates_text(release, prison & (rng.random(n) < 0.9))
+
+    for name, kinds in _KIND_FIELDS.items():
+        if kind not in kinds:
+            cols[name] = pa.nulls(n, pa.string())
 
     # -- identifiers stay empty where the person did not consent (whatever else we set) ------
     for name in empty_if.fields:

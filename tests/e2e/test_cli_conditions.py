@@ -16,7 +16,7 @@ import pytest
 
 from carehaven.cli import main
 from tests.helpers import csv_bytes, declared_header, episode
-from tests.spec.test_row_rules import _valid_cld
+from tests.spec.test_row_rules import IPS, _valid_cld
 
 LA = "E08000025"
 
@@ -25,7 +25,9 @@ LA = "E08000025"
 def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     args = ["--haven", str(tmp_path_factory.mktemp("conditions") / "haven")]
     assert main([*args, "init"]) == 0
-    for code, kind in ((LA, "local-authority"), ("P001", "treatment-service")):
+    for code, kind in ((LA, "local-authority"), ("P001", "treatment-service"),
+                       ("PR01", "prison"), ("SS01", "secure-setting"),
+                       ("YP01", "young-peoples-service"), ("P002", "treatment-service")):
         assert main([*args, "orgs", "add", code, "--kind", kind, "--name", code]) == 0
     with pytest.MonkeyPatch.context() as m:
         # Each test's return replaces the last for the same period, whatever it brings: these
@@ -36,13 +38,13 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
 
 def _submit(h: list[str], tmp_path: Path, rows: list[dict[str, str]], dataset: str, org: str,
             capsys: pytest.CaptureFixture[str], header: list[str] | None = None,
-            ) -> tuple[dict, list[dict]]:
+            period: str = "2025Q2") -> tuple[dict, list[dict]]:
     """Submit ``rows``; the summary and the report's findings, as the user reads them."""
     path = tmp_path / f"{dataset}.csv"
     path.write_bytes(csv_bytes(rows, header))
     capsys.readouterr()
     code = main([*h, "submit", str(path), "--dataset", dataset, "--org", org,
-                 "--period", "2025Q2", "--json"])
+                 "--period", period, "--json"])
     out, err = capsys.readouterr()
     assert code in (0, 1), err
     summary = json.loads(out)
@@ -94,6 +96,8 @@ VALID = [
                 "Planned_units_per_week": ""}),  # a one-off cost has no units a week
     _service(**{**SHORT_TERM, "Unit_Cost": "", "Cost_Frequency_Unit_Type": "",
                 "Planned_units_per_week": ""}),  # a short-term service need not be costed
+    # Learning disability at 75 (1950-03-04): Employment_Status is asked at working age only.
+    _assessment(Primary_Support_Reason="Learning Disability Support", Employment_Status=""),
 ]
 #: One bad row per condition, and what the report must say of it: (field, rule) pairs.
 BAD: list[tuple[dict[str, str], set[tuple[str, str]]]] = [
@@ -122,6 +126,10 @@ BAD: list[tuple[dict[str, str], set[tuple[str, str]]]] = [
      {("Hospital_Discharge_Ready_Date", "discharge-ready-only-from-hospital")}),
     (_assessment(Hospital_Discharge_Ready_Date="2025-04-02"),
      {("Hospital_Discharge_Ready_Date", "discharge-ready-only-from-hospital")}),
+    # DHSC: Employment_Status for a person with a learning disability aged 18 to 64.
+    (_assessment(Primary_Support_Reason="Learning Disability Support", Employment_Status="",
+                 Date_of_Birth="1980-03-04"),
+     {("Employment_Status", "employment-status-required")}),
     # A code that is not one of Event_Type's makes every condition on it unknown: the row gets
     # its own finding, not one from each rule that tests Event_Type.
     (_cld(Event_Type="Servce", Event_End_Date=""), {("Event_Type", "enum")}),
@@ -174,3 +182,97 @@ def test_children_support_only_where_children_live_with_the_person(h, tmp_path, 
         (4, "children_receiving_support", "children-support-without-children"),
         (5, "children_living_with", "type"),
     }
+
+
+#: DATASETS.md: the fields only some kinds of service return, a value for each.
+BY_KIND = {"young_person_vulnerability": "1;3", "prison_number": "A1234BC", "sentenced": "Y",
+           "release_date": "2025-05-20"}
+
+
+@pytest.mark.parametrize(("org", "refused"), [
+    ("P001", {("young_person_vulnerability", "vulnerability-only-young-peoples-services"),
+              ("prison_number", "prison-details-only-prisons"),
+              ("sentenced", "prison-details-only-prisons"),
+              ("release_date", "release-date-only-prisons-secure-settings")}),
+    ("YP01", {("prison_number", "prison-details-only-prisons"),
+              ("sentenced", "prison-details-only-prisons"),
+              ("release_date", "release-date-only-prisons-secure-settings")}),
+    ("PR01", {("young_person_vulnerability", "vulnerability-only-young-peoples-services")}),
+    ("SS01", {("young_person_vulnerability", "vulnerability-only-young-peoples-services"),
+              ("prison_number", "prison-details-only-prisons"),
+              ("sentenced", "prison-details-only-prisons")}),
+])
+def test_fields_returned_by_some_kinds_of_service_only(h, tmp_path, capsys, org, refused):
+    """DATASETS.md: young_person_vulnerability "young people's services only"; prison_number,
+    sentenced "prisons only"; release_date "prisons and secure settings". One row per field
+    from each kind of submitter (registered with ``orgs add --kind``, young-peoples-service
+    among them): found exactly where the kind does not return it, nothing else."""
+    rows = [episode(provider_code=org)] + [
+        episode(provider_code=org, episode_id=f"E{i}", **{name: value})
+        for i, (name, value) in enumerate(BY_KIND.items(), start=2)]
+    summary, findings = _submit(h, tmp_path, rows, "ndtms-episode", org, capsys)
+    fields = list(BY_KIND)
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (3 + fields.index(field), field, rule) for field, rule in refused}
+    assert summary["rows"]["rejected"] == len(refused)  # each field in a row of its own
+    for f in findings:
+        assert f["field"] in f["message"] and "submitting organisation" in f["message"], f
+
+
+def _review(episode_id: str, day: str) -> dict[str, str]:
+    return {"provider_code": "P002", "episode_id": episode_id, "review_date": day,
+            "review_stage": "review", "days_used_substance_1": "4"}
+
+
+def test_reviews_and_ips_name_an_episode_of_the_same_provider_in_force(h, tmp_path, capsys):
+    """DATASETS.md: a review's episode_id is "an episode of the same provider", its review_date
+    "within the episode"; an IPS episode_id, if any, "the person's treatment episode at the same
+    provider". The episodes are the provider's accepted ndtms-episode rows in force, of any
+    period, each as its latest return states it: from referral_date to discharge_date."""
+    def ep(episode_id: str, **changes: str) -> dict[str, str]:
+        return episode(provider_code="P002", client_ref=f"C{episode_id}", episode_id=episode_id,
+                       **changes)
+
+    closed = {"discharge_reason": "CDF"}
+    q1 = [ep("E1", referral_date="2025-01-05", treatment_start_date="2025-01-10",
+             discharge_date="2025-03-20", **closed),
+          ep("E2", referral_date="2025-02-01", treatment_start_date="2025-02-03")]
+    assert _submit(h, tmp_path, q1, "ndtms-episode", "P002", capsys, period="2025Q1")[1] == []
+    # An episode of another provider, and one whose return was replaced without it.
+    other = [episode(episode_id="X7", referral_date="2024-11-01",
+                     treatment_start_date="2024-11-02")]
+    assert _submit(h, tmp_path, other, "ndtms-episode", "P001", capsys, period="2024Q4")[1] == []
+    q2 = [ep("E2", referral_date="2025-02-01", treatment_start_date="2025-02-03",
+             discharge_date="2025-06-10", **closed),
+          ep("E3", referral_date="2025-04-05", treatment_start_date="2025-04-08")]
+    assert _submit(h, tmp_path, [*q2, ep("E4")], "ndtms-episode", "P002", capsys)[1] == []
+    summary, _ = _submit(h, tmp_path, q2, "ndtms-episode", "P002", capsys)
+    assert summary["superseded"]  # E4's return is no longer in force
+
+    reviews = [_review("E2", "2025-05-01"), _review("E3", "2025-04-20"),
+               _review("E2", "2025-06-10"),  # the day of discharge is within the episode
+               _review("E2", "2025-06-20"),  # after E2's discharge, as its 2025Q2 row says
+               _review("E3", "2025-04-01"),  # before E3's referral
+               _review("E1", "2025-04-10"),  # after E1's discharge, in its 2025Q1 row
+               _review("E9", "2025-05-01"),  # no such episode
+               _review("X7", "2025-05-01"),  # P001's episode, not P002's
+               _review("E4", "2025-05-01"),  # only in a superseded return
+               _review("E9", "2025-13-01")]  # a bad date: its own finding, and the unknown key
+    summary, findings = _submit(h, tmp_path, reviews, "ndtms-review", "P002", capsys)
+    within, known = "review-within-episode", "review-episode-known"
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (5, "review_date", within), (6, "review_date", within), (7, "review_date", within),
+        (8, "episode_id", known), (9, "episode_id", known), (10, "episode_id", known),
+        (11, "episode_id", known), (11, "review_date", "type")}
+    assert summary["rows"] == {"total": 10, "accepted": 3, "rejected": 7}
+    for f in findings:
+        assert f["field"] in f["message"] and "E9" not in f["message"], f
+
+    ips = [{**IPS, "provider_code": "P002", "ips_id": "I1", "episode_id": ""},
+           {**IPS, "provider_code": "P002", "ips_id": "I2", "episode_id": "E1"},
+           {**IPS, "provider_code": "P002", "ips_id": "I3", "episode_id": "E9"},
+           {**IPS, "provider_code": "P002", "ips_id": "I4", "episode_id": "X7"}]
+    summary, findings = _submit(h, tmp_path, ips, "ips-episode", "P002", capsys)
+    assert {(f["row"], f["field"], f["rule"]) for f in findings} == {
+        (4, "episode_id", "ips-episode-known"), (5, "episode_id", "ips-episode-known")}
+    assert all("episode_id" in f["message"] for f in findings)

@@ -204,3 +204,60 @@ def test_the_real_command_exits_with_the_worst_outcome(haven_dir, tmp_path):
     done = run("--haven", str(haven_dir), "submit", str(folder), env=user_env(haven_dir, "boss"))
     assert done.returncode == 3, done.stderr
     assert "1 accepted, 1 rejected." in done.stdout
+
+
+def test_a_manifest_loads_episodes_before_the_returns_that_name_them(cli, haven_dir, tmp_path):
+    """Issue 13 item 6: ndtms-review and ips-episode name episodes already in force, so a
+    manifest's ndtms-episode files are submitted first whatever order it lists them in; the
+    summary keeps each file's place in the manifest."""
+    from tests.helpers import csv_bytes, episode
+    from tests.spec.test_row_rules import IPS
+
+    folder = tmp_path / "ordered"
+    dated = {"referral_date": "2024-10-02", "treatment_start_date": "2024-10-10"}
+    _write(folder / "ep.csv", csv_bytes([episode(provider_code="P002", episode_id="Q1",
+                                                 **dated)]))
+    _write(folder / "rev.csv", csv_bytes(
+        [{"provider_code": "P002", "episode_id": "Q1", "review_date": "2024-11-01",
+          "review_stage": "start", "days_used_substance_1": "9"}],
+        ["provider_code", "episode_id", "review_date", "review_stage", "days_used_substance_1",
+         "days_injected", "psychological_health", "physical_health", "quality_of_life",
+         "housing_problem", "offending"]))
+    _write(folder / "ips.csv", csv_bytes([{**IPS, "provider_code": "P002", "episode_id": "Q1",
+                                           "ips_start_date": "2024-11-03",
+                                           "consent_date": "2024-11-03"}]))
+    manifest = _manifest(folder, [
+        _entry("rev.csv", "P002", "2024Q4", "ndtms-review"),
+        _entry("ips.csv", "P002", "2024Q4", "ips-episode"),
+        _entry("ep.csv", "P002", "2024Q4"),
+    ])
+    code, out, err = cli("boss", "submit", "--manifest", str(manifest), "--json")
+    assert code == 0, err
+    got = json.loads(out)["files"]
+    assert [(f["entry"], f["dataset"], f["outcome"], f["findings"]) for f in got] == [
+        (3, "ndtms-episode", "accepted", 0), (1, "ndtms-review", "accepted", 0),
+        (2, "ips-episode", "accepted", 0)]
+
+
+def test_synthetic_returns_load_through_their_manifest_without_findings(tmp_path):
+    """``carehaven synth`` then ``submit --manifest``: every synthetic file is accepted whole,
+    the reviews and IPS episodes naming episodes of their provider's returns (issue 13 item 6)."""
+    from carehaven.cli import main
+
+    h = ["--haven", str(tmp_path / "haven")]
+    assert main([*h, "init"]) == 0
+    returns = tmp_path / "returns"
+    assert main([*h, "synth", "--out", str(returns), "--people", "150", "--seed", "5",
+                 "--register", "--json"]) == 0
+    code = main([*h, "submit", "--manifest", str(returns / "manifest.json"), "--json"])
+    assert code == 0
+    haven = open_haven(Settings.load(haven=tmp_path / "haven"))
+    try:
+        with haven.sessions() as s:
+            subs = list(s.scalars(select(Submission)))
+    finally:
+        haven.close()
+    manifest = json.loads((returns / "manifest.json").read_text())
+    assert len(subs) == len(manifest["files"])
+    assert {(s.status, s.findings, s.rows_rejected) for s in subs} == {("accepted", 0, 0)}
+    assert {s.dataset for s in subs} >= {"ndtms-review", "ips-episode"}

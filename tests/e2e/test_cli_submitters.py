@@ -22,12 +22,16 @@ from tests.spec.test_row_rules import IPS, _valid_cld
 ORGS = (
     ("P001", "treatment-service"),
     ("PR01", "prison"),
+    ("PR02", "prison"),
     ("SS01", "secure-setting"),
+    ("YP01", "young-peoples-service"),
     ("CJ01", "criminal-justice-team"),
     ("E08000025", "local-authority"),
     ("HMRC", "partner"),
 )
-NDTMS_KINDS = "treatment-service, prison, secure-setting or criminal-justice-team"
+NDTMS_KINDS = (
+    "treatment-service, young-peoples-service, prison, secure-setting or criminal-justice-team"
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +115,20 @@ def _review(org: str) -> dict[str, str]:
     ("PR01", "ndtms-episode", [episode(provider_code="PR01")]),
     ("SS01", "ndtms-episode", [episode(provider_code="SS01")]),
     ("CJ01", "ndtms-episode", [episode(provider_code="CJ01")]),
-    ("PR01", "ndtms-review", [_review("PR01")]),
+    ("YP01", "ndtms-episode", [episode(provider_code="YP01", young_person_vulnerability="1")]),
+    ("PR02", "ndtms-review", [_review("PR02")]),
     ("P001", "ips-episode", [IPS]),
     ("E08000025", "cld-event", [_valid_cld()]),
     ("HMRC", "hmrc-return", [{"match_ref": "M1", "matched": "N"}]),
 ])
 def test_the_kinds_a_spec_names_still_submit(h, tmp_path, capsys, org, dataset, rows):
-    """COL-9: treatment services, prisons, secure settings and criminal justice teams return
-    NDTMS; treatment services IPS; local authorities CLD; the HMRC partner the HMRC return."""
+    """COL-9: treatment services, young people's services, prisons, secure settings and
+    criminal justice teams return NDTMS; treatment services IPS; local authorities CLD; the
+    HMRC partner the HMRC return. A review names an episode its provider has returned."""
+    if dataset == "ndtms-review":
+        code, _, err = _submit(h, tmp_path, csv_bytes([episode(provider_code=org)]),
+                               "ndtms-episode", org, capsys)
+        assert code == 0, err
     before = len(_state(h, org, dataset)[0])
     code, out, err = _submit(h, tmp_path, csv_bytes(rows), dataset, org, capsys, "--json")
     assert code == 0, err
@@ -137,8 +147,8 @@ def test_spec_show_lists_the_kinds_that_submit(capsys):
         "cld-event": ["local-authority"],
         "hmrc-return": ["partner"],
         "ips-episode": ["treatment-service"],
-        "ndtms-episode": ["treatment-service", "prison", "secure-setting",
-                          "criminal-justice-team"],
-        "ndtms-review": ["treatment-service", "prison", "secure-setting",
-                         "criminal-justice-team"],
+        "ndtms-episode": ["treatment-service", "young-peoples-service", "prison",
+                          "secure-setting", "criminal-justice-team"],
+        "ndtms-review": ["treatment-service", "young-peoples-service", "prison",
+                         "secure-setting", "criminal-justice-team"],
     }

@@ -30,3 +30,30 @@ def test_head_constant_is_the_newest_migration(tmp_path: Path) -> None:
     assert not db.is_current(engine)
     db.migrate(engine)
     assert db.is_current(engine)
+
+
+def test_a_young_peoples_service_is_a_kind_the_schema_accepts(tmp_path: Path) -> None:
+    """0008 (issue 13 item 6): the CHECK on organisations.kind names every ``OrgKind``,
+    young-peoples-service among them; going back to 0007 makes one a treatment service."""
+    import pytest
+    import sqlalchemy as sa
+    from alembic import command
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'control.db'}")
+    db.migrate(engine)
+    insert = sa.text("INSERT INTO organisations (code, name, kind, created_at) "
+                     "VALUES (:code, :code, :kind, '2026-01-01')")
+    with engine.begin() as conn:
+        conn.execute(insert, {"code": "YP01", "kind": "young-peoples-service"})
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"code": "X1", "kind": "youth-service"})
+
+    cfg = db._alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT kind FROM organisations")).scalars().all() == [
+            "treatment-service"]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"code": "YP02", "kind": "young-peoples-service"})

@@ -398,10 +398,10 @@ def test_keys_submitter_and_periods(
 @pytest.mark.parametrize(
     ("name", "kinds"),
     [
-        ("ndtms-episode", ("treatment-service", "prison", "secure-setting",
-                           "criminal-justice-team")),
-        ("ndtms-review", ("treatment-service", "prison", "secure-setting",
-                          "criminal-justice-team")),
+        ("ndtms-episode", ("treatment-service", "young-peoples-service", "prison",
+                           "secure-setting", "criminal-justice-team")),
+        ("ndtms-review", ("treatment-service", "young-peoples-service", "prison",
+                          "secure-setting", "criminal-justice-team")),
         ("ips-episode", ("treatment-service",)),
         ("cld-event", ("local-authority",)),
         ("hmrc-return", ("partner",)),
@@ -515,16 +515,48 @@ def test_cld_type_specific_codes_are_required_for_their_event_type() -> None:
 
 
 def test_condition_values_are_valid_codes(spec: Spec) -> None:
-    """A `when` on a coded field names codes that exist, or it can never hold."""
+    """A `when` on a coded field names codes that exist, or it can never hold; a date is
+    tested for being given, or for the age it gives at another date; a submitter kind test
+    names kinds that return the dataset."""
     for rule in spec.rules:
         for leaf in rule.when.leaves() if rule.when else ():
+            if leaf.submitter_kind is not None:
+                assert set(leaf.submitter_kind) <= set(spec.submitter_kinds), rule.id
+                continue
             assert leaf.field is not None
             f = spec.field(leaf.field)
             values = [*(leaf.in_ or ()), *([leaf.equals] if leaf.equals else [])]
             if f.enum is not None:
                 assert set(values) <= set(f.enum), rule.id
             if f.type == "date":
-                assert leaf.not_empty is not None, rule.id
+                assert leaf.not_empty is not None or leaf.age_at is not None, rule.id
+            if leaf.age_at is not None:
+                assert f.type == spec.field(leaf.age_at).type == "date", rule.id
+
+
+@pytest.mark.parametrize(("name", "rules"), [
+    ("ndtms-episode", {}),
+    ("ndtms-review", {"review-episode-known": ("episode_id", None),
+                      "review-within-episode": ("review_date",
+                                                ("referral_date", "discharge_date"))}),
+    ("ips-episode", {"ips-episode-known": ("episode_id", None)}),
+    ("cld-event", {}),
+    ("hmrc-return", {}),
+])
+def test_references_to_another_return(name: str, rules: dict) -> None:
+    """DATASETS.md: a review's episode_id is "an episode of the same provider" and its
+    review_date "within the episode" (from the episode's referral, its first date, to its
+    discharge); an IPS episode_id "the person's treatment episode at the same provider, if
+    any". Each names ndtms-episode by episode_id, a field of a return its submitter makes."""
+    spec = load_spec(name)
+    got = {r.id: (r.targets[0], (r.within.from_, r.within.to) if r.within else None)
+           for r in spec.references}
+    assert got == rules
+    target = load_spec("ndtms-episode")
+    for r in spec.references:
+        assert (r.field, r.dataset, r.key) == ("episode_id", "ndtms-episode", "episode_id")
+        assert target.submitter_field == spec.submitter_field == "provider_code"
+        assert r.message and r.field in r.message and r.targets[0] in r.message
 
 
 def test_date_order_rules_compare_dates(spec: Spec) -> None:

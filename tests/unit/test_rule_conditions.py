@@ -140,6 +140,13 @@ def test_a_rule_with_a_condition_holds_on_rows_that_obey_it():
      "both kind is A and n is more than 0 or note is given"),
     ({"and": [LEAF["kind is A"], LEAF["n > 0"], LEAF["note given"]]},
      "kind is A, n is more than 0 and note is given"),
+    # Issue 13 item 6: the submitter's kind, and an age at a date.
+    ({"submitterKind": ["treatment-service"]},
+     "the submitting organisation is of kind treatment-service"),
+    ({"not": {"submitterKind": ["treatment-service"]}},
+     "the submitting organisation is not of kind treatment-service"),
+    ({"not": {"and": [LEAF["kind is A"], {"field": "on", "ageAt": "on", "between": [18, 64]}]}},
+     "kind is not A or the age at on (from on) is not 18 to 64"),
 ])
 def test_conditions_read_as_sentences(when, words):
     """`spec show` and a rule without a message say the condition in words, not pushed through
@@ -196,3 +203,30 @@ def test_months_belong_to_the_start_of_a_period_date():
         _spec([{"id": "x", "kind": "period-date", "field": "on", "bound": "end", "months": 12}])
     with pytest.raises(ValidationError, match="needs note to be a date"):
         _spec([{"id": "x", "kind": "period-date", "field": "note", "bound": "end"}])
+
+
+def test_two_or_more_kinds_read_as_a_list():
+    """`spec show`: "neither ... nor" for two kinds left out, "none of" for more."""
+    two = Condition.model_validate({"submitterKind": ["prison", "secure-setting"]})
+    assert two.describe() == "the submitting organisation is of kind prison or secure-setting"
+    assert two.describe(negate=True) == (
+        "the submitting organisation is of neither kind prison nor secure-setting")
+    three = Condition.model_validate({"submitterKind": ["prison", "secure-setting", "partner"]})
+    assert three.describe(negate=True) == (
+        "the submitting organisation is of none of the kinds prison, secure-setting, partner")
+
+
+@pytest.mark.parametrize(("when", "said"), [
+    ({"submitterKind": ["prison"]}, "which does not submit this dataset"),
+    ({"submitterKind": ["youth-club"]}, "youth-club"),
+    ({"submitterKind": []}, "each kind once"),
+    ({"submitterKind": ["treatment-service"], "field": "kind"}, "without a field"),
+    ({"field": "n", "ageAt": "on", "between": [18, 64]}, "both must be dates"),
+    ({"field": "on", "ageAt": "on"}, "ageAt and between go together"),
+    ({"field": "on", "ageAt": "on", "between": [64, 18]}, "0 <= low <= high"),
+])
+def test_a_kind_or_age_test_that_could_never_hold_is_refused_on_load(when, said):
+    """ADR 0001: kinds are ``OrgKind`` values that return the dataset; an age is taken from a
+    date at a date, within ordered bounds."""
+    with pytest.raises(ValidationError, match=said):
+        _spec([{"id": "r", "kind": "required-if", "fields": ["target"], "when": when}])

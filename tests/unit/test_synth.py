@@ -164,12 +164,14 @@ def test_every_file_comes_from_an_organisation_of_a_kind_that_returns_it(
     sent = {(f.dataset, kinds[f.org]) for f in planted.files}
     assert {(d, k) for d, k in sent if load_spec(d).refusal("X", k) is not None} == set()
     assert {k for d, k in sent if d == "ndtms-episode"} == {
-        "treatment-service", "prison", "criminal-justice-team"
+        "treatment-service", "young-peoples-service", "prison", "criminal-justice-team"
     }
+    assert kinds["P008"] == "young-peoples-service"  # Irwell Young People's ... Service
 
 
 # -- validity by construction ----------------------------------------------------------------
 def test_every_row_of_a_clean_run_passes_the_generators_own_checks(clean: SynthResult) -> None:
+    kinds = {o.code: o.kind for o in clean.organisations}
     for f in clean.files:
         spec = load_spec(f.dataset)
         checker = RowChecker(spec)
@@ -180,7 +182,7 @@ def test_every_row_of_a_clean_run_passes_the_generators_own_checks(clean: SynthR
         if spec.primary_key:
             assert len(set(keys)) == len(keys), f.path
         for n, row in enumerate(rows, start=2):
-            assert checker.findings(row, f.org, period) == [], (f.path, n)
+            assert checker.findings(row, f.org, period, kinds[f.org]) == [], (f.path, n)
 
 
 def test_identifiers_pass_independent_checks(clean: SynthResult) -> None:

@@ -84,13 +84,14 @@ def spec_show(
             [f.name, f.type, "yes" if f.required else "", f.field_class.value, "; ".join(notes)]
         )
     table("Fields", ["Field", "Type", "Required", "Class", "Constraints"], rows)
-    # "Applies when" is derived from the rule's condition (and, or, not in words), so what is
-    # shown is what the validator runs, whatever the message says.
+    # "Applies when" is derived from the rule's condition (and, or, not in words) or, for a
+    # reference, what it names, so what is shown is what the validator runs, whatever the
+    # message says.
     table(
         "Rules",
         ["Rule", "Kind", "Applies when", "Says"],
         [
-            [r.id, r.kind, r.when.describe() if r.when else "", r.message or r.sentence()]
+            [r.id, r.kind, r.applies(), r.message or r.sentence()]
             for r in spec.rules
         ],
     )

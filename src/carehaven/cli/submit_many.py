@@ -18,7 +18,13 @@ from rich.markup import escape
 from carehaven.cli.app import open_as
 from carehaven.cli.collection_cmds import exit_code_of
 from carehaven.cli.output import counter, emit_json, out, table
-from carehaven.collection.batch import Entry, from_folder, from_manifest, matching
+from carehaven.collection.batch import (
+    Entry,
+    from_folder,
+    from_manifest,
+    in_loading_order,
+    matching,
+)
 from carehaven.errors import CarehavenError, ExitCode, UsageError
 from carehaven.governance.permissions import Permission
 
@@ -97,7 +103,7 @@ def plan(
     folder: Path | None, manifest: Path | None, *, dataset: str | None, org: str | None,
     period: str | None,
 ) -> list[Entry]:
-    """The files to submit, all read and checked before any is submitted."""
+    """The files to submit, all read and checked before any is submitted, in loading order."""
     if manifest is not None and folder is not None:
         raise UsageError("Give a FOLDER or --manifest, not both.")
     if manifest is not None:
@@ -107,7 +113,7 @@ def plan(
 
         assert folder is not None
         entries = from_folder(folder, available())
-    chosen = matching(entries, dataset=dataset, org=org, period=period)
+    chosen = in_loading_order(matching(entries, dataset=dataset, org=org, period=period))
     if not chosen:
         raise UsageError(
             "No file of the " + ("manifest" if manifest is not None else "folder")

@@ -1,6 +1,7 @@
 """Many returns in one go: the files a manifest lists, or a folder's files named for what they are.
 
-A batch only says which files to submit as what; each file is then submitted on its own by
+A batch only says which files to submit as what, and submits a return that others refer to
+before them (``in_loading_order``); each file is then submitted on its own by
 ``collection.submit`` (its own atomic submission, its own checks and audit entries), so a
 batch changes nothing a single ``submit`` would not. A manifest or folder that cannot be read
 whole is refused before any file is submitted (docs/submit-manifest.md).
@@ -175,6 +176,15 @@ def _refuse_repeats(entries: Iterable[Entry], said: str, what: str) -> None:
                 f"{e.period}; submit one file per organisation, dataset and period."
             )
         first[e.slot] = e.number
+
+
+def in_loading_order(entries: list[Entry]) -> list[Entry]:
+    """``entries`` with every return another names first (ndtms-episode before ndtms-review and
+    ips-episode, whose episode_id names its rows), otherwise as listed: a review submitted
+    before its episode would be judged against episodes not yet in the haven."""
+    from carehaven.specs.registry import loading_order
+
+    return sorted(entries, key=lambda e: loading_order(e.dataset))
 
 
 def matching(

@@ -27,7 +27,7 @@ from carehaven.consent.notices import NoticeVersion
 from carehaven.specs import Spec
 
 #: The modules whose code decides the compiled SQL: a change to any compiles plans afresh.
-_SOURCES = ("plan.py", "rules.py", "accept.py", "reading.py")
+_SOURCES = ("plan.py", "rules.py", "accept.py", "reading.py", "context.py", "references.py")
 _FORMAT = "carehaven-plan/1"
 
 
@@ -70,11 +70,19 @@ def compile_plan(
     raw_name: str, spec: Spec, notices: Sequence[NoticeVersion], context: pa.Schema
 ) -> Plan:
     """Compile the plan through Ibis, over unbound tables of the shapes submit registers:
-    ``raw_name`` (``_row`` and every field as text) and ``<raw_name>_ctx`` (``context``)."""
+    ``raw_name`` (``_row`` and every field as text), ``<raw_name>_ctx`` (``context``) and the
+    reference tables of ``collection.references``."""
     import ibis
 
     from carehaven.collection.accept import typed_rows
-    from carehaven.collection.rules import compile_checks, repeated_keys, with_typed
+    from carehaven.collection.context import reference_table
+    from carehaven.collection.references import schema as reference_schema
+    from carehaven.collection.rules import (
+        compile_checks,
+        repeated_keys,
+        with_references,
+        with_typed,
+    )
 
     def sql(expr: Any) -> str:
         return str(ibis.to_sql(expr, dialect="duckdb"))
@@ -86,6 +94,13 @@ def compile_plan(
     t = ibis.table(text, name=raw_name)
     ctx = ibis.table(ibis.Schema.from_pyarrow(context), name=f"{raw_name}_ctx")
     joined = with_typed(t.cross_join(ctx), spec)
+    # The rows other returns hold that reference rules name: registered per submission too.
+    referenced = {
+        reference_table(raw_name, f): ibis.Schema.from_pyarrow(reference_schema(spec, f))
+        for f in spec.referenced()
+    }
+    joined = with_references(joined, spec, raw_name,
+                             lambda name: ibis.table(referenced[name], name=name))
     repeats_sql, repeats = None, None
     if spec.primary_key:
         repeats_sql = temp(f"{raw_name}_repeats", repeated_keys(t, spec))

@@ -10,7 +10,7 @@ cell gets its own finding and no others through the rules that test it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
@@ -18,9 +18,18 @@ from itertools import pairwise
 import ibis
 import ibis.expr.types as ir
 
-from carehaven.collection.context import CTX_END, CTX_ORG, CTX_START
+from carehaven.collection.context import (
+    CTX_END,
+    CTX_KIND,
+    CTX_ORG,
+    CTX_REFERENCES,
+    CTX_START,
+    reference_column,
+    reference_table,
+)
 from carehaven.collection.context import Context as Context  # where callers find it
 from carehaven.consent.notices import NoticeVersion
+from carehaven.pseudonymise.derive import age_at
 from carehaven.specs import Condition, Field, Rule, Spec
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -29,6 +38,17 @@ _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 #: NI number prefixes that are never issued (HMRC NIM39110).
 NINO_FORBIDDEN_PREFIXES = ("BG", "GB", "KN", "NK", "NT", "TN", "ZZ")
 _ENUM_SHOWN = 12
+
+
+def with_references(
+    t: ir.Table, spec: Spec, raw_name: str, table: Callable[[str], ir.Table]
+) -> ir.Table:
+    """``t`` with, for each referencing field, the row it names (or NULLs): a left join on the
+    registered reference table, whose key is unique, so every row of ``t`` stays one row."""
+    for name in spec.referenced():
+        ref = table(reference_table(raw_name, name))
+        t = t.left_join(ref, t[name] == ref[reference_column(name, "key")])
+    return t
 
 
 @dataclass(frozen=True)
@@ -368,7 +388,50 @@ def _rule_checks(c: _Cells, rule: Rule, notices: Sequence[NoticeVersion]) -> lis
                 c.present(field) & c.type_ok(rule.date_field) & superseded,
             )
         ]
+    if rule.kind == "reference":
+        return [_reference(c, rule, field)]
     raise ValueError(f"unknown rule kind {rule.kind}")  # pragma: no cover - spec model forbids it
+
+
+def _reference(c: _Cells, rule: Rule, name: str) -> Check:
+    """A key naming no row of the referenced return in force, or, with ``within``, a date
+    outside the row it names. Judged only on a valid key, and only where the rows were looked
+    up; the value itself is never in the message."""
+    found = c.t[reference_column(name, "key")].notnull()
+    if rule.within is None:
+        return Check(
+            name,
+            rule.id,
+            rule.message or rule.sentence(),
+            _valid(c, name) & c.t[CTX_REFERENCES] & ~found,
+        )
+    w = rule.within
+    day = c.typed(w.field)
+    start = c.t[reference_column(name, w.from_)]
+    outside = day < start
+    if w.to is not None:
+        end = c.t[reference_column(name, w.to)]
+        outside = outside | (end.notnull() & (day > end))
+    return Check(
+        w.field,
+        rule.id,
+        rule.message or rule.sentence(),
+        c.type_ok(w.field) & found & start.notnull() & outside,
+    )
+
+
+def _valid(c: _Cells, name: str) -> ir.BooleanValue:
+    """Given and meeting its field's own constraints: a key that breaks them has its finding."""
+    k = c.spec.field(name).constraints
+    col = c.raw(name)
+    ok = c.type_ok(name)
+    if k.enum is not None:
+        ok = ok & col.isin(list(k.enum))
+    if k.pattern is not None:
+        ok = ok & col.re_search(f"^(?:{k.pattern})$")
+    if k.max_length is not None:
+        ok = ok & (col.length() <= k.max_length)
+    return ok
 
 
 def _period_edge(c: _Cells, rule: Rule) -> ir.DateValue:
@@ -398,11 +461,18 @@ def _condition(c: _Cells, cond: Condition) -> ir.BooleanValue:
         return ibis.or_(*(_condition(c, p) for p in cond.any_of))
     if cond.negated is not None:
         return ~_condition(c, cond.negated)
+    if cond.submitter_kind is not None:
+        # NULL (unknown) when the context does not know the kind, as SQL's IN gives.
+        kinds = [k.value for k in cond.submitter_kind]
+        return c.t[CTX_KIND].isin(kinds)
     assert cond.field is not None
     name = cond.field
     col = c.raw(name)
     if cond.not_empty is not None:
         return col.notnull() if cond.not_empty else col.isnull()
+    if cond.between is not None:
+        assert cond.age_at is not None
+        return _age_between(c, name, cond.age_at, cond.between)
     test: ir.BooleanValue
     if cond.equals is not None:
         test = col == cond.equals
@@ -416,3 +486,13 @@ def _condition(c: _Cells, cond: Condition) -> ir.BooleanValue:
         valid = valid & col.isin(list(codes))
     # An empty cell makes a test false; a given cell that is not valid makes it unknown.
     return ibis.ifelse(col.isnull(), False, ibis.ifelse(valid, test, ibis.null("boolean")))
+
+
+def _age_between(c: _Cells, born: str, at: str, bounds: tuple[int, int]) -> ir.BooleanValue:
+    """The age in whole years from ``born`` to ``at`` is within ``bounds``: false when either
+    cell is empty, else unknown when either is not a valid date (ADR 0001)."""
+    age = age_at(c.typed(born), c.typed(at))
+    test = (age >= bounds[0]) & (age <= bounds[1])
+    empty = c.raw(born).isnull() | c.raw(at).isnull()
+    valid = c.type_ok(born) & c.type_ok(at)
+    return ibis.ifelse(empty, False, ibis.ifelse(valid, test, ibis.null("boolean")))

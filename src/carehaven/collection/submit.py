@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 from carehaven import clock
 from carehaven.audit.chain import append
 from carehaven.audit.events import SubmissionReceived, SubmissionRefused
-from carehaven.collection import landing, ledger, report
+from carehaven.collection import landing, ledger, references, report
 from carehaven.collection.accept import accept
 from carehaven.collection.cadence import require_no_overlap
 from carehaven.collection.context import Context
@@ -203,7 +203,8 @@ def submit(
             sid = "sub-" + secrets.token_hex(6)
             with journal(haven, f"submit {sid}"):
                 return _submit_new(
-                    haven, con, spec, organisation.code, when, name, data, digest, sid, actor, step
+                    haven, con, spec, organisation.code, when, name, data, digest, sid, actor, step,
+                    kind=organisation.kind,
                 )
         finally:
             con.close()
@@ -221,6 +222,8 @@ def _submit_new(
     sid: str,
     actor: str,
     step: Progress,
+    *,
+    kind: str,
 ) -> SubmitResult:
     settings, paths = haven.settings, haven.paths
     size = len(data)
@@ -243,7 +246,8 @@ def _submit_new(
         message = p.message
     else:
         con.register(raw_name, table)
-        ctx = Context(org_code=org, period=when, notices=ledger.notices(haven.rows))
+        ctx = Context(org_code=org, period=when, notices=ledger.notices(haven.rows),
+                      org_kind=kind, references=references.for_submission(haven, con, spec, org))
         # Compiled once per spec and notices, then read from the haven (ADR 0014).
         plan = plan_for(raw_name, spec, ctx.notices, ctx.as_table().schema,
                         folder=paths.plans, seal_key=key.derive("plans/v1"))

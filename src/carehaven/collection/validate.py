@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from carehaven.collection import references
 from carehaven.collection.context import Context
 from carehaven.collection.masking import shown
 from carehaven.collection.plan import Plan, plan_for
@@ -61,6 +62,7 @@ def validate(
     if plan is None:
         plan = plan_for(raw_name, spec, ctx.notices, context.schema)
     raw.register(f"{raw_name}_ctx", context)
+    referenced = references.register(raw, raw_name, spec, ctx)  # issue 13 item 6
     try:
         if plan.repeats_sql is not None:
             raw.execute(plan.repeats_sql)
@@ -72,6 +74,7 @@ def validate(
         raw.execute(f'DROP TABLE IF EXISTS "{raw_name}_flags"')
         raw.execute(f'DROP TABLE IF EXISTS "{raw_name}_repeats"')
         raw.unregister(f"{raw_name}_ctx")
+        references.unregister(raw, referenced)
 
     parts: list[pa.Table] = []
     for i, chk in enumerate(plan.checks):

@@ -7,6 +7,9 @@ from enum import StrEnum
 
 class OrgKind(StrEnum):
     TREATMENT_SERVICE = "treatment-service"
+    #: A young people's substance misuse service: returns NDTMS, with the young person's
+    #: vulnerabilities that only such a service records (DATASETS.md; issue 13 item 6).
+    YOUNG_PEOPLES_SERVICE = "young-peoples-service"
     LOCAL_AUTHORITY = "local-authority"
     CRIMINAL_JUSTICE_TEAM = "criminal-justice-team"
     PRISON = "prison"

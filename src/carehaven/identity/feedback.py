@@ -262,8 +262,8 @@ def feedback(
 ) -> Feedback:
     """Work out and write ``org``'s feedback to ``out`` (a CSV) through the artefact writer."""
     provider = haven.organisation(org)  # refuses an unknown code
-    if provider.kind not in {"treatment-service", "prison", "secure-setting",
-                             "criminal-justice-team"}:
+    if provider.kind not in {"treatment-service", "young-peoples-service", "prison",
+                             "secure-setting", "criminal-justice-team"}:
         raise UsageError(
             f"{provider.code} is a {provider.kind}; feedback goes to treatment providers only."
         )

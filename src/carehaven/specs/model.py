@@ -21,6 +21,7 @@ RuleKind = Literal[
     "submitter",
     "notice-version",
     "notice-current",
+    "reference",
 ]
 
 
@@ -108,6 +109,11 @@ class Condition(_Strict):
     (not of its type, or not one of its codes) it is unknown, and so is ``not`` of it. ``and`` is
     false when any part is false, ``or`` true when any part is true (SQL's three-valued logic);
     a rule whose condition is unknown is not judged, so a bad cell gets its own finding only.
+
+    Two tests read more than one cell: ``submitterKind`` tests the submitting organisation's
+    kind (a value of the submission, like its period; unknown when it is not known), and
+    ``ageAt`` with ``between`` the age in whole years from ``field`` (a date of birth) to the
+    date in ``ageAt`` (false when either cell is empty, else unknown when either is invalid).
     """
 
     field: str | None = None
@@ -115,29 +121,52 @@ class Condition(_Strict):
     in_: tuple[str, ...] | None = PydField(default=None, alias="in")
     not_empty: bool | None = PydField(default=None, alias="notEmpty")
     greater_than: float | None = PydField(default=None, alias="greaterThan")
+    #: The age in whole years from ``field`` to the date field ``age_at`` is within ``between``.
+    age_at: str | None = PydField(default=None, alias="ageAt")
+    between: tuple[int, int] | None = None
+    #: The submitting organisation is of one of these kinds (COL-9; issue 13 item 6).
+    submitter_kind: tuple[OrgKind, ...] | None = PydField(default=None, alias="submitterKind")
     all_of: tuple[Condition, ...] | None = PydField(default=None, alias="and")
     any_of: tuple[Condition, ...] | None = PydField(default=None, alias="or")
     negated: Condition | None = PydField(default=None, alias="not")
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
-        tests = [self.equals, self.in_, self.not_empty, self.greater_than]
+        tests = [self.equals, self.in_, self.not_empty, self.greater_than, self.between]
         joins = [self.all_of, self.any_of, self.negated]
+        if (self.age_at is None) != (self.between is None):
+            raise ValueError("ageAt and between go together: the age at a date, within bounds")
+        if self.between is not None and not 0 <= self.between[0] <= self.between[1]:
+            raise ValueError("between is [low, high] in whole years, 0 <= low <= high")
+        if self.submitter_kind is not None:
+            kinds = self.submitter_kind
+            if (self.field is not None or any(t is not None for t in tests)
+                    or any(j is not None for j in joins)):
+                raise ValueError("submitterKind is a test on its own, without a field")
+            if not kinds or len(set(kinds)) != len(kinds):
+                raise ValueError("submitterKind names each kind once, at least one")
+            return self
         if self.field is not None:
             if sum(t is not None for t in tests) != 1 or any(j is not None for j in joins):
                 raise ValueError(
                     "a condition on a field needs exactly one of equals, in, notEmpty, "
-                    "greaterThan"
+                    "greaterThan, ageAt with between"
                 )
             return self
         if any(t is not None for t in tests) or sum(j is not None for j in joins) != 1:
             raise ValueError(
-                "a condition needs a field and one test, or exactly one of and, or, not"
+                "a condition needs a field and one test, submitterKind, or exactly one of "
+                "and, or, not"
             )
         for parts in (self.all_of, self.any_of):
             if parts is not None and len(parts) < 2:
                 raise ValueError("and / or join at least two conditions")
         return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """A test (of a field, or of the submitter's kind), not a join of conditions."""
+        return self.field is not None or self.submitter_kind is not None
 
     @property
     def parts(self) -> tuple[Condition, ...]:
@@ -149,13 +178,13 @@ class Condition(_Strict):
 
     def fields(self) -> tuple[str, ...]:
         """Every field the condition tests, in order, once each."""
-        if self.field is not None:
-            return (self.field,)
+        if self.is_leaf:
+            return tuple(n for n in (self.field, self.age_at) if n is not None)
         return tuple(dict.fromkeys(n for p in self.parts for n in p.fields()))
 
     def leaves(self) -> tuple[Condition, ...]:
-        """The field tests the condition is made of."""
-        if self.field is not None:
+        """The tests the condition is made of."""
+        if self.is_leaf:
             return (self,)
         return tuple(leaf for p in self.parts for leaf in p.leaves())
 
@@ -163,14 +192,28 @@ class Condition(_Strict):
         """The condition in words (``not`` pushed down to the field tests, De Morgan)."""
         if self.negated is not None:
             return self.negated.describe(not negate)
-        if self.field is None:
+        if not self.is_leaf:
             parts = self.all_of if self.all_of is not None else self.any_of
             assert parts is not None
             conjunction = (self.all_of is not None) != negate  # not(a and b) = not a or not b
             joined = [_clause(p, negate, conjunction) for p in parts]
             word = " and " if conjunction else " or "
             return ", ".join(joined[:-1]) + word + joined[-1]
+        if self.submitter_kind is not None:
+            kinds = [k.value for k in self.submitter_kind]
+            if len(kinds) == 1:
+                said = f"{'not ' if negate else ''}of kind {kinds[0]}"
+            elif len(kinds) == 2:
+                said = (f"of neither kind {kinds[0]} nor {kinds[1]}" if negate
+                        else f"of kind {kinds[0]} or {kinds[1]}")
+            else:
+                said = f"of {'none' if negate else 'one'} of the kinds {', '.join(kinds)}"
+            return f"the submitting organisation is {said}"
         f = self.field
+        if self.between is not None:
+            low, high = self.between
+            return (f"the age at {self.age_at} (from {f}) is {'not ' if negate else ''}"
+                    f"{low} to {high}")
         if self.equals is not None:
             return f"{f} is {'not ' if negate else ''}{self.equals}"
         if self.in_ is not None:
@@ -187,12 +230,21 @@ def _clause(part: Condition, negate: bool, conjunction: bool) -> str:
     flip = negate
     while inner.negated is not None:
         inner, flip = inner.negated, not flip
-    if inner.field is not None:
+    if inner.is_leaf:
         return text
     inner_conjunction = (inner.all_of is not None) != flip
     if inner_conjunction == conjunction:
         return text
     return f"{'both' if inner_conjunction else 'either'} {text}"
+
+
+class Within(_Strict):
+    """A ``reference`` rule's date test: this row's date ``field`` lies from the referenced
+    row's date ``from`` to its date ``to`` (inclusive; an empty ``to`` there: no end yet)."""
+
+    field: str
+    from_: str = PydField(alias="from")
+    to: str | None = None
 
 
 class Rule(_Strict):
@@ -209,6 +261,11 @@ class Rule(_Strict):
     months: int | None = PydField(default=None, ge=1, le=120)
     date_field: str | None = PydField(default=None, alias="dateField")
     notice: str | None = None
+    #: reference: the dataset whose rows, in force, of the same submitter ``field`` names by
+    #: their ``key``; ``within`` a date test against the row it names.
+    dataset: str | None = None
+    key: str | None = None
+    within: Within | None = None
 
     @model_validator(mode="after")
     def _keys_for_kind(self) -> Rule:
@@ -221,17 +278,31 @@ class Rule(_Strict):
             "submitter": ("field",),
             "notice-version": ("field", "date_field", "notice"),
             "notice-current": ("field", "date_field", "notice"),
+            "reference": ("field", "dataset", "key"),
         }
         missing = [k for k in need[self.kind] if not getattr(self, k)]
         if missing:
             raise ValueError(f"rule {self.id} ({self.kind}) needs {', '.join(missing)}")
+        if self.kind != "reference" and (self.dataset or self.key or self.within):
+            raise ValueError(f"rule {self.id}: dataset, key and within are for a reference")
         if self.months is not None and (self.kind, self.bound) != ("period-date", "start"):
             raise ValueError(f"rule {self.id}: months is for a period-date rule on the start")
         return self
 
+    def applies(self) -> str:
+        """When the rule is judged, in words: its condition, or what a reference names."""
+        if self.when is not None:
+            return self.when.describe()
+        if self.kind == "reference":
+            names = f"{self.field} names a row of the submitter's {self.dataset} returns in force"
+            return names if self.within is not None else f"{self.field} is given"
+        return ""
+
     @property
     def targets(self) -> tuple[str, ...]:
         """The fields a finding of this rule is reported against."""
+        if self.within is not None:
+            return (self.within.field,)
         return self.fields if self.fields else (self.field,) if self.field else ()
 
     def sentence(self, target: str | None = None) -> str:
@@ -261,6 +332,13 @@ class Rule(_Strict):
             return f"{subject} must be the first day of the return period."
         if self.kind == "submitter":
             return f"{subject} must be the submitting organisation's own code."
+        if self.kind == "reference":
+            if self.within is not None:
+                end = f" to its {self.within.to}" if self.within.to else ""
+                return (f"{subject} must lie within the {self.dataset} row {self.field} names: "
+                        f"from its {self.within.from_}{end}.")
+            return (f"{subject}, when given, must name by its {self.key} a row of the same "
+                    f"submitter's {self.dataset} returns in force in the haven.")
         return (
             f"{subject} must be a version of the {self.notice} notice published on or before "
             f"{self.date_field}."
@@ -344,8 +422,22 @@ class Spec(BaseModel):
         ids = [r.id for r in self.rules]
         if len(set(ids)) != len(ids):
             raise ValueError(f"{self.name}: a rule id is repeated")
+        named: dict[str, tuple[str | None, str | None]] = {}
         for rule in self.rules:
-            used = [*rule.targets, rule.not_before, rule.date_field]
+            if rule.kind != "reference":
+                continue
+            assert rule.field is not None
+            if named.setdefault(rule.field, (rule.dataset, rule.key)) != (rule.dataset, rule.key):
+                raise ValueError(
+                    f"{self.name}: rule {rule.id}: the references on {rule.field} name one "
+                    "dataset and key"
+                )
+            if rule.within is not None and types.get(rule.within.field) != "date":
+                raise ValueError(
+                    f"{self.name}: rule {rule.id} needs {rule.within.field} to be a date"
+                )
+        for rule in self.rules:
+            used = [*rule.targets, rule.field, rule.not_before, rule.date_field]
             if rule.when:
                 used.extend(rule.when.fields())
             for name in used:
@@ -355,10 +447,40 @@ class Spec(BaseModel):
                 self._check_test(rule.id, leaf)
         return self
 
+    @property
+    def references(self) -> tuple[Rule, ...]:
+        """The rules that name rows of another return (``reference``)."""
+        return tuple(r for r in self.rules if r.kind == "reference")
+
+    def referenced(self) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+        """Per referencing field: the dataset and key it names, and the dates of that row the
+        rules on it read (the columns its lookup table holds, in order)."""
+        out: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        for r in self.references:
+            assert r.field is not None and r.dataset is not None and r.key is not None
+            dates = out.get(r.field, (r.dataset, r.key, ()))[2]
+            if r.within is not None:
+                dates = tuple(dict.fromkeys((*dates, r.within.from_, *filter(None, [r.within.to]))))
+            out[r.field] = (r.dataset, r.key, dates)
+        return out
+
     def _check_test(self, rule: str, leaf: Condition) -> None:
         """A field test that could never hold is a typo in the descriptor, refused on load."""
+        if leaf.submitter_kind is not None:
+            never = [k.value for k in leaf.submitter_kind if k not in self.submitter_kinds]
+            if never:
+                raise ValueError(
+                    f"{self.name}: rule {rule} tests the submitter's kind for {never[0]!r}, "
+                    "which does not submit this dataset"
+                )
+            return
         assert leaf.field is not None
         f = self.field(leaf.field)
+        if leaf.age_at is not None and (f.type, self.field(leaf.age_at).type) != ("date", "date"):
+            raise ValueError(
+                f"{self.name}: rule {rule} takes an age from {f.name} at {leaf.age_at}; "
+                "both must be dates"
+            )
         codes = f.constraints.enum
         wanted = (leaf.equals,) if leaf.equals is not None else leaf.in_ or ()
         unknown = [v for v in wanted if codes is not None and v not in codes]

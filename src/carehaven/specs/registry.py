@@ -30,4 +30,35 @@ def load_spec(name: str) -> Spec:
             f"There is no dataset called {name!r}. Known datasets: {', '.join(available())}."
         )
     text = (resources.files("carehaven.specs") / "descriptors" / f"{name}.json").read_text("utf-8")
-    return Spec.from_descriptor(json.loads(text))
+    spec = Spec.from_descriptor(json.loads(text))
+    for field, (dataset, key, dates) in spec.referenced().items():
+        _check_reference(spec, field, dataset, key, dates)
+    return spec
+
+
+def _check_reference(
+    spec: Spec, field: str, dataset: str, key: str, dates: tuple[str, ...]
+) -> None:
+    """A reference to a dataset, key or date that does not exist could never be met: a load
+    error, like a test of a code the field does not have."""
+    if dataset == spec.name or dataset not in available():
+        raise ValueError(f"{spec.name}: {field} references {dataset}, not another dataset")
+    target = load_spec(dataset)
+    types = {f.name: f.type for f in target.fields}
+    if key not in types or target.submitter_field is None:
+        raise ValueError(
+            f"{spec.name}: {field} references {dataset} by {key}, which is not a field of a "
+            "dataset its submitters return"
+        )
+    for name in dates:
+        if types.get(name) != "date":
+            raise ValueError(f"{spec.name}: {field} reads {dataset}'s {name}, not a date")
+
+
+def loading_order(dataset: str) -> int:
+    """How many returns deep ``dataset``'s references go: 0 for one that names no other, so
+    loading in this order puts every referenced return before those that name it."""
+    if dataset not in available():
+        return 0  # an unknown name is refused when it is submitted
+    targets = {d for d, _, _ in load_spec(dataset).referenced().values()}
+    return max((1 + loading_order(t) for t in targets), default=0)

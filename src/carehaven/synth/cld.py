@@ -171,6 +171,7 @@ class Codes:
         ]
         self.unsettled = cb.find(h, "unsettled")
         self.retired = cb.code("Employment_Status", "retired")
+        self.employment_unknown = cb.code("Employment_Status", "unknown", exclude=("hours",))
         self.service_user = cb.code("Client_Type", "service user")
         self.carer = cb.code("Client_Type", "carer", exclude=("association",))
         self.gender = {
@@ -224,6 +225,11 @@ class SocialCare:
             employment = k.retired
         else:
             employment = "" if rng.random() < 0.1 else cb.any("Employment_Status", rng)
+            if not employment and psr == k.learning_psr:
+                # Required for a person of working age with a learning disability (DHSC CLD
+                # guidance; employment-status-required): an authority that has not recorded
+                # it returns Unknown.
+                employment = k.employment_unknown
         born = p.born
         if rng.random() < 0.015 and (alt := swapped_day_month(born)) is not None:
             born = alt

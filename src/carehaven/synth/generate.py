@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from carehaven.errors import UsageError
+from carehaven.specs.registry import loading_order
 from carehaven.synth.cld import SocialCare
 from carehaven.synth.codebook import codebook
 from carehaven.synth.hmrc import Exchange
@@ -92,6 +93,9 @@ def synthesise(
     out.mkdir(parents=True, exist_ok=True)
     remove_stale(out, {t.path for t in tables})
     files: list[SynthFile] = [write_table(out, t) for t in tables]
+    # Listed so that submitting them in order puts each episode before the reviews and IPS
+    # episodes that name it (reference rules, issue 13 item 6).
+    files.sort(key=lambda f: loading_order(f.dataset))
     orgs = organisations()
     write_manifest(
         out,

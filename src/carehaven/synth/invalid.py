@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from carehaven.specs import Field, FieldClass, Spec, load_spec
 from carehaven.synth.dates import day, iso
 from carehaven.synth.identifiers import NINO_FORBIDDEN_PREFIXES, wrong_check_digit
-from carehaven.synth.rowcheck import RowChecker, as_date
+from carehaven.synth.organisations import kind_of
+from carehaven.synth.rowcheck import Referenced, RowChecker, as_date
 from carehaven.synth.table import BlankRule, Table, blank_rules
 
 KINDS = (
@@ -52,9 +53,11 @@ Candidate = tuple[Change, str, str]  # cells to change, field, rule id
 class _Menu:
     """What can be planted in rows of one dataset."""
 
-    def __init__(self, spec: Spec, rng: random.Random) -> None:
+    def __init__(
+        self, spec: Spec, rng: random.Random, referenced: Referenced | None = None
+    ) -> None:
         self.spec, self.rng = spec, rng
-        self.checker = RowChecker(spec)
+        self.checker = RowChecker(spec, referenced)
         self.index = self.checker.index
         self.blank: tuple[BlankRule, ...] = blank_rules(spec)
         self.private_when = tuple(
@@ -84,9 +87,11 @@ class _Menu:
                     strict.add(name)
             if rule.kind in (
                 "date-order", "within-period", "period-date", "notice-version", "notice-current",
-                "submitter",
+                "submitter", "reference",
             ):
                 strict.update(rule.targets)
+            if rule.kind == "reference" and rule.field:
+                strict.add(rule.field)  # a changed key would name another row, or none
         self.in_rules, self.strict = in_rules | strict, strict
         self.date_order = tuple(r for r in spec.rules if r.kind == "date-order")
         self.within = tuple(r for r in spec.rules if r.kind == "within-period")
@@ -207,7 +212,8 @@ class _Menu:
             trial = row.copy()
             for i, v in change.items():
                 trial[i] = v
-            if self.checker.findings(trial, table.org, table.period) == [(field, rule)]:
+            found = self.checker.findings(trial, table.org, table.period, kind_of(table.org))
+            if found == [(field, rule)]:
                 row[:] = trial
                 return field, rule
         return None
@@ -218,10 +224,12 @@ def plant_errors(tables: Sequence[Table], rate: float, seed: int) -> list[Plant]
     if rate <= 0:
         return []
     rng = random.Random(f"{seed}/invalid")
+    referenced = referenced_rows(tables)
+    named, named_by = named_keys(tables), dict(_references(tables))
     menus: dict[str, _Menu] = {}
     for t in tables:
         if t.dataset not in menus:
-            menus[t.dataset] = _Menu(load_spec(t.dataset), rng)
+            menus[t.dataset] = _Menu(load_spec(t.dataset), rng, referenced)
     total = sum(len(t.rows) for t in tables)
     wanted = min(total, round(rate * total))
     pool = [(ti, ri) for ti, t in enumerate(tables) for ri in range(len(t.rows))]
@@ -238,7 +246,7 @@ def plant_errors(tables: Sequence[Table], rate: float, seed: int) -> list[Plant]
         table = tables[ti]
         menu = menus[table.dataset]
         row = table.rows[ri]
-        if not menu.eligible(row):
+        if not menu.eligible(row) or _is_named(table, row, named, named_by):
             continue
         turn += 1
         for k in range(len(KINDS)):
@@ -280,10 +288,53 @@ def _duplicate(
         trial = table.rows[ri].copy()
         for c in cols:
             trial[c] = table.rows[src][c]
-        if menu.checker.findings(trial, table.org, table.period):
+        if menu.checker.findings(trial, table.org, table.period, kind_of(table.org)):
             continue
         table.rows[ri][:] = trial
         used.add(source_key)
         taken.add((ti, src))
         return Plant(table.path, ri + 2, key[-1], "duplicate-key")
     return None
+
+
+def _references(tables: Sequence[Table]) -> set[tuple[str, str]]:
+    """(dataset, key field) of every row that a reference rule of these tables' specs names."""
+    specs = {t.dataset for t in tables}
+    return {(d, k) for name in specs for d, k, _ in load_spec(name).referenced().values()}
+
+
+def referenced_rows(tables: Sequence[Table]) -> Referenced:
+    """The rows reference rules may name: per dataset and organisation, each key's row in the
+    latest period that holds it (what the haven keeps in force once every file is in)."""
+    wanted = dict(_references(tables))
+    latest: dict[tuple[str, str], dict[str, tuple[int, dict[str, str]]]] = {}
+    for t in tables:
+        key = wanted.get(t.dataset)
+        if key is None:
+            continue
+        col = t.header.index(key)
+        rows = latest.setdefault((t.dataset, t.org), {})
+        for row in t.rows:
+            held = rows.get(row[col])
+            if held is None or held[0] < t.period.end_ord:
+                rows[row[col]] = (t.period.end_ord, dict(zip(t.header, row, strict=True)))
+    return {slot: {k: r for k, (_, r) in rows.items()} for slot, rows in latest.items()}
+
+
+def named_keys(tables: Sequence[Table]) -> set[tuple[str, str, str]]:
+    """(dataset, organisation, key) of every row another return names: never planted, or its
+    rejection would be found again in each return that names it."""
+    out: set[tuple[str, str, str]] = set()
+    for t in tables:
+        for name, (dataset, _, _) in load_spec(t.dataset).referenced().items():
+            col = t.header.index(name)
+            out.update((dataset, t.org, row[col]) for row in t.rows if row[col])
+    return out
+
+
+def _is_named(
+    table: Table, row: list[str], named: set[tuple[str, str, str]], keys: dict[str, str]
+) -> bool:
+    """Whether another return names ``row`` (``keys``: each named dataset's key field)."""
+    key = keys.get(table.dataset)
+    return key is not None and (table.dataset, table.org, row[table.header.index(key)]) in named

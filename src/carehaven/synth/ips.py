@@ -144,7 +144,9 @@ class Programme:
                 "provider_code": ep.site.code,
                 "client_ref": client.client_ref,
                 "ips_id": pl.ips_id,
-                "episode_id": ep.episode_id if pl.link_episode else "",
+                # Only an episode the provider's NDTMS returns hold can be named (the
+                # reference rule ips-episode-known): one closed before them is left out.
+                "episode_id": ep.episode_id if pl.link_episode and _returned(ep, periods) else "",
                 "ips_start_date": iso(pl.start),
                 "ips_end_date": "",
                 "consent_dhsc": yes if signed else no,
@@ -180,3 +182,12 @@ class Programme:
                     table = out[key] = Table(DATASET, ep.site.code, period, names)
                 table.add(cells, p.pid)
         return [out[k] for k in sorted(out)]
+
+
+def _returned(ep: Episode, periods: Sequence[Period]) -> bool:
+    """Whether ``ep`` is in one of the periods' ``ndtms-episode`` returns (open in, or closed
+    during, a period: ``ndtms.EpisodeRows.tables``)."""
+    return any(
+        ep.start <= p.end_ord and (ep.discharge is None or ep.discharge >= p.start_ord)
+        for p in periods
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 ORG_KINDS = (
     "treatment-service",
+    "young-peoples-service",
     "local-authority",
     "criminal-justice-team",
     "prison",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from carehaven.synth.geography import LOCAL_AUTHORITIES
 from carehaven.synth.model import SynthOrganisation
@@ -46,6 +47,8 @@ _TREATMENT_NAMES = {
     "P007": "Moseley Alcohol Service",
     "P008": "Irwell Young People's Substance Misuse Service",
 }
+#: A young people's service is its own kind: only it returns young_person_vulnerability.
+_KIND = {"young-people": "young-peoples-service"}
 _OTHER = (
     SynthOrganisation("PR01", "prison", "HMP Birmingham Healthcare Substance Misuse Team"),
     SynthOrganisation("PR02", "prison", "HMP Manchester Substance Misuse Service"),
@@ -60,7 +63,7 @@ def organisations() -> tuple[SynthOrganisation, ...]:
     """The fixed, realistic set of organisations used by :func:`synthesise`."""
     return (
         *(
-            SynthOrganisation(code, "treatment-service", name)
+            SynthOrganisation(code, _KIND.get(site(code).service, "treatment-service"), name)
             for code, name in _TREATMENT_NAMES.items()
         ),
         *_OTHER,
@@ -78,3 +81,13 @@ def site(code: str) -> Site:
 
 def sites_of(service: str) -> tuple[Site, ...]:
     return tuple(s for s in SITES if s.service == service)
+
+
+@cache
+def _kinds() -> dict[str, str]:
+    return {o.code: o.kind for o in organisations()}
+
+
+def kind_of(code: str) -> str | None:
+    """The kind of the synthetic organisation ``code`` (None for one synth does not make)."""
+    return _kinds().get(code)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from carehaven.consent.notices import version_in_force, version_superseded
-from carehaven.specs import Condition, Field, Spec
+from carehaven.specs import Condition, Field, Rule, Spec
 from carehaven.synth.identifiers import is_valid_nhs_number, is_valid_nino
 from carehaven.synth.periods import Period
 
@@ -23,6 +23,9 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 Finding = tuple[str, str]  # (field, rule id)
+#: (dataset, organisation) -> key -> the row that key names, by field name: what a
+#: ``reference`` rule reads (the latest period's row of each key, as the haven keeps in force).
+Referenced = dict[tuple[str, str], dict[str, dict[str, str]]]
 
 
 def as_date(value: str) -> date | None:
@@ -53,29 +56,45 @@ def _compare(f: Field, value: str, bound: float | str) -> int:
     return (x > y) - (x < y)
 
 
+def whole_years(born: date, on: date) -> int:
+    """Age in whole years on ``on`` (a birthday not yet reached that year does not count)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
 def condition_value(
     spec: Spec,
     cond: Condition,
     row: list[str],
     index: dict[str, int],
     missing: frozenset[str] = frozenset({""}),
+    kind: str | None = None,
 ) -> bool | None:
     """ADR 0001's three-valued condition: a test on an empty cell is false, on a given cell
     that is not of its type or not one of its codes unknown (None); ``and``, ``or`` and ``not``
-    as in SQL."""
+    as in SQL. ``kind`` is the submitting organisation's (None: not known, so unknown)."""
     if cond.all_of is not None:
-        values = [condition_value(spec, p, row, index, missing) for p in cond.all_of]
+        values = [condition_value(spec, p, row, index, missing, kind) for p in cond.all_of]
         return False if False in values else None if None in values else True
     if cond.any_of is not None:
-        values = [condition_value(spec, p, row, index, missing) for p in cond.any_of]
+        values = [condition_value(spec, p, row, index, missing, kind) for p in cond.any_of]
         return True if True in values else None if None in values else False
     if cond.negated is not None:
-        inner = condition_value(spec, cond.negated, row, index, missing)
+        inner = condition_value(spec, cond.negated, row, index, missing, kind)
         return None if inner is None else not inner
+    if cond.submitter_kind is not None:
+        return None if kind is None else kind in cond.submitter_kind
     assert cond.field is not None
     v = row[index[cond.field]]
     if cond.not_empty is not None:
         return (v not in missing) == cond.not_empty
+    if cond.between is not None and cond.age_at is not None:
+        on = row[index[cond.age_at]]
+        if v in missing or on in missing:
+            return False
+        born, at = as_date(v), as_date(on)
+        if born is None or at is None:
+            return None
+        return cond.between[0] <= whole_years(born, at) <= cond.between[1]
     if v in missing:
         return False
     f = spec.field(cond.field)
@@ -107,8 +126,10 @@ class _Cell:
 class RowChecker:
     """Findings for one row of one dataset, as ADR 0001 describes them."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, referenced: Referenced | None = None) -> None:
+        """``referenced``: the rows reference rules may name; None leaves them unjudged."""
         self.spec = spec
+        self.referenced = referenced
         self.index = {n: i for i, n in enumerate(spec.field_names)}
         self.cells = tuple(
             _Cell(i, f, re.compile(f.constraints.pattern) if f.constraints.pattern else None)
@@ -116,11 +137,13 @@ class RowChecker:
         )
         self.missing = frozenset(spec.table_schema.missing_values)
 
-    def _holds(self, when: Condition, row: list[str]) -> bool:
+    def _holds(self, when: Condition, row: list[str], kind: str | None) -> bool:
         """Whether a rule applies: its condition, an unknown one read as no."""
-        return condition_value(self.spec, when, row, self.index, self.missing) is True
+        return condition_value(self.spec, when, row, self.index, self.missing, kind) is True
 
-    def findings(self, row: list[str], org: str, period: Period) -> list[Finding]:
+    def findings(
+        self, row: list[str], org: str, period: Period, kind: str | None = None
+    ) -> list[Finding]:
         out: list[Finding] = []
         bad_type: set[str] = set()
         for cell in self.cells:
@@ -157,7 +180,7 @@ class RowChecker:
                 out.append((f.name, "nino"))
         for rule in self.spec.rules:
             if rule.kind in ("required-if", "empty-if") and rule.when is not None:
-                if not self._holds(rule.when, row):
+                if not self._holds(rule.when, row, kind):
                     continue
                 for name in rule.fields:
                     empty = row[self.index[name]] in self.missing
@@ -207,7 +230,29 @@ class RowChecker:
                     and version_superseded(rule.notice, version, on)
                 ):
                     out.append((rule.field, rule.id))
+            elif rule.kind == "reference" and self.referenced is not None:
+                out.extend(self._reference(rule, row, org, out, bad_type))
         return out
+
+    def _reference(
+        self, rule: Rule, row: list[str], org: str, found: list[Finding], bad: set[str]
+    ) -> list[Finding]:
+        """A valid key naming no row of ``org``'s, or a date outside the row it names."""
+        assert rule.field is not None and rule.dataset is not None
+        key = row[self.index[rule.field]]
+        if key in self.missing or any(name == rule.field for name, _ in found):
+            return []  # empty, or breaking its own constraints: not judged
+        named = self.referenced.get((rule.dataset, org), {}) if self.referenced else {}
+        target = named.get(key)
+        if rule.within is None:
+            return [] if target is not None else [(rule.field, rule.id)]
+        w = rule.within
+        day = self._date(row, w.field, bad)
+        start = as_date(target.get(w.from_, "")) if target is not None else None
+        if day is None or start is None or target is None:
+            return []
+        end = as_date(target.get(w.to, "")) if w.to else None
+        return [(w.field, rule.id)] if day < start or (end is not None and day > end) else []
 
     def _date(self, row: list[str], name: str, bad: set[str]) -> date | None:
         if name in bad:
