@@ -159,7 +159,8 @@ def _load(root: Path, people: int, wait: float) -> tuple[Measure, Measure, int]:
     """Every synth return into a fresh haven: a process per file, then one --manifest."""
     returns = root / "load-returns"
     one_by_one = _haven_with_returns(root, "load-each", returns, people)
-    batch = _haven_with_returns(root, "load-manifest", returns, people)
+    # synth writes only into a new folder; the same seed writes the same returns again.
+    batch = _haven_with_returns(root, "load-manifest", root / "load-returns-again", people)
     entries = json.loads((returns / "manifest.json").read_text())["files"]
     each = Measure(f"{len(entries)} files, one submit process per file", len(entries))
     many = Measure(f"{len(entries)} files, one submit --manifest", len(entries))
@@ -170,7 +171,8 @@ def _load(root: Path, people: int, wait: float) -> tuple[Measure, Measure, int]:
                  "--org", e["org"], "--period", e["period"]), ok=(0, 3))
     each.runs.append(time.perf_counter() - t0)
     many.idle.append(settle(wait))
-    seconds, done = _run(_ch(batch, "submit", "--manifest", str(returns / "manifest.json"),
+    seconds, done = _run(_ch(batch, "submit", "--manifest",
+                             str(root / "load-returns-again" / "manifest.json"),
                              "--json"), ok=(0, 3))
     many.runs.append(seconds)
     landed = len(json.loads(done.stdout)["files"])

@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -163,9 +164,6 @@ def plan_key(
     raw_name: str, spec: Spec, notices: Sequence[NoticeVersion], context: pa.Schema
 ) -> str:
     """A digest of everything the compiled SQL depends on."""
-    import duckdb
-
-    here = Path(__file__).parent
     parts: dict[str, Any] = {
         "format": _FORMAT,
         "raw_name": raw_name,
@@ -174,11 +172,22 @@ def plan_key(
             [n.notice, n.version, n.published_on.isoformat()] for n in notices
         ),
         "context": [[f.name, str(f.type)] for f in context],
-        "code": {s: hashlib.sha256((here / s).read_bytes()).hexdigest() for s in _SOURCES},
-        "engines": [duckdb.__version__, _version("ibis-framework"), _version("sqlglot")],
+        "build": _build(),
     }
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
+
+
+@cache
+def _build() -> dict[str, object]:
+    """carehaven's code that writes the SQL, and the engines' versions: fixed in a process."""
+    import duckdb
+
+    here = Path(__file__).parent
+    return {
+        "code": {s: hashlib.sha256((here / s).read_bytes()).hexdigest() for s in _SOURCES},
+        "engines": [duckdb.__version__, _version("ibis-framework"), _version("sqlglot")],
+    }
 
 
 def _version(dist: str) -> str:
@@ -213,7 +222,11 @@ def _write(folder: Path, key: str, plan: Plan, seal_key: bytes) -> None:
     tmp = folder / f".{key}.{os.getpid()}.tmp"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp.write_text(doc)
+        tmp.unlink(missing_ok=True)
+        # A new file, never through a link planted in its place, owner-only.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(tmp, flags, 0o600), "w") as fh:
+            fh.write(doc)
         tmp.replace(folder / f"{key}.json")
     except OSError:  # a read-only or full disk: the plan is compiled again next time
         tmp.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from carehaven.collection.ledger import SubmissionRow
 from carehaven.collection.reading import ROW_COLUMN
 from carehaven.control.kinds import SubmissionStatus
 from carehaven.control.rows import Tx
-from carehaven.data.rawsql import tables
+from carehaven.data.rawsql import columns
 from carehaven.errors import NotFoundError, UsageError
 from carehaven.haven import Haven
 from carehaven.specs import Spec
@@ -73,7 +73,7 @@ def people_stored(con: Any, spec: Spec, submission_id: str) -> int | None:
     """Distinct people among the accepted rows the data plane holds for ``submission_id``."""
     key = PERSON_KEY.get(spec.name)
     raw = getattr(con, "con", con)
-    if key is None or spec.table_name not in tables(raw):
+    if key is None or columns(raw, spec.table_name) is None:
         return None
     found = raw.execute(
         f'SELECT count(DISTINCT "{key}") FROM "{spec.table_name}" '  # noqa: S608 - spec names

@@ -33,22 +33,25 @@ def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(r[0]) for r in found}
 
 
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str] | None:
+    """The columns of ``table``, or None if there is no such table (cheaper than the catalog
+    views, which a batch of submissions would query hundreds of times). Outside a transaction
+    only: a failed statement aborts one."""
+    try:
+        found = con.execute(f'SELECT * FROM "{table}" LIMIT 0')  # noqa: S608 - a spec's name
+    except duckdb.CatalogException:
+        return None
+    return [str(d[0]) for d in found.description or ()]
+
+
 def ensure_table(con: duckdb.DuckDBPyConnection, spec: Spec) -> None:
     """Create the dataset's table, or add the columns a newer spec version brought."""
-    # Names come from a shipped descriptor, never from a submitted file.
-    if spec.table_name not in tables(con):
-        cols = {**META_SQL, **{f.name: SQL_TYPES[f.type] for f in spec.fields}}
-        body = ", ".join(f'"{n}" {t}' for n, t in cols.items())
-        con.execute(f'CREATE TABLE "{spec.table_name}" ({body})')
-        return
-    have = {
-        str(r[0])
-        for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
-            "AND table_name = $t",
-            {"t": spec.table_name},
-        ).fetchall()
-    }
+    # Names come from a shipped descriptor, never from a submitted file. IF NOT EXISTS rather
+    # than a failed look-up: a failed statement would abort a caller's open transaction.
+    cols = {**META_SQL, **{f.name: SQL_TYPES[f.type] for f in spec.fields}}
+    body = ", ".join(f'"{n}" {t}' for n, t in cols.items())
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{spec.table_name}" ({body})')
+    have = columns(con, spec.table_name) or []
     for field in spec.fields:
         if field.name not in have:
             con.execute(
@@ -57,4 +60,4 @@ def ensure_table(con: duckdb.DuckDBPyConnection, spec: Spec) -> None:
             )
 
 
-__all__ = ["META_SQL", "SQL_TYPES", "ensure_table", "open_data", "tables"]
+__all__ = ["META_SQL", "SQL_TYPES", "columns", "ensure_table", "open_data", "tables"]
