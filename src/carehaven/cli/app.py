@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import tempfile
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -286,5 +285,7 @@ def _log_folders(args: list[str]) -> list[Path]:
             folders.append(logs)
     except (CarehavenError, OSError, ValueError):
         pass
+    import tempfile  # here: only an internal error needs it (12 ms of every start otherwise)
+
     folders.append(Path(tempfile.gettempdir()))
     return folders

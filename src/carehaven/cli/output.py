@@ -44,21 +44,59 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
+#: Columns whose values are counts, right-aligned.
+_COUNTS = {"rows", "accepted", "rejected", "findings", "people", "files"}
+#: Cells the plain layout below prints exactly as Rich would: printable ASCII, one cell a char.
+_PLAIN = re.compile(r"[ -~]*")
+
+
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [["" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row]
+             for row in rows]
+    right = [col.lower() in _COUNTS for col in columns]
+    if not out.is_terminal:
+        laid = _plain_table(title, list(columns), cells, right, out.width)
+        if laid is not None:
+            sys.stdout.write(laid)
+            return
     from rich.table import Table  # here: most commands print no table, and --help none
 
     t = Table(title=title, title_justify="left")
-    for col in columns:
-        t.add_column(
-            col,
-            justify="right"
-            if col.lower() in {"rows", "accepted", "rejected", "findings", "people", "files"}
-            else "left",
-        )
-    for row in rows:
-        t.add_row(*(Text("" if v is None else f"{v:,}" if isinstance(v, int) else str(v))
-                    for v in row))
+    for col, r in zip(columns, right, strict=True):
+        t.add_column(col, justify="right" if r else "left")
+    for row in cells:
+        t.add_row(*(Text(v) for v in row))
     out.print(t)
+
+
+def _plain_table(
+    title: str | None, columns: list[str], rows: list[list[str]], right: list[bool], width: int
+) -> str | None:
+    """The text Rich prints for this table when it needs neither wrapping nor styles (piped
+    output, ASCII cells that fit), laid out directly: Rich's layout engine takes about 0.1 s
+    for a listing of 150 submissions (issue 13 item 8). None where Rich must lay it out;
+    tests/unit/test_output.py checks the two agree."""
+    texts = [title or "", *columns, *(c for row in rows for c in row)]
+    if not rows or not all(_PLAIN.fullmatch(t) for t in texts):
+        return None
+    widths = [max(len(c) for c in col) for col in zip(columns, *rows, strict=True)]
+    inner = sum(widths) + 3 * len(widths) - 1
+    if inner + 2 > width or len(title or "") > inner + 2:
+        return None
+
+    def line(cells: Sequence[str], edge: str, bar: str) -> str:
+        padded = (c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right,
+                                                                       strict=True))
+        return edge + bar.join(f" {c} " for c in padded) + edge + "\n"
+
+    def rule(left: str, fill: str, cross: str, end: str) -> str:
+        return left + cross.join(fill * (w + 2) for w in widths) + end + "\n"
+
+    parts = [title.ljust(inner + 2) + "\n"] if title else []
+    parts += [rule("┏", "━", "┳", "┓"), line(columns, "┃", "┃"), rule("┡", "━", "╇", "┩")]
+    parts += [line(row, "│", "│") for row in rows]
+    parts.append(rule("└", "─", "┴", "┘"))
+    return "".join(parts)
 
 
 @contextmanager
