@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -137,7 +137,7 @@ class NewSubmission:
 
 
 def insert(tx: Tx, row: NewSubmission) -> None:
-    values = {**row.__dict__, "received_at": tx.stamp(row.received_at),
+    values = {**asdict(row), "received_at": tx.stamp(row.received_at),
               "summary": json.dumps(row.summary)}
     names = list(values)
     placeholders = [tx.json(n) if n == "summary" else f":{n}" for n in names]

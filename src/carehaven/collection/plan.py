@@ -53,7 +53,7 @@ class Plan:
     checks: tuple[CheckInfo, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "checks": [asdict(c) for c in self.checks]}
+        return asdict(self)  # the checks too, as dicts
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Plan:

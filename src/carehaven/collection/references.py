@@ -24,6 +24,7 @@ import pyarrow as pa
 from carehaven.collection import ledger
 from carehaven.collection.context import Context, reference_column, reference_table
 from carehaven.collection.period import parse_period
+from carehaven.data.rawsql import columns as table_columns
 from carehaven.specs import Spec, load_spec
 
 if TYPE_CHECKING:
@@ -63,10 +64,7 @@ def lookup(
     dataset, key, dates = spec.referenced()[field]
     target = load_spec(dataset)
     out = schema(spec, field)
-    exists = raw.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [target.table_name]
-    ).fetchone()
-    if not exists or not exists[0] or submissions.num_rows == 0:
+    if submissions.num_rows == 0 or table_columns(raw, target.table_name) is None:
         return out.empty_table()
     names = [key, *dates]
     # Every name is a field of a loaded spec (checked on load), quoted; the values are bound.
