@@ -13,9 +13,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from carehaven.access.auth import TOKEN_ENV, issue_token
+from carehaven.access.users import Actor
 from carehaven.config import Settings
-from carehaven.governance.access import Actor
-from carehaven.governance.auth import TOKEN_ENV, issue_token
 from carehaven.haven import Haven, open_haven
 
 #: For tests about something other than argon2's cost (set as ``auth.HASHER``): hashes it makes
@@ -52,7 +52,7 @@ def demo_env(haven_dir: Path) -> dict[str, str]:
 
 def actor(haven: Haven, username: str) -> Actor:
     """``username`` as the domain functions receive them once authenticated (a token)."""
-    from carehaven.governance.access import acting_user
+    from carehaven.access.users import acting_user
 
     return acting_user(haven, environ={TOKEN_ENV: token_for(haven.paths.root, username)})
 

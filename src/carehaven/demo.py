@@ -169,8 +169,8 @@ def _govern(
 ) -> None:
     """Users, a recipient, an agreement, one release proposed by one person and approved by
     another, and the NDTMS privacy notice rendered from the rules (SHR-1 to SHR-12, CON-3)."""
-    from carehaven.governance.access import acting_user, add_user
-    from carehaven.governance.auth import TOKEN_ENV, issue_token, new_private_file
+    from carehaven.access.auth import TOKEN_ENV, issue_token, new_private_file
+    from carehaven.access.users import acting_user, add_user
     from carehaven.governance.notice import content, render
     from carehaven.governance.release import approve, propose
     from carehaven.governance.sharing import Terms, add_agreement, add_recipient

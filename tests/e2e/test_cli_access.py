@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from carehaven.access.auth import TOKEN_ENV
+from carehaven.access.users import Permission, acting_user, add_user, require
 from carehaven.cli import main
 from carehaven.collection import submit
 from carehaven.config import Settings
 from carehaven.errors import AccessDeniedError
-from carehaven.governance.access import Permission, acting_user, add_user, require
-from carehaven.governance.auth import TOKEN_ENV
 from carehaven.haven import init_haven, open_haven
 from tests.e2e.test_cli import run
 from tests.helpers import episodes_file

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from carehaven.access.users import add_user
 from carehaven.cli import main
 from carehaven.collection import submit
 from carehaven.config import Settings
-from carehaven.governance.access import add_user
 from carehaven.haven import init_haven
 from tests.e2e.test_cli import run
 from tests.helpers import episodes_file

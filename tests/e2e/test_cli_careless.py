@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 import carehaven.haven
+from carehaven.access import auth
+from carehaven.access.users import add_user
 from carehaven.config import Settings
-from carehaven.governance import auth
-from carehaven.governance.access import add_user
 from carehaven.haven import init_haven
 from tests.helpers import csv_bytes, episode
 from tests.people import CHEAP, Cli, user_env

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from carehaven.access.users import add_user
 from carehaven.config import Settings
-from carehaven.governance.access import add_user
 from carehaven.haven import open_haven
 from carehaven.identity.link import link
 from tests.linkage import build

@@ -24,11 +24,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from carehaven import clock
+from carehaven.access import auth
+from carehaven.access.users import add_user
 from carehaven.cli import main
 from carehaven.collection.submit import submit
 from carehaven.config import Settings
-from carehaven.governance import auth
-from carehaven.governance.access import add_user
 from carehaven.governance.policy.engine import partners
 from carehaven.identity.link import link
 from carehaven.publish.definitions import definitions

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from carehaven.access.users import add_user
 from carehaven.config import Settings
 from carehaven.disclosure.table import TOTAL
-from carehaven.governance.access import add_user
 from carehaven.haven import init_haven
 from carehaven.publish.definitions import definitions
 from carehaven.publish.longcsv import read_csv

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from carehaven.access.users import add_user
 from carehaven.config import Settings
 from carehaven.control.models import AuditEntry, Submission
-from carehaven.governance.access import add_user
 from carehaven.haven import init_haven, open_haven
 from tests.e2e.test_cli import run
 from tests.helpers import episodes_file

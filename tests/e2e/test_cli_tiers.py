@@ -14,9 +14,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from carehaven.access.users import add_user
 from carehaven.cli import main
 from carehaven.config import Settings
-from carehaven.governance.access import add_user
 from carehaven.haven import open_haven
 from carehaven.identity.link import current_run
 from carehaven.pseudonymise.personal import events_table

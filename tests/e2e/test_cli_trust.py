@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from carehaven.access.users import add_user, grant
 from carehaven.config import Settings
-from carehaven.governance.access import add_user, grant
 from carehaven.haven import open_haven
 from carehaven.identity.link import link
 from tests.e2e.test_cli import run

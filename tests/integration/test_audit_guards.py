@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
+from carehaven.access import auth
+from carehaven.access.auth import TOKEN_ENV
+from carehaven.access.users import add_user
 from carehaven.audit.signing import key_id
 from carehaven.cli import main
 from carehaven.control.models import AuditCheckpoint
-from carehaven.governance import auth
-from carehaven.governance.access import add_user
-from carehaven.governance.auth import TOKEN_ENV
 from carehaven.haven import Haven
 from tests.audit_attacks import (
     as_owner,

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from carehaven import clock
+from carehaven.access.users import Actor, add_user
 from carehaven.audit import verify
 from carehaven.control.models import ArtefactPerson, AuditEntry, Release
 from carehaven.errors import AccessDeniedError, ExitCode, PolicyDeniedError, UsageError
 from carehaven.governance import artefact as artefact_module
-from carehaven.governance.access import Actor, add_user
 from carehaven.governance.artefact import artefacts_holding, people_of
 from carehaven.governance.release import approve, get, propose
 from carehaven.governance.review import review

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
+from carehaven.access.users import Actor
 from carehaven.control.models import AuditEntry
 from carehaven.errors import UsageError
-from carehaven.governance.access import Actor
 from carehaven.haven import Haven
 from carehaven.identity.link import link
 from carehaven.pseudonymise import extract as extract_module

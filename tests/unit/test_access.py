@@ -12,11 +12,9 @@ import pytest
 from sqlalchemy import select, update
 
 from carehaven import clock
-from carehaven.audit import verify
-from carehaven.control.models import AuditEntry, Role, RoleGrant, User
-from carehaven.errors import AccessDeniedError, ExitCode, NotFoundError, UsageError
-from carehaven.governance import auth
-from carehaven.governance.access import (
+from carehaven.access import auth
+from carehaven.access.auth import TOKEN_ENV, hash_password, issue_token
+from carehaven.access.users import (
     NOT_THE_OWNERS,
     ORG_ROLES,
     ORG_SCOPED,
@@ -33,7 +31,9 @@ from carehaven.governance.access import (
     users,
     visible_orgs,
 )
-from carehaven.governance.auth import TOKEN_ENV, hash_password, issue_token
+from carehaven.audit import verify
+from carehaven.control.models import AuditEntry, Role, RoleGrant, User
+from carehaven.errors import AccessDeniedError, ExitCode, NotFoundError, UsageError
 from carehaven.haven import Haven, UnknownOrganisationError
 from tests.people import CHEAP
 

@@ -14,19 +14,8 @@ from argon2 import PasswordHasher, Type, extract_parameters
 from sqlalchemy import select, update
 
 from carehaven import clock
-from carehaven.audit import verify
-from carehaven.control.models import AccessToken, AuditEntry, RoleGrant, User
-from carehaven.errors import AccessDeniedError, ExitCode, NotFoundError, UsageError
-from carehaven.governance import auth
-from carehaven.governance.access import (
-    acting_user,
-    add_user,
-    creators,
-    grant,
-    independent,
-    revoke,
-)
-from carehaven.governance.auth import (
+from carehaven.access import auth
+from carehaven.access.auth import (
     TOKEN_ENV,
     ask_new_password,
     hash_password,
@@ -35,6 +24,17 @@ from carehaven.governance.auth import (
     set_password,
     tokens,
 )
+from carehaven.access.users import (
+    acting_user,
+    add_user,
+    creators,
+    grant,
+    independent,
+    revoke,
+)
+from carehaven.audit import verify
+from carehaven.control.models import AccessToken, AuditEntry, RoleGrant, User
+from carehaven.errors import AccessDeniedError, ExitCode, NotFoundError, UsageError
 from carehaven.haven import Haven
 from tests.people import CHEAP
 

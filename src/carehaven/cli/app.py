@@ -18,8 +18,8 @@ from carehaven.cli.output import emit_json, err
 from carehaven.errors import CarehavenError, ExitCode
 
 if TYPE_CHECKING:
+    from carehaven.access.users import Actor, Permission
     from carehaven.config import Settings
-    from carehaven.governance.access import Actor, Permission
     from carehaven.haven import Haven
 
 app = typer.Typer(
@@ -89,7 +89,7 @@ def who(ctx: typer.Context, haven: Haven, explicit: str | None = None) -> Actor:
     terminal, whoever of those (or the OS account) types their password. The command line
     offers no other way: no password on the command line or from a pipe. While the haven has
     no users, whoever runs the command owns it (single-operator mode)."""
-    from carehaven.governance.access import acting_user
+    from carehaven.access.users import acting_user
 
     return acting_user(haven, explicit)
 
@@ -103,7 +103,7 @@ def open_as(
 ) -> tuple[Haven, Actor]:
     """Open the haven, resolve who is acting and check they hold ``permission`` for ``org``
     before anything else happens (exit 13 if not). ``None``: any active user may."""
-    from carehaven.governance.access import require
+    from carehaven.access.users import require
     from carehaven.haven import open_haven
 
     haven = open_haven(settings_of(ctx))

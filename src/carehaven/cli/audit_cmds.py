@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import counter, emit_json, err, out, table
 from carehaven.errors import CarehavenError, ExitCode, UsageError
-from carehaven.governance.permissions import Permission
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.permissions import Permission
 
 if TYPE_CHECKING:
-    from carehaven.governance.access import Actor
+    from carehaven.access.users import Actor
 
 auth_app = typer.Typer(
     help="Prove who you are: personal tokens and your password (docs/access.md).",
@@ -55,7 +55,7 @@ def token_create(
     json: JsonFlag = False,
 ) -> None:
     """Make a personal token for yourself; it is shown once, and only its hash is kept."""
-    from carehaven.governance.auth import issue_token, token
+    from carehaven.access.auth import issue_token, token
 
     haven, who = open_as(ctx, None)
     _person(who)
@@ -83,7 +83,7 @@ def token_create(
 @token_app.command("list")
 def token_list(ctx: typer.Context, json: JsonFlag = False) -> None:
     """Your tokens: id, label, expiry, last use, whether revoked. Never a secret."""
-    from carehaven.governance.auth import tokens
+    from carehaven.access.auth import tokens
 
     haven, who = open_as(ctx, None)
     _person(who)
@@ -109,8 +109,8 @@ def token_revoke(
     json: JsonFlag = False,
 ) -> None:
     """Revoke one of your tokens (a user who manages users may revoke anyone's)."""
-    from carehaven.governance.access import require
-    from carehaven.governance.auth import revoke_token, token
+    from carehaven.access.auth import revoke_token, token
+    from carehaven.access.users import require
 
     haven, who = open_as(ctx, None)
     _person(who)
@@ -130,8 +130,7 @@ def token_revoke(
 @auth_app.command("password")
 def auth_password(ctx: typer.Context) -> None:
     """Set or change your own password, typed twice on the terminal (at least 12 characters)."""
-    from carehaven.governance.access import AUTHENTICATE, refuse_authentication
-    from carehaven.governance.auth import (
+    from carehaven.access.auth import (
         VIA_PASSWORD,
         ask_new_password,
         check_password,
@@ -139,6 +138,7 @@ def auth_password(ctx: typer.Context) -> None:
         set_password,
         terminal_prompt,
     )
+    from carehaven.access.users import AUTHENTICATE, refuse_authentication
 
     haven, who = open_as(ctx, None)
     _person(who)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import ForceFlag, JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, stages, table
 from carehaven.errors import ExitCode, NotFoundError, UsageError
-from carehaven.governance.permissions import Permission
 
 if TYPE_CHECKING:
     from carehaven.collection.submit import SubmitResult
@@ -120,8 +120,8 @@ def submissions(
     not in force until confirmed (submissions confirm ID) or is withdrawn."""
     if ctx.invoked_subcommand is not None:
         return
+    from carehaven.access.users import require, require_visible
     from carehaven.control.rows import as_datetime, in_list
-    from carehaven.governance.access import require, require_visible
 
     haven, who = open_as(ctx, None)
     # Plain SQL (control.rows), so that listing starts without SQLAlchemy (issue 13 item 8).
@@ -217,9 +217,9 @@ def report(
     force: ForceFlag = False,
 ) -> None:
     """Write a submission's validation report as HTML, JSON or CSV."""
+    from carehaven.access.users import require
     from carehaven.collection import report as reports
     from carehaven.control.models import Submission
-    from carehaven.governance.access import require
     from carehaven.haven import outpath
     from carehaven.publish import atomic
 
@@ -257,8 +257,8 @@ def report(
 def _held_submission(ctx: typer.Context, submission_id: str) -> tuple[Any, Any]:
     """The haven and acting user, once they may submit for the submission's organisation; a
     submission of an organisation they may not submit for reads as one that does not exist."""
+    from carehaven.access.users import require
     from carehaven.control.models import Submission
-    from carehaven.governance.access import require
 
     haven, who = open_as(ctx, None)
     with haven.sessions() as session:

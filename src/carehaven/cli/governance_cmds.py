@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from carehaven import clock
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import ExitCode, UsageError
-from carehaven.governance.permissions import Permission
 
 if TYPE_CHECKING:
-    from carehaven.governance.access import Actor
+    from carehaven.access.users import Actor
     from carehaven.haven import Haven
 
 recipients_app = typer.Typer(help="Organisations that may receive data.", no_args_is_help=True)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, actor, app, open_as, settings_of
 from carehaven.cli.output import emit_json, out, table
 from carehaven.control.kinds import OrgKind
-from carehaven.governance.permissions import Permission
 
 
 @app.command()

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.permissions import Permission
 
 link_app = typer.Typer(
     help="Resolve every accepted row to a person; review the uncertain pairs.",

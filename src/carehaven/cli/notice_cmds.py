@@ -12,10 +12,10 @@ import typer
 from rich.markup import escape
 
 from carehaven import clock
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import ForceFlag, JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.permissions import Permission
 
 if TYPE_CHECKING:
     from carehaven.haven import Haven

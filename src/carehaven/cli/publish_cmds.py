@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.permissions import Permission
 
 disclosure_app = typer.Typer(help="Disclosure control of published tables.", no_args_is_help=True)
 app.add_typer(disclosure_app, name="disclosure")

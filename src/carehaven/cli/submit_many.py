@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import open_as
 from carehaven.cli.collection_cmds import exit_code_of
 from carehaven.cli.output import counter, emit_json, out, table
@@ -26,7 +27,6 @@ from carehaven.collection.batch import (
     matching,
 )
 from carehaven.errors import CarehavenError, ExitCode, UsageError
-from carehaven.governance.permissions import Permission
 
 #: Outcomes from least to most serious: the batch exits with the last one any file had. A
 #: file judged (rejected) is less serious than one never read because its entry was wrong, an
@@ -127,8 +127,8 @@ def submit_many(
     org: str | None, period: str | None, json: bool,
 ) -> int:
     """Submit every file of a folder or manifest; print the summary; return the exit code."""
+    from carehaven.access.users import require
     from carehaven.collection import submit as submit_file
-    from carehaven.governance.access import require
 
     entries = plan(folder, manifest, dataset=dataset, org=org, period=period)
     haven, who = open_as(ctx, None)  # who is acting, proved once; each file checked below

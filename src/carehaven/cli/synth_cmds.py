@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as, settings_of
 from carehaven.cli.output import counter, emit_json, out, table
 from carehaven.errors import UsageError
-from carehaven.governance.permissions import Permission
 
 
 @app.command()

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.errors import ExitCode
-from carehaven.governance.permissions import Permission
 
 keys_app = typer.Typer(help="Pseudonym keys: generations and rotation.", no_args_is_help=True)
 artefacts_app = typer.Typer(

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
+from carehaven.access.permissions import Permission
 from carehaven.cli.app import JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, err, out, table
 from carehaven.control.kinds import Role
 from carehaven.errors import UsageError
-from carehaven.governance.permissions import Permission
 
 users_app = typer.Typer(
     help="People who use the haven, their roles and organisations (docs/access.md).",
@@ -70,14 +70,14 @@ def users_add(
     A user acts only after proving who they are, so give them a first password
     (--password-prompt) or token (--token-out); each of the haven's two founders must have one.
     """
-    from carehaven.governance.access import FOUNDERS, add_user, founders, users
-    from carehaven.governance.auth import (
+    from carehaven.access.auth import (
         ask_new_password,
         hash_password,
         issue_token,
         new_private_file,
         terminal_prompt,
     )
+    from carehaven.access.users import FOUNDERS, add_user, founders, users
 
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
     if who.single_operator and not (password_prompt or token_out):
@@ -155,7 +155,7 @@ def users_grant(
     ips-team and auditor come only from someone independent of the grantee (not among its
     creators, not made by the same user), and nobody holds auditor with data-team.
     """
-    from carehaven.governance.access import grant
+    from carehaven.access.users import grant
 
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
     row = grant(haven, username, role, org, actor=who.label)
@@ -174,7 +174,7 @@ def users_revoke(
     json: JsonFlag = False,
 ) -> None:
     """Revoke a role; the grant stays on record, marked revoked."""
-    from carehaven.governance.access import revoke
+    from carehaven.access.users import revoke
 
     haven, who = open_as(ctx, Permission.MANAGE_USERS)
     revoke(haven, username, role, org, actor=who.label)
@@ -193,7 +193,7 @@ def users_list(
     json: JsonFlag = False,
 ) -> None:
     """Every user with their roles and when each was last used (for the access review)."""
-    from carehaven.governance.access import users
+    from carehaven.access.users import users
 
     haven, _ = open_as(ctx, Permission.MANAGE_USERS)
     people = users(haven, include_revoked=revoked)

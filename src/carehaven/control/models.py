@@ -357,13 +357,13 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
-    #: argon2id hash of the user's password (governance.auth); None: no password set yet.
+    #: argon2id hash of the user's password (access.auth); None: no password set yet.
     password_hash: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class AccessToken(Base):
     """A personal access token: the public ``id`` names it, only an argon2id hash of its secret
-    is kept. The token acts for its user alone (governance.auth, docs/access.md)."""
+    is kept. The token acts for its user alone (access.auth, docs/access.md)."""
 
     __tablename__ = "access_tokens"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from carehaven.governance.permissions import Permission
+from carehaven.access.permissions import Permission
 from carehaven.governance.policy.model import IPS_DATASETS
 
 if TYPE_CHECKING:
-    from carehaven.governance.access import Actor
+    from carehaven.access.users import Actor
     from carehaven.haven import Haven
 
 #: The tiers in which IPS data still identifies people (pseudonymised data is personal data).
@@ -28,6 +28,6 @@ def identifiable(dataset: str, tier: str) -> bool:
 def guard(haven: Haven, who: Actor, dataset: str, tier: str) -> None:
     """Refuse (exit 13, audited) anyone without read-ips-identifiable for identifiable IPS."""
     if identifiable(dataset, tier):
-        from carehaven.governance.access import require
+        from carehaven.access.users import require
 
         require(haven, who, Permission.READ_IPS_IDENTIFIABLE)

@@ -115,7 +115,7 @@ SECURITY_MEASURES: tuple[SecurityMeasure, ...] = (
         "team, analyst, auditor, submitter, local-authority viewer) allowing only what the role "
         "needs, for one organisation where that applies; refusals are audited. Until then only "
         "the owner of the haven's folder can use it.",
-        module="carehaven.governance.access",
+        module="carehaven.access.users",
         enforced_by=("command:users grant", "command:access review"),
     ),
     SecurityMeasure(

@@ -39,7 +39,7 @@ from carehaven.pseudonymise.extract import CONSENT_FIELD, RELEASABLE, Request, e
 from carehaven.specs import load_spec
 
 if TYPE_CHECKING:
-    from carehaven.governance.access import Actor
+    from carehaven.access.users import Actor
 
 Progress = Callable[[str], None]
 
@@ -328,7 +328,7 @@ def approve(
 def _check_independent(haven: Haven, row: Release, approver: Actor) -> None:
     """SHR-12: the approver is a second person, not an account the proposer made (or that
     made the proposer's), so one person cannot approve their own release under another name."""
-    from carehaven.governance.access import independent
+    from carehaven.access.users import independent
 
     with haven.sessions() as session:
         ok = independent(session, row.proposed_by, approver.label)

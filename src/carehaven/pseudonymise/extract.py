@@ -47,7 +47,7 @@ from carehaven.pseudonymise.scan import Allowed, LeakFoundError, ScanResult, sca
 from carehaven.specs import Spec, load_spec
 
 if TYPE_CHECKING:
-    from carehaven.governance.access import Actor
+    from carehaven.access.users import Actor
 
 TIERS = ("personal", "de-personalised", "anonymised", "aggregate")
 #: What the data team may preview inside the haven.

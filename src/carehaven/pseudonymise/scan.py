@@ -33,11 +33,11 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carehaven.access.permissions import Permission
 from carehaven.audit import record
 from carehaven.audit.events import FileScanned
 from carehaven.control.models import Extract
 from carehaven.errors import CarehavenError, ExitCode, UsageError
-from carehaven.governance.permissions import Permission
 from carehaven.governance.policy.model import IPS_DATASETS
 from carehaven.haven import Haven
 from carehaven.haven.keys import MasterKey
@@ -53,7 +53,7 @@ from carehaven.pseudonymise.pseudonym import pseudonyms
 from carehaven.specs import FieldClass, load_spec
 
 if TYPE_CHECKING:
-    from carehaven.governance.access import Actor
+    from carehaven.access.users import Actor
 
 MIN_GLOBAL = 6
 #: Two or three letters often equal a row's own person's initials by chance (a referral source

@@ -23,7 +23,7 @@ makes descends from one founder. The second founder ends the mode for good.
 
 Authentication. Once the mode is over, naming a user proves nothing: ``acting_user`` acts for
 a person only when they present one of their personal tokens or type their password
-(``governance.auth``). Independence (``independent``): whoever creates an account may hold its
+(``access.auth``). Independence (``independent``): whoever creates an account may hold its
 first credential, so an account is not independent of its creators (``User.created_by``,
 followed back), nor of the other accounts a registered user among them made (siblings,
 cousins); the bootstrap owner is no such shared creator. Nobody grants a role to any of their
@@ -43,9 +43,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from carehaven import clock
+from carehaven.access.permissions import Permission as Permission
 from carehaven.control.kinds import Role
 from carehaven.errors import AccessDeniedError, NotFoundError, UsageError
-from carehaven.governance.permissions import Permission as Permission
 from carehaven.haven import Haven
 
 # Who is acting and whether they may is read with plain SQL (``Haven.rows``), so a command
@@ -257,7 +257,7 @@ def acting_user(
         return Actor(account, None, (), single_operator=True)
     found = haven.rows.first(FOUNDERS_SQL)
     founded = int(found[0] if found else 0) >= FOUNDERS
-    from carehaven.governance import auth  # argon2 only where someone must authenticate
+    from carehaven.access import auth  # argon2 only where someone must authenticate
 
     os_label = f"cli:{account}"
     named = explicit or env.get(USER_ENV) or None
@@ -299,7 +299,7 @@ def acting_user(
 
 
 def _by_token(haven: Haven, presented: str, named: str | None, account: str) -> Actor:
-    from carehaven.governance.auth import Refusal, check_token
+    from carehaven.access.auth import Refusal, check_token
 
     check = check_token(haven, presented)
     acting = None

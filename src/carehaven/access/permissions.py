@@ -1,5 +1,5 @@
 """What a person may be allowed to do (docs/access.md); which roles allow it is in
-``governance.access``. A plain enum, so the command line can name it cheaply."""
+``access.users``. A plain enum, so the command line can name it cheaply."""
 
 from __future__ import annotations
 
