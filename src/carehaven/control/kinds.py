@@ -50,3 +50,12 @@ class Role(StrEnum):
     ANALYST = "analyst"
     AUTHORITY_VIEWER = "authority-viewer"
     AUDITOR = "auditor"
+
+
+class JobState(StrEnum):
+    """Where a queued job stands (issue 14 part 2): the worker takes the oldest queued one."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

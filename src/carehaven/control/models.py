@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The kinds are plain enums in their own module, so the command line can name them without
 # importing SQLAlchemy; they are re-exported here where the tables use them.
+from carehaven.control.kinds import JobState as JobState
 from carehaven.control.kinds import OrgKind as OrgKind
 from carehaven.control.kinds import RecipientKind as RecipientKind
 from carehaven.control.kinds import Role as Role
@@ -359,6 +360,10 @@ class User(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     #: argon2id hash of the user's password (access.auth); None: no password set yet.
     password_hash: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Wrong passwords since the last sign-in that succeeded (access.signin).
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    #: When too many wrong passwords locked the account; an administrator lifts it.
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class AccessToken(Base):
@@ -520,3 +525,84 @@ class FeedbackHold(Base):
     @property
     def label(self) -> str:
         return f"FH-{self.id}"
+
+
+class Job(Base):
+    """Work the web portal asks of the one writer (issue 14 part 2): today a submission whose
+    file the portal has streamed to the haven's uploads folder. The worker runs queued jobs
+    one at a time under the haven's lock and records each state it reaches."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20))
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"))
+    dataset: Mapped[str] = mapped_column(String(60))
+    period: Mapped[str] = mapped_column(String(10))
+    #: The name the portal gave the file (never a path the client sent).
+    file_name: Mapped[str] = mapped_column(String(255))
+    #: The upload's path relative to the haven's uploads folder.
+    upload: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Who runs it: ``<host>:<pid>`` of the worker that took it.
+    worker: Mapped[str | None] = mapped_column(String(100), default=None)
+    submission_id: Mapped[str | None] = mapped_column(
+        ForeignKey("submissions.id"), default=None
+    )
+    #: The outcome in a sentence (never an identifier value).
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{s.value}'" for s in JobState) + ")", name="ck_job_state"
+        ),
+        CheckConstraint("kind IN ('submit')", name="ck_job_kind"),
+        Index("ix_jobs_state", "state", "created_at"),
+    )
+
+
+class WebSession(Base):
+    """A signed-in browser (issue 14 part 3). Only a SHA-256 of the session's cookie is kept,
+    so a copy of the control database opens no session; revoked or past either timeout, it
+    is refused."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"))
+    #: The per-session secret every form and unsafe API call must echo (CSRF).
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The absolute timeout: no session outlives it, however busy.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (Index("ix_web_sessions_username", "username"),)
+
+
+class SignInAttempt(Base):
+    """One try at signing in, for throttling per account and per address (issue 14 part 3).
+    ``account`` is an HMAC of the name typed, not the name: a password typed into the name
+    field must not be kept."""
+
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    succeeded: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        Index("ix_sign_in_attempts_account", "account", "at"),
+        Index("ix_sign_in_attempts_address", "address", "at"),
+    )
