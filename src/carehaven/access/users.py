@@ -442,7 +442,8 @@ def _touch(haven: Haven, actor: Actor, grants: Iterable[tuple[str, str | None]])
 
 
 def _deny(
-    haven: Haven, actor: Actor, permission: str, org: str | None, message: str
+    haven: Haven, actor: Actor, permission: str, org: str | None, message: str,
+    *, conceal: bool = False,
 ) -> NoReturn:
     if not haven.read_only:  # a read-only haven can record nothing; the refusal still stands
         from carehaven.audit import record
@@ -454,7 +455,7 @@ def _deny(
                 AccessDenied(username=actor.username, permission=permission, org=org or "*"),
                 actor=actor.label,
             )
-    raise AccessDeniedError(message)
+    raise AccessDeniedError(message, conceal=conceal)
 
 
 def refusal(actor: Actor, permission: Permission, org: str | None = None) -> str:
@@ -502,7 +503,10 @@ def require(
     grants.sort(key=lambda g: (g[1] is None, len(permissions_of(g[0])), g[0]))
     if grants and _touch(haven, actor, grants[:1]):
         return
-    _deny(haven, actor, permission.value, org, message or refusal(actor, permission, org))
+    # A caller's own ``message`` says no more than "not found" would; the web answers it so
+    # (404), so that nobody learns another organisation's submission exists (issue 14 part 4).
+    _deny(haven, actor, permission.value, org, message or refusal(actor, permission, org),
+          conceal=message is not None)
 
 
 def _has_users(haven: Haven) -> bool:
