@@ -4,7 +4,7 @@ A ``Public`` model is the contract of one entity as the outside sees it: the com
 ``--json`` and the web API both return it, and the API's OpenAPI schema is generated from it.
 It is never a database row: each package's ``public.py`` builds its models from the domain's
 own views, naming only what a reader of that entity may see. Importing pydantic costs a
-command about 0.17 s, so the human-readable listings build no model (ADR 0016)."""
+command about 0.17 s, so the human-readable listings build no model (ADR 0017)."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def test_read_only_commands_start_without_sqlalchemy(tmp_path):
     for argv in (["orgs", "list"], ["orgs", "list", "--json"], ["submissions"]):
         assert _loaded_after(["--haven", root, *argv], CONTROL_PLANE_HEAVY) == (0, []), argv
     # The JSON of a submission is its Public model, the web API's contract: pydantic, but no
-    # more than that (issue 14 part 0, ADR 0016).
+    # more than that (issue 14 part 0, ADR 0017).
     argv = ["--haven", root, "submissions", "--json", "--org", "P001"]
     assert _loaded_after(argv, CONTROL_PLANE_HEAVY) == (0, ["pydantic"])
 
