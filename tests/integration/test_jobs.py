@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import stat
 import threading
-from itertools import pairwise
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
