@@ -129,6 +129,7 @@ def _register() -> None:
         synth_cmds,
         tier_cmds,
         user_cmds,
+        web_cmds,
     )
 
 
