@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.config import Settings
 from carehaven.haven import init_haven, open_haven
 from carehaven.synth import synthesise

@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import select
 
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.config import Settings
 from carehaven.control.models import Submission
 from carehaven.haven import Haven, init_haven

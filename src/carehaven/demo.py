@@ -13,7 +13,7 @@ from pathlib import Path
 
 from carehaven import clock
 from carehaven.audit import verify
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.config import Settings
 from carehaven.errors import UsageError
 from carehaven.haven import Haven, init_haven

@@ -18,7 +18,7 @@ import pytest
 from carehaven.access.auth import TOKEN_ENV
 from carehaven.access.users import Permission, acting_user, add_user, require
 from carehaven.cli import main
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.config import Settings
 from carehaven.errors import AccessDeniedError
 from carehaven.haven import init_haven, open_haven

@@ -10,7 +10,7 @@ import pytest
 
 from carehaven.access.users import add_user
 from carehaven.cli import main
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.config import Settings
 from carehaven.haven import init_haven
 from tests.e2e.test_cli import run

@@ -17,7 +17,7 @@ from carehaven.audit import checkpoint as cp
 from carehaven.audit import verify
 from carehaven.audit.guards import check_triggers
 from carehaven.cli import main
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.config import Settings
 from carehaven.errors import ConfigurationError
 from carehaven.haven import init_haven, open_haven

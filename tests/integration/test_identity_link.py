@@ -258,7 +258,7 @@ def test_new_quarter_keeps_ids_and_records_changes(tmp_path: Path) -> None:
 
 def test_a_haven_with_treatment_returns_only_links(tmp_path: Path) -> None:
     """Datasets nobody has submitted have no table yet; linkage uses what there is."""
-    from carehaven.collection import submit
+    from carehaven.collection.submit import submit
     from carehaven.config import Settings
     from carehaven.haven import init_haven
     from carehaven.synth import synthesise

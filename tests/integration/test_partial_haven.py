@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from carehaven.access.users import Actor
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.haven import Haven
 from carehaven.identity.feedback import feedback
 from carehaven.identity.link import link

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from carehaven.audit import verify
-from carehaven.collection import report, submit
+from carehaven.collection import report
 from carehaven.collection.landing import landed_path, read_landed
+from carehaven.collection.submit import submit
 from carehaven.control.models import AuditEntry, Submission
 from carehaven.data import connect, in_force_rows
 from carehaven.errors import ExitCode, UsageError

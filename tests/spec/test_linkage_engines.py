@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
-from carehaven.collection import submit
+from carehaven.collection.submit import submit
 from carehaven.config import Settings
 from carehaven.control.models import LinkRun
 from carehaven.data import connect, in_force_rows

@@ -65,7 +65,7 @@ CONTROL_PLANE_HEAVY = ("sqlalchemy", "alembic", "pydantic", "cryptography",
 def test_read_only_commands_start_without_sqlalchemy(tmp_path):
     """Opening the haven, finding who acts and listing organisations or submissions is plain
     SQL on the SQLite control plane (control.rows): neither SQLAlchemy and the ORM models nor
-    the settings' pydantic nor the signing library is imported (issue 13 item 8, ADR 0015)."""
+    the signing library is imported (issue 13 item 8, ADR 0015), nor pydantic for a table."""
     from carehaven.config import Settings
     from carehaven.haven import init_haven
 
@@ -73,9 +73,12 @@ def test_read_only_commands_start_without_sqlalchemy(tmp_path):
     haven.add_organisation("P001", "treatment-service", "P one", actor="test")
     haven.close()
     root = str(tmp_path / "haven")
-    for argv in (["orgs", "list"], ["orgs", "list", "--json"], ["submissions"],
-                 ["submissions", "--json", "--org", "P001"]):
+    for argv in (["orgs", "list"], ["orgs", "list", "--json"], ["submissions"]):
         assert _loaded_after(["--haven", root, *argv], CONTROL_PLANE_HEAVY) == (0, []), argv
+    # The JSON of a submission is its Public model, the web API's contract: pydantic, but no
+    # more than that (issue 14 part 0, ADR 0017).
+    argv = ["--haven", root, "submissions", "--json", "--org", "P001"]
+    assert _loaded_after(argv, CONTROL_PLANE_HEAVY) == (0, ["pydantic"])
 
 
 def test_each_command_runs_as_it_does_in_the_whole_app(capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +17,6 @@ from carehaven.errors import CarehavenError, ExitCode, UsageError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from carehaven.collection.readback import LandedProblem
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -58,8 +58,7 @@ def audit_verify(
 ) -> None:
     """Check the chain, the append-only triggers, the checkpoints recorded and witnessed, and
     every landed file; exit 7 naming what failed."""
-    from carehaven.audit import verify
-    from carehaven.audit.witness import check_log
+    from carehaven.audit.state import check
 
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
     if public_key is not None and not checkpoint:
@@ -70,48 +69,15 @@ def audit_verify(
         if not json and err.is_terminal:
             err.print(f"  {message}")
 
-    say("walking the hash chain")
-    chain = verify(haven.engine)
-    say("recomputing the Merkle tree")
-    log = check_log(haven, list(checkpoint or []), pinned=pinned)
-    landed: list[LandedProblem] = []
-    checked = 0
-    if not skip_landing:
-        # Importing the collection package is slow: only when the files are read back.
-        from carehaven.collection.readback import verify_landed
-
-        with counter("reading landed files back", quiet=json) as progress:
-
-            def step(done: int, total: int) -> None:
-                nonlocal checked
-                checked = total
-                progress("reading landed files back", done, total)
-
-            landed = verify_landed(haven, step)
-    failures = (
-        ([chain.reason] if not chain.ok and chain.reason else [])
-        + log.reasons()
-        + ([_landing_sentence(landed)] if landed else [])
-    )
-    first_bad = chain.first_bad if not chain.ok else log.first_bad()
+    with counter("reading landed files back", quiet=json or skip_landing) as progress:
+        state = check(haven, list(checkpoint or []), pinned=pinned, skip_landing=skip_landing,
+                      say=say, step=lambda done, total: progress(
+                          "reading landed files back", done, total))
+    chain, log, checked, failures = state.chain, state.log, state.checked, state.failures
     if json:
-        emit_json(
-            {
-                "ok": not failures,
-                "entries": chain.entries,
-                "first_bad": first_bad,
-                "reason": failures[0] if failures else None,
-                "chain": chain.as_json(),
-                "tree": {"size": log.size, "root": log.root},
-                "checkpoints": [w.as_json() for w in log.witnesses],
-                "stored_checkpoints": [c.as_json() for c in log.stored],
-                "triggers": log.triggers.as_json(),
-                "landing": {
-                    "checked": None if skip_landing else checked,
-                    "failed": [p.as_json() for p in landed],
-                },
-            }
-        )
+        from carehaven.audit.public import AuditStatePublic
+
+        emit_json(AuditStatePublic.of(state).as_json())
         if failures:
             raise typer.Exit(int(ExitCode.AUDIT_FAILED))
         return
@@ -138,15 +104,6 @@ def audit_verify(
     if not skip_landing:
         out.print(f"Landing zone intact: {checked:,} landed files decrypt to their recorded "
                   "sha256.")
-
-
-def _landing_sentence(problems: list[LandedProblem]) -> str:
-    first = problems[0].sentence()
-    if len(problems) == 1:
-        return first
-    named = ", ".join(p.submission_id for p in problems[1:6])
-    more = f" and {len(problems) - 6:,} others" if len(problems) > 6 else ""
-    return f"{first}, and the landed files of {named}{more} fail too"
 
 
 @audit_app.command("checkpoint")
@@ -269,32 +226,17 @@ def audit_show(
     json: JsonFlag = False,
 ) -> None:
     """Show the newest entries of the audit log."""
-    from sqlalchemy import select
-
-    from carehaven.control.models import AuditEntry
+    from carehaven.audit.state import newest
 
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
-    limit = min(limit, 1 << 62)  # the database's integers are 64-bit; no log is that long
-    with haven.sessions() as session:
-        entries = list(
-            session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit))
-        )
-    rows = [
-        {
-            "seq": e.seq,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "subject": e.subject,
-            "details": e.details,
-        }
-        for e in reversed(entries)
-    ]
+    entries = newest(haven, limit)
     if json:
-        emit_json(rows)
+        from carehaven.audit.public import AuditEntryPublic
+
+        emit_json([AuditEntryPublic(**asdict(e)).as_json() for e in entries])
     else:
         table(
             "Audit log",
             ["Seq", "At", "Actor", "Action", "Subject"],
-            [[r["seq"], r["at"], r["actor"], r["action"], r["subject"]] for r in rows],
+            [[e.seq, e.at, e.actor, e.action, e.subject] for e in entries],
         )

@@ -11,7 +11,7 @@ import typer
 from carehaven.access.permissions import Permission
 from carehaven.cli.app import ForceFlag, JsonFlag, app, open_as
 from carehaven.cli.output import emit_json, out, stages, table
-from carehaven.errors import ExitCode, NotFoundError, UsageError
+from carehaven.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from carehaven.collection.submit import SubmitResult
@@ -71,8 +71,8 @@ def submit(
             "submit needs a FILE with --dataset, --org and --period, a FOLDER, or --manifest; "
             f"missing: {', '.join(missing)}."
         )
-    from carehaven.collection import submit as submit_file
     from carehaven.collection.submit import STAGES
+    from carehaven.collection.submit import submit as submit_file
 
     haven, who = open_as(ctx, Permission.SUBMIT, org)
     with stages(STAGES, quiet=json) as step:
@@ -80,7 +80,9 @@ def submit(
             haven, file, dataset=dataset, org=org, period=period, actor=who.label, progress=step
         )
     if json:
-        emit_json(result.as_json())
+        from carehaven.collection.public import SubmitOutcome
+
+        emit_json(SubmitOutcome.of(result).as_json())
     else:
         colour = {"accepted": "green", "rejected": "red", "held": "yellow",
                   "unchanged": "yellow"}[result.status]
@@ -120,52 +122,14 @@ def submissions(
     not in force until confirmed (submissions confirm ID) or is withdrawn."""
     if ctx.invoked_subcommand is not None:
         return
-    from carehaven.access.users import require, require_visible
-    from carehaven.control.rows import as_datetime, in_list
+    from carehaven.collection.listing import submissions as readable
 
     haven, who = open_as(ctx, None)
-    # Plain SQL (control.rows), so that listing starts without SQLAlchemy (issue 13 item 8).
-    where: list[str] = []
-    params: dict[str, object] = {}
-    if org:
-        require(haven, who, Permission.READ_SUBMISSIONS, org)
-        where.append("org_code = :org")
-        params["org"] = org
-    else:
-        visible = require_visible(haven, who, Permission.READ_SUBMISSIONS)
-        if visible is not None:
-            among, chosen = in_list("org", sorted(visible))
-            where.append(f"org_code IN {among}")
-            params.update(chosen)
-    if dataset:
-        where.append("dataset = :dataset")
-        params["dataset"] = dataset
-    if period:
-        where.append("period = :period")
-        params["period"] = period
-    found = haven.rows.fetch(
-        "SELECT id, org_code, dataset, period, status, rows_total, rows_accepted, "  # noqa: S608
-        "rows_rejected, findings, superseded_by, received_at, sha256 FROM submissions"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY received_at DESC", params)
-    listing: list[dict[str, Any]] = [
-        {
-            "submission_id": sid,
-            "org": org_code,
-            "dataset": name,
-            "period": label,
-            "status": status,
-            "rows": {"total": total, "accepted": accepted, "rejected": rejected},
-            "findings": findings,
-            "superseded_by": superseded_by,
-            "received_at": as_datetime(received).isoformat(timespec="seconds"),
-            "sha256": sha256,
-        }
-        for (sid, org_code, name, label, status, total, accepted, rejected, findings,
-             superseded_by, received, sha256) in found
-    ]
+    listing = readable(haven, who, org=org, dataset=dataset, period=period)
     if json:
-        emit_json(listing)
+        from carehaven.collection.public import SubmissionPublic
+
+        emit_json([SubmissionPublic.of(s).as_json() for s in listing])
         return
     table(
         "Submissions",
@@ -182,15 +146,15 @@ def submissions(
         ],
         [
             [
-                s["submission_id"],
-                s["org"],
-                s["dataset"],
-                s["period"],
-                s["status"],
-                s["rows"]["total"],
-                s["rows"]["accepted"],
-                s["rows"]["rejected"],
-                s["superseded_by"] or "",
+                s.submission_id,
+                s.org,
+                s.dataset,
+                s.period,
+                s.status,
+                s.rows_total,
+                s.rows_accepted,
+                s.rows_rejected,
+                s.superseded_by or "",
             ]
             for s in listing
         ],
@@ -217,24 +181,12 @@ def report(
     force: ForceFlag = False,
 ) -> None:
     """Write a submission's validation report as HTML, JSON or CSV."""
-    from carehaven.access.users import require
     from carehaven.collection import report as reports
-    from carehaven.control.models import Submission
     from carehaven.haven import outpath
     from carehaven.publish import atomic
 
     haven, who = open_as(ctx, None)
-    with haven.sessions() as session:
-        found = session.get(Submission, submission_id)
-    # Someone who may read only some organisations hears the same about a submission that
-    # does not exist as about another organisation's (exit 13 either way): nothing leaks.
-    require(
-        haven, who, Permission.READ_SUBMISSIONS, found.org_code if found else None,
-        message=f"There is no submission {submission_id} that you may read.",
-    )
-    folder = haven.paths.reports / submission_id
-    if found is None or "/" in submission_id or not (folder / reports.SUMMARY_FILE).is_file():
-        raise NotFoundError(f"There is no submission {submission_id} in this haven.")
+    folder = reports.folder_of(haven, who, submission_id)
     if out_file is not None and not stdout:  # before any work; checked again as it is made
         outpath.check_file(haven, out_file, force=force)
     summary, findings = reports.load(folder)
@@ -257,18 +209,11 @@ def report(
 def _held_submission(ctx: typer.Context, submission_id: str) -> tuple[Any, Any]:
     """The haven and acting user, once they may submit for the submission's organisation; a
     submission of an organisation they may not submit for reads as one that does not exist."""
-    from carehaven.access.users import require
-    from carehaven.control.models import Submission
+    from carehaven.collection.listing import submission
 
     haven, who = open_as(ctx, None)
-    with haven.sessions() as session:
-        found = session.get(Submission, submission_id)
-    require(
-        haven, who, Permission.SUBMIT, found.org_code if found else None,
-        message=f"There is no submission {submission_id} that you may confirm or withdraw.",
-    )
-    if found is None:
-        raise NotFoundError(f"There is no submission {submission_id} in this haven.")
+    submission(haven, who, submission_id, permission=Permission.SUBMIT,
+               doing="confirm or withdraw")
     return haven, who
 
 
@@ -284,7 +229,10 @@ def submissions_confirm(
     haven, who = _held_submission(ctx, submission_id)
     retired = confirm(haven, submission_id, actor=who.label)
     if json:
-        emit_json({"submission_id": submission_id, "status": "accepted", "superseded": retired})
+        from carehaven.collection.public import Confirmation
+
+        emit_json(Confirmation(submission_id=submission_id, status="accepted",
+                               superseded=retired).as_json())
         return
     out.print(f"[bold green]CONFIRMED[/] {submission_id} is in force.")
     if retired:
@@ -303,6 +251,8 @@ def submissions_withdraw(
     haven, who = _held_submission(ctx, submission_id)
     withdraw(haven, submission_id, actor=who.label)
     if json:
-        emit_json({"submission_id": submission_id, "status": "withdrawn"})
+        from carehaven.collection.public import Confirmation
+
+        emit_json(Confirmation(submission_id=submission_id, status="withdrawn").as_json())
         return
     out.print(f"[bold]WITHDRAWN[/] {submission_id}; the submission in force stays.")

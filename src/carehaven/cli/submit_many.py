@@ -128,7 +128,7 @@ def submit_many(
 ) -> int:
     """Submit every file of a folder or manifest; print the summary; return the exit code."""
     from carehaven.access.users import require
-    from carehaven.collection import submit as submit_file
+    from carehaven.collection.submit import submit as submit_file
 
     entries = plan(folder, manifest, dataset=dataset, org=org, period=period)
     haven, who = open_as(ctx, None)  # who is acting, proved once; each file checked below

@@ -11,13 +11,18 @@ import html
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from carehaven.csvsafe import format_csv
 from carehaven.csvsafe import neutralise as neutralise  # re-exported: register.py uses it
+from carehaven.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from carehaven.access.users import Actor
+    from carehaven.haven import Haven
 
 FINDINGS_FILE = "findings.parquet"
 SUMMARY_FILE = "summary.json"
@@ -39,6 +44,23 @@ def write(folder: Path, tmp: Path, summary: dict[str, Any], findings: pa.Table) 
 def load(folder: Path) -> tuple[dict[str, Any], pa.Table]:
     summary = json.loads((folder / SUMMARY_FILE).read_text())
     return summary, pq.read_table(folder / FINDINGS_FILE)
+
+
+def folder_of(haven: Haven, actor: Actor, submission_id: str) -> Path:
+    """The report folder of a submission ``actor`` may read (``listing.submission``: another
+    organisation's reads as missing); NotFoundError when it has no report."""
+    from carehaven.collection.listing import submission
+
+    found = submission(haven, actor, submission_id)
+    folder = haven.paths.reports / found.submission_id
+    if "/" in found.submission_id or not (folder / SUMMARY_FILE).is_file():
+        raise NotFoundError(f"There is no report of submission {submission_id} in this haven.")
+    return folder
+
+
+def readable(haven: Haven, actor: Actor, submission_id: str) -> tuple[dict[str, Any], pa.Table]:
+    """The summary and findings of a submission's report, for someone who may read it."""
+    return load(folder_of(haven, actor, submission_id))
 
 
 def as_json(summary: dict[str, Any], findings: pa.Table) -> str:
