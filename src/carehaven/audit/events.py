@@ -88,6 +88,24 @@ class SubmissionRefused(AuditEvent):
 
 
 @dataclass(frozen=True)
+class JobQueued(AuditEvent):
+    """The portal queued an uploaded file for the one writer to submit (issue 14 part 2):
+    the job, and what it will submit for; never the file's name or contents."""
+
+    action: ClassVar[str] = "job.queued"
+    job_id: str
+    org: str
+    dataset: str
+    period: str
+    size_bytes: int
+    sha256: str
+
+    @property
+    def subject(self) -> str:
+        return f"job:{self.job_id}"
+
+
+@dataclass(frozen=True)
 class SubmissionSuperseded(AuditEvent):
     action: ClassVar[str] = "submission.superseded"
     submission_id: str

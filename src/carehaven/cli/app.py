@@ -123,6 +123,7 @@ def _register() -> None:
         governance_cmds,
         haven_cmds,
         identity_cmds,
+        job_cmds,
         notice_cmds,
         publish_cmds,
         spec_cmds,

@@ -37,7 +37,7 @@ from carehaven.control.kinds import SubmissionStatus
 from carehaven.data.rawsql import open_data
 from carehaven.errors import UsageError, WrongSubmitterError
 from carehaven.faults import checkpoint
-from carehaven.haven import Haven
+from carehaven.haven import Haven, OrgRecord
 from carehaven.specs import Spec, load_spec
 
 Progress = Callable[[str], None]
@@ -140,18 +140,13 @@ def _partner_refusal(dataset: str, code: str, kind: str) -> str | None:
     )
 
 
-def submit(
-    haven: Haven,
-    path: Path,
-    *,
-    dataset: str,
-    org: str,
-    period: str,
-    actor: str,
-    progress: Progress | None = None,
-) -> SubmitResult:
-    """Submit one file; returns once the haven holds it fully, or raises having changed nothing."""
-    step = progress or (lambda _stage: None)
+def admissible(
+    haven: Haven, *, dataset: str, org: str, period: str, actor: str
+) -> tuple[Spec, OrgRecord, Period]:
+    """The dataset, organisation and period of a submission submit would not refuse at once:
+    an unknown dataset or organisation, a kind that does not return the dataset (recorded as
+    SubmissionRefused), a period not begun, of the wrong kind, or overlapping one in force.
+    The portal asks this before it queues an upload (carehaven.jobs.queue)."""
     spec = load_spec(dataset)
     organisation = haven.organisation(org)
     refused = spec.refusal(organisation.code, organisation.kind) or _partner_refusal(
@@ -168,7 +163,31 @@ def submit(
             f"{spec.name} is returned by {' or '.join(spec.periods)}, "
             f"not by {when.kind} ({when.label})."
         )
-    name = shown_file_name(path.name, org=organisation.code, dataset=spec.name, period=when)
+    require_no_overlap(haven, organisation.code, spec.name, when)
+    return spec, organisation, when
+
+
+def submit(
+    haven: Haven,
+    path: Path,
+    *,
+    dataset: str,
+    org: str,
+    period: str,
+    actor: str,
+    progress: Progress | None = None,
+    file_name: str | None = None,
+) -> SubmitResult:
+    """Submit one file; returns once the haven holds it fully, or raises having changed nothing.
+
+    ``file_name`` is the name the submission records and shows (through ``shown_file_name``)
+    when it is not the file's own: the portal's upload has a random name, the client's is kept.
+    """
+    step = progress or (lambda _stage: None)
+    spec, organisation, when = admissible(haven, dataset=dataset, org=org, period=period,
+                                          actor=actor)
+    name = shown_file_name(file_name or path.name, org=organisation.code, dataset=spec.name,
+                           period=when)
     if path.is_symlink():  # a link could land any file the haven's account can read
         raise UsageError(
             f"{name} in {path.parent} is a symbolic link; submit the file itself, not a link "
@@ -180,7 +199,6 @@ def submit(
         )
     if not path.is_file():
         raise UsageError(f"There is no file {name} in the folder {path.parent}.")
-    require_no_overlap(haven, organisation.code, spec.name, when)
     with haven.writer():
         con = open_data(haven.paths.data_db)
         try:

@@ -556,6 +556,8 @@ class Job(Base):
     submission_id: Mapped[str | None] = mapped_column(
         ForeignKey("submissions.id"), default=None
     )
+    #: What submit judged, once done: accepted, rejected, held or unchanged.
+    outcome: Mapped[str | None] = mapped_column(String(20), default=None)
     #: The outcome in a sentence (never an identifier value).
     message: Mapped[str] = mapped_column(Text, default="")
 
@@ -564,6 +566,9 @@ class Job(Base):
             "state IN (" + ", ".join(f"'{s.value}'" for s in JobState) + ")", name="ck_job_state"
         ),
         CheckConstraint("kind IN ('submit')", name="ck_job_kind"),
+        CheckConstraint(
+            "outcome IN ('accepted', 'rejected', 'held', 'unchanged')", name="ck_job_outcome"
+        ),
         Index("ix_jobs_state", "state", "created_at"),
     )
 

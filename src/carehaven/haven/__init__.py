@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,8 +48,11 @@ class Haven:
     settings: Settings
     paths: HavenPaths = field(init=False)
 
+    _writing: threading.local = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         self.paths = HavenPaths(self.settings.haven.resolve())
+        self._writing = threading.local()  # how deep this thread holds the writer lock
 
     @cached_property
     def read_only(self) -> bool:
@@ -106,9 +110,25 @@ class Haven:
 
     @contextmanager
     def writer(self) -> Iterator[None]:
-        """The one-writer lock for pipeline steps that touch the data plane."""
+        """The one-writer lock for pipeline steps that touch the data plane.
+
+        Re-entrant in the thread that holds it through this haven: the worker holds the lock
+        across a job (carehaven.jobs) and runs submit, which takes it too. Another thread, or
+        another Haven object, opens the lock file anew and waits like another process."""
+        held = self._writing.__dict__.get("depth", 0)
+        if held:
+            self._writing.depth = held + 1
+            try:
+                yield
+            finally:
+                self._writing.depth = held
+            return
         with writer_lock(self.paths.lock, self.settings.lock_timeout_s):
-            yield
+            self._writing.depth = 1
+            try:
+                yield
+            finally:
+                self._writing.depth = 0
 
     def close(self) -> None:
         if "engine" in self.__dict__:

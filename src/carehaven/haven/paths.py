@@ -69,6 +69,12 @@ class HavenPaths:
         return self.root / "plans"
 
     @property
+    def uploads(self) -> Path:
+        """Files the web portal received, each kept (0600) only until its job ends
+        (carehaven.jobs): the one writer, not the web process, submits them."""
+        return self.root / "uploads"
+
+    @property
     def lock(self) -> Path:
         return self.root / ".writer.lock"
 
@@ -84,4 +90,5 @@ class HavenPaths:
             self.logs,
             self.tmp,
             self.plans,
+            self.uploads,
         )

@@ -43,11 +43,15 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("worker", sa.String(length=100), nullable=True),
         sa.Column("submission_id", sa.String(length=40), nullable=True),
+        sa.Column("outcome", sa.String(length=20), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
         sa.CheckConstraint(
             "state IN ('queued', 'running', 'done', 'failed')", name="ck_job_state"
         ),
         sa.CheckConstraint("kind IN ('submit')", name="ck_job_kind"),
+        sa.CheckConstraint(
+            "outcome IN ('accepted', 'rejected', 'held', 'unchanged')", name="ck_job_outcome"
+        ),
         sa.ForeignKeyConstraint(["org_code"], ["organisations.code"]),
         sa.ForeignKeyConstraint(["submission_id"], ["submissions.id"]),
         sa.PrimaryKeyConstraint("id"),
