@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -18,7 +19,7 @@ ORGS = (("P001", "treatment-service", "Riverside Recovery"),
         ("P002", "treatment-service", "Hillside Hope"),
         ("E08000025", "local-authority", "Birmingham"))
 #: Everyone's password in these tests (long, and on no deny-list).
-PASSWORD = "plum kettle orbit saffron"  # noqa: S105
+PASSWORD = "plum kettle orbit saffron"
 #: One signed-in user of each role (and a second submitter, of another organisation).
 ROLE_USERS = {
     "submitter": "sub", "data-team": "dt", "auditor": "aud", "authority-viewer": "av",
@@ -68,3 +69,59 @@ def csrf_of(client: TestClient) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert found, "no CSRF token on the page: not signed in?"
     return found.group(1)
+
+
+def submit_as(haven: Haven, username: str, data: bytes, *, org: str = "P001",
+              dataset: str = "ndtms-episode", period: str = "2025Q2") -> str:
+    """A submission made through the domain function the CLI and the worker call; its id."""
+    import tempfile
+    from pathlib import Path
+
+    from carehaven.collection.submit import submit
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "returns.csv"
+        path.write_bytes(data)
+        result = submit(haven, path, dataset=dataset, org=org, period=period,
+                        actor=f"user:{username}")
+    assert result.submission_id is not None
+    return result.submission_id
+
+
+def queue_as(haven: Haven, username: str, data: bytes, *, org: str = "P001",
+             dataset: str = "ndtms-episode", period: str = "2025Q2") -> str:
+    """A job queued through ``jobs.queue`` (not run); its id."""
+    from carehaven.access.users import _actor
+    from carehaven.jobs import queue, uploads
+
+    actor = _actor(haven, username, via="password")
+    assert actor is not None
+    with uploads.receiving(haven) as sink:
+        sink.write(data)
+        received = sink.finish()
+    return queue.enqueue_submission(haven, received, file_name="returns.csv", org=org,
+                                    dataset=dataset, period=period, actor=actor).job_id
+
+
+def publish_fixture(haven: Haven, folder: Path) -> str:
+    """A publication row over a folder holding one CSV and one spreadsheet, as ``publish``
+    leaves them (for tests of the pages that show publications, not of publishing)."""
+    import json
+
+    from carehaven import clock
+    from carehaven.control.models import Publication
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "t.csv").write_text("region,count\nNorth,15\nSouth,[c]\n")
+    (folder / "t.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    with haven.transaction() as session:
+        row = Publication(name="ndtms-people-in-treatment", period="2025Q2", link_run=1, cells=2,
+                          suppressed_primary=1, suppressed_secondary=0,
+                          statuses=json.dumps({"parts": {"period": [["North", False, 15],
+                                                                     ["South", True, None]]},
+                                               "sealed": "not for the public"}),
+                          directory=str(folder), csv_sha256="0" * 64, created_at=clock.now(),
+                          created_by="test")
+        session.add(row)
+        session.flush()
+        return f"T-{row.id}"

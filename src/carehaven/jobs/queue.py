@@ -216,7 +216,7 @@ def _recover(haven: Haven, *, actor: str) -> None:
 
 def _run(haven: Haven, job_id: str) -> JobPublic:
     """Submit a running job's upload and record how it ended; the upload is deleted after."""
-    from carehaven.collection import submit
+    from carehaven.collection.submit import submit
     from carehaven.control.models import Job
 
     with haven.sessions() as session:

@@ -1,4 +1,4 @@
-"""Who may use which route: every (method, path) the portal serves × every role, written down
+"""Who may use which route: every (method, path) the portal serves by every role, written down
 in one place (issue 14 part 4). The routes enforce it themselves, each through the domain
 function and ``access.users.require`` the command line uses; this table is what they promise,
 and tests/unit/test_web_authz.py makes the real request for every cell and fails on a route
@@ -11,8 +11,11 @@ exists (another organisation's submission, report or job).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route
 
 from carehaven.control.kinds import Role
 
@@ -54,6 +57,27 @@ TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     ("GET", "/api/jobs/{job_id}"): SUBMITTERS,
     ("POST", "/api/users/{username}/unlock"): DATA_TEAM,
 })
+
+
+def served(app: Starlette) -> list[tuple[str, str]]:
+    """Every (method, path) ``app`` serves, HEAD aside; a mount as GET of its prefix. Routers
+    included into routers are followed (FastAPI keeps them as included routers)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(routes: Iterable[BaseRoute], prefix: str) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                context = getattr(route, "include_context", None)
+                walk(included.routes, prefix + str(getattr(context, "prefix", "") or ""))
+            elif isinstance(route, Mount):
+                found.append(("GET", prefix + route.path))
+            elif isinstance(route, Route):
+                found.extend((m, prefix + route.path) for m in sorted(route.methods or ())
+                             if m != "HEAD")
+
+    walk(app.routes, "")
+    return found
 
 
 def allowed(method: str, path: str, role: str) -> bool:

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, Request
 
 from carehaven.access.permissions import Permission
 from carehaven.access.users import require
+from carehaven.collection import listing
+from carehaven.collection.public import SubmissionPublic
+from carehaven.jobs.public import JobPublic
 from carehaven.publish import public as published
-from carehaven.web import interim
 from carehaven.web.deps import SignedIn, haven_of
 from carehaven.web.routes.submissions import _may_submit_somewhere
 
@@ -62,19 +64,20 @@ def me(caller: SignedIn) -> MePublic:
                     grants=[GrantPublic(role=r, org=o) for r, o in a.roles])
 
 
-@router.get("/submissions", response_model=list[interim.SubmissionPublic], responses=ERRORS)
+@router.get("/submissions", response_model=list[SubmissionPublic], responses=ERRORS)
 def submissions(request: Request, caller: SignedIn,
-                org: str | None = None) -> list[interim.SubmissionPublic]:
+                org: str | None = None) -> list[SubmissionPublic]:
     """The submissions you may read, newest first."""
-    return interim.submissions(haven_of(request), caller.actor, org=org)
+    return [SubmissionPublic.of(v)
+            for v in listing.submissions(haven_of(request), caller.actor, org=org)]
 
 
-@router.get("/submissions/{submission_id}", response_model=interim.SubmissionPublic,
+@router.get("/submissions/{submission_id}", response_model=SubmissionPublic,
             responses=ERRORS)
 def submission(request: Request, caller: SignedIn,
-               submission_id: str) -> interim.SubmissionPublic:
+               submission_id: str) -> SubmissionPublic:
     """One submission (another organisation's is not found)."""
-    return interim.submission(haven_of(request), caller.actor, submission_id)
+    return SubmissionPublic.of(listing.submission(haven_of(request), caller.actor, submission_id))
 
 
 @router.get("/submissions/{submission_id}/report", response_model=ReportPublic,
@@ -85,22 +88,21 @@ def report(request: Request, caller: SignedIn, submission_id: str) -> ReportPubl
 
     from carehaven.collection import report as reports
 
-    summary, findings = interim.readable(haven_of(request), caller.actor, submission_id)
+    summary, findings = reports.readable(haven_of(request), caller.actor, submission_id)
     whole = json.loads(reports.as_json(summary, findings))
     return ReportPublic(findings=whole.pop("findings"), summary=whole)
 
 
-@router.post("/submissions", status_code=202, responses=ERRORS,
+@router.post("/submissions", status_code=202, response_model=JobPublic, responses=ERRORS,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload(request: Request, caller: SignedIn,
                  dataset: str = Query(max_length=60), org: str = Query(max_length=20),
                  period: str = Query(max_length=10),
-                 file_name: str = Query("upload.csv", max_length=255)) -> Any:
+                 file_name: str = Query("upload.csv", max_length=255)) -> JobPublic:
     """Send a return as the raw CSV body (streamed into the haven); it is queued for the
     worker, and the job says when it has been judged."""
     from carehaven.jobs import queue, uploads
-    from carehaven.jobs.public import JobPublic
 
     haven = haven_of(request)
     _may_submit_somewhere(haven, caller)
@@ -108,14 +110,12 @@ async def upload(request: Request, caller: SignedIn,
         async for chunk in request.stream():
             sink.write(chunk)
         received = sink.finish()
-    job: JobPublic = queue.enqueue_submission(haven, received, file_name=file_name, org=org,
-                                              dataset=dataset, period=period,
-                                              actor=caller.actor)
-    return job
+    return queue.enqueue_submission(haven, received, file_name=file_name, org=org,
+                                    dataset=dataset, period=period, actor=caller.actor)
 
 
-@router.get("/jobs/{job_id}", responses=ERRORS)
-def job(request: Request, caller: SignedIn, job_id: str) -> Any:
+@router.get("/jobs/{job_id}", response_model=JobPublic, responses=ERRORS)
+def job(request: Request, caller: SignedIn, job_id: str) -> JobPublic:
     """A queued submission's state: queued, running, done (judged) or failed."""
     from carehaven.jobs import queue
 

@@ -12,9 +12,10 @@ from starlette.responses import RedirectResponse, Response
 from carehaven import clock
 from carehaven.access.permissions import Permission
 from carehaven.access.users import Actor, require, visible_orgs
+from carehaven.collection import listing
+from carehaven.collection.public import SubmissionPublic
 from carehaven.errors import AccessDeniedError, UsageError
 from carehaven.haven import Haven
-from carehaven.web import interim
 from carehaven.web.deps import CSRF_FIELD, Caller, SignedIn, check_csrf, haven_of
 from carehaven.web.embed import body_of
 from carehaven.web.pages import render
@@ -54,7 +55,7 @@ def _may_submit_somewhere(haven: Haven, caller: Caller) -> None:
 
 @router.get("/submissions", include_in_schema=False)
 def submissions_page(request: Request, caller: SignedIn) -> Response:
-    found = interim.submissions(haven_of(request), caller.actor)
+    found = [SubmissionPublic.of(v) for v in listing.submissions(haven_of(request), caller.actor)]
     return render(request, "submissions.html", caller, title="Submissions", submissions=found)
 
 
@@ -107,8 +108,8 @@ def submission_page(request: Request, caller: SignedIn, submission_id: str) -> R
     from carehaven.collection import report as reports
 
     haven = haven_of(request)
-    found = interim.submission(haven, caller.actor, submission_id)
-    summary, findings = interim.readable(haven, caller.actor, submission_id)
+    found = SubmissionPublic.of(listing.submission(haven, caller.actor, submission_id))
+    summary, findings = reports.readable(haven, caller.actor, submission_id)
     return render(request, "submission.html", caller, title=f"Submission {submission_id}",
                   sub=found, report=body_of(reports.as_html(summary, findings)))
 
@@ -120,7 +121,7 @@ def report_download(request: Request, caller: SignedIn, submission_id: str,
 
     if fmt not in ("csv", "json"):
         raise AccessDeniedError("There is no such download.", conceal=True)
-    summary, findings = interim.readable(haven_of(request), caller.actor, submission_id)
+    summary, findings = reports.readable(haven_of(request), caller.actor, submission_id)
     text = reports.as_csv(findings) if fmt == "csv" else reports.as_json(summary, findings)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     return Response(text, media_type=media, headers={
