@@ -3,6 +3,8 @@
 # uv if it is on PATH, else the copy pip installs for this python3 (wherever pip puts it).
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
+GOVUK_DIST := node_modules/govuk-frontend/dist/govuk
+GOVUK_OUT := src/carehaven/web/static/govuk
 # Let child processes (the CLI under test) reuse compiled bytecode instead of recompiling.
 unexport PYTHONDONTWRITEBYTECODE
 
@@ -16,6 +18,15 @@ env:
 	@# ... from source at every start, seconds per process (issue 13 item 8, docs/benchmarks.md).
 	@test .venv/.bytecode -nt uv.lock 2>/dev/null || { $(UV) run python -m compileall -q -j0 \
 	    .venv/lib >/dev/null 2>&1; touch .venv/.bytecode; }
+	@# The web portal's GOV.UK Frontend, from the npm lock file, served by carehaven itself: no
+	@# asset comes from the internet at run time (issue 14 part 1). Its CSS names /assets/...,
+	@# which the copy rewrites to where the portal serves them.
+	@test node_modules/.package-lock.json -nt package-lock.json 2>/dev/null || npm ci --silent
+	@test $(GOVUK_OUT)/govuk-frontend.min.css -nt package-lock.json 2>/dev/null || { \
+	    rm -rf $(GOVUK_OUT) && mkdir -p $(GOVUK_OUT) && \
+	    cp -R $(GOVUK_DIST)/assets $(GOVUK_DIST)/govuk-frontend.min.js $(GOVUK_OUT)/ && \
+	    sed 's#url(/assets/#url(/static/govuk/assets/#g' $(GOVUK_DIST)/govuk-frontend.min.css \
+	        > $(GOVUK_OUT)/govuk-frontend.min.css; }
 
 demo: env
 	$(UV) run carehaven demo
@@ -38,4 +49,4 @@ bench: env
 	$(UV) run python benchmarks/bench_submit.py
 
 clean:
-	rm -rf haven-demo haven-demo-returns .pytest_cache .mypy_cache .ruff_cache
+	rm -rf haven-demo haven-demo-returns node_modules $(GOVUK_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -106,6 +106,25 @@ class Settings:
         "Base64 of the 32-byte haven master key. When unset, the key file in the haven "
         "(created by init, owner-only) is used; production requires it to be set.",
     )
+    session_idle_minutes: int = _setting(
+        30, "A web session unused for this many minutes is over; its user signs in again.",
+        gt=0,
+    )
+    session_absolute_hours: int = _setting(
+        12, "No web session lasts longer than this many hours, however busy.", gt=0,
+    )
+    sign_in_lockout: int = _setting(
+        10,
+        "This many wrong passwords in a row lock an account until an administrator unlocks it "
+        "(carehaven users unlock).",
+        gt=0,
+    )
+    trusted_proxy: bool = _setting(
+        False,
+        "The web portal runs behind a reverse proxy that terminates TLS and sets "
+        "X-Forwarded-Proto and X-Forwarded-For: trust those headers (HSTS, secure cookies, "
+        "the client's address for throttling).",
+    )
     max_file_mb: int = _setting(
         1024, "A submitted file larger than this many MiB is rejected whole, unread.", gt=0,
     )
@@ -199,6 +218,15 @@ def _parse(name: str, raw: object, hint: Any) -> Any:
         return raw if isinstance(raw, Secret) else Secret(str(raw))
     if kind is Path:
         return raw if isinstance(raw, Path) else Path(str(raw))
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        _refuse(name, "Input should be true or false")
     if kind is int and not isinstance(raw, bool):
         try:
             return int(str(raw).strip()) if not isinstance(raw, int) else raw

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -111,7 +112,37 @@ def terminal_prompt() -> Ask | None:
     return ask
 
 
-def check_new_password(password: str) -> None:
+@cache
+def common_passwords() -> frozenset[str]:
+    """The deny-list shipped in ``access/data/common-passwords.txt`` (its header says where it
+    comes from), lower-cased."""
+    from importlib.resources import files
+
+    text = files("carehaven.access.data").joinpath("common-passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def _is_common(password: str, username: str | None) -> bool:
+    """NCSC-style: a password people often choose, checked lower-cased and without the digits
+    and punctuation people add at its end; one character or a name repeated; the username."""
+    lowered = password.lower()
+    bare = lowered.rstrip("0123456789!?.@#$%^&*_-+= ")
+    common = common_passwords()
+    if lowered in common or (bare and bare in common):
+        return True
+    if len(set(lowered)) <= 2:  # "aaaaaaaaaaaa", "abababababab"
+        return True
+    if username and username.lower() in lowered:
+        return True
+    return any(bare == word * (len(bare) // len(word)) for word in common
+               if 3 <= len(word) < len(bare) and len(bare) % len(word) == 0)
+
+
+def check_new_password(password: str, username: str | None = None) -> None:
+    """Refuse a new password that is short, over-long, or common (NCSC guidance: length
+    over complexity, and a deny-list of passwords people often choose)."""
     if len(password) < MIN_PASSWORD:
         raise UsageError(
             f"A password is at least {MIN_PASSWORD} characters; a few unrelated words make a "
@@ -119,12 +150,18 @@ def check_new_password(password: str) -> None:
         )
     if len(password) > MAX_PASSWORD:
         raise UsageError(f"A password is at most {MAX_PASSWORD} characters. Nothing was changed.")
+    if _is_common(password, username):
+        raise UsageError(
+            "That password is one people often choose (or holds your username), so it is "
+            "among the first an attacker tries; a few unrelated words make a good one. Nothing "
+            "was changed."
+        )
 
 
 def ask_new_password(ask: Ask, username: str) -> str:
     """A new password for ``username``, typed twice; refused when short or the two differ."""
     first = ask(f"New carehaven password for {username}: ")
-    check_new_password(first)
+    check_new_password(first, username)
     if ask("The same password again: ") != first:
         raise UsageError("The two passwords differ. Nothing was changed.")
     return first
@@ -141,6 +178,7 @@ def set_password(haven: Haven, username: str, password: str, *, actor: str) -> N
     from carehaven.audit.events import PasswordSet
     from carehaven.control.models import User
 
+    check_new_password(password, username)
     hashed = hash_password(password)
     with haven.transaction() as session:
         user = session.get(User, username)
@@ -148,6 +186,9 @@ def set_password(haven: Haven, username: str, password: str, *, actor: str) -> N
             raise NotFoundError(f"There is no active user {username} in this haven.")
         user.password_hash = hashed
         record(session, PasswordSet(username=username), actor=actor)
+    from carehaven.access.signin import revoke_sessions
+
+    revoke_sessions(haven, username, actor=actor, why="password-changed")
 
 
 def has_password(haven: Haven, username: str) -> bool:
@@ -409,8 +450,10 @@ __all__ = [
     "TokenCheck",
     "TokenView",
     "ask_new_password",
+    "check_new_password",
     "check_password",
     "check_token",
+    "common_passwords",
     "hash_password",
     "issue_token",
     "new_private_file",

@@ -904,6 +904,10 @@ def revoke(haven: Haven, username: str, role: str, org_code: str | None, *, acto
             RoleRevoked(username=username, role=wanted.value, org=scope or "*"),
             actor=actor,
         )
+    from carehaven.access.signin import revoke_sessions
+
+    # A browser signed in before the revocation must sign in again (issue 14 part 3).
+    revoke_sessions(haven, username, actor=actor, why="role-revoked")
 
 
 def users(haven: Haven, *, include_revoked: bool = False) -> list[UserView]:

@@ -599,3 +599,82 @@ class FileScanned(AuditEvent):
     @property
     def subject(self) -> str:
         return f"file:{self.sha256[:16]}"
+
+
+# ---- the web portal's sign-in (issue 14 part 3) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedIn(AuditEvent):
+    """A person signed in to the web portal with their password; ``session`` is the first
+    characters of the session's id (a SHA-256 of its cookie), never the cookie."""
+
+    action: ClassVar[str] = "signin.succeeded"
+    username: str
+    session: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class SignInFailed(AuditEvent):
+    """A sign-in refused. ``username`` is ``(unknown)`` when the name typed is nobody's (it may
+    be a password typed in the wrong box, so it is never kept); ``reason`` is one of
+    wrong-password, unknown-user, locked, inactive, throttled."""
+
+    action: ClassVar[str] = "signin.failed"
+    username: str
+    reason: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class AccountLocked(AuditEvent):
+    action: ClassVar[str] = "user.locked"
+    username: str
+    failures: int
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class AccountUnlocked(AuditEvent):
+    action: ClassVar[str] = "user.unlocked"
+    username: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class SignedOut(AuditEvent):
+    action: ClassVar[str] = "signin.signed_out"
+    username: str
+    session: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"
+
+
+@dataclass(frozen=True)
+class SessionsRevoked(AuditEvent):
+    """Every open web session of a user ended at once; ``why``: password-changed,
+    role-revoked, unlocked or by-administrator."""
+
+    action: ClassVar[str] = "signin.sessions_revoked"
+    username: str
+    sessions: int
+    why: str
+
+    @property
+    def subject(self) -> str:
+        return f"user:{self.username}"

@@ -130,6 +130,7 @@ def _register() -> None:
         synth_cmds,
         tier_cmds,
         user_cmds,
+        web_cmds,
     )
 
 

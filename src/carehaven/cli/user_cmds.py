@@ -184,6 +184,24 @@ def users_revoke(
         out.print(f"Revoked {role}{f' ({org})' if org else ''} from {username}.")
 
 
+@users_app.command("unlock")
+def users_unlock(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The user whose account is locked.")],
+    json: JsonFlag = False,
+) -> None:
+    """Unlock an account that too many wrong passwords locked (audited); its count of wrong
+    passwords starts again from nought and its open web sessions end."""
+    from carehaven.access.signin import unlock
+
+    haven, who = open_as(ctx, Permission.MANAGE_USERS)
+    unlock(haven, username, actor=who.label)
+    if json:
+        emit_json({"username": username, "unlocked": True})
+    else:
+        out.print(f"Unlocked {username}; they can sign in again.")
+
+
 @users_app.command("list")
 def users_list(
     ctx: typer.Context,

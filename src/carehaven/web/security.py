@@ -1,0 +1,92 @@
+"""Response headers every answer carries, and the checks every unsafe request passes
+(issue 14 part 5; docs/web.md, "Headers")."""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Everything from this server only; no inline script or style, no plugin, no framing.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+                          "interest-cohort=()",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_tls(request: Request, *, trusted_proxy: bool) -> bool:
+    """Whether the browser reached us over TLS: the scheme, or a trusted proxy's header."""
+    if request.url.scheme == "https":
+        return True
+    forwarded = request.headers.get("x-forwarded-proto", "") if trusted_proxy else ""
+    return forwarded.split(",")[0].strip().lower() == "https"
+
+
+def client_address(request: Request, *, trusted_proxy: bool) -> str:
+    """The client's address for throttling: the proxy's X-Forwarded-For when it is trusted."""
+    if trusted_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+class SecurityHeaders:
+    """Adds HEADERS (and HSTS over TLS) to every response; ``Cache-Control: no-store`` to every
+    answer but the static assets (a signed-in page must never sit in a shared cache); and
+    refuses an unsafe request whose Origin is another site's (login CSRF and the like).
+    Plain ASGI, so that a streamed upload passes through untouched."""
+
+    def __init__(self, app: ASGIApp, *, trusted_proxy: bool) -> None:
+        self.app = app
+        self.trusted_proxy = trusted_proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        tls = is_tls(request, trusted_proxy=self.trusted_proxy)
+        static = request.url.path.startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers.setdefault(name, value)
+                if tls:
+                    headers["Strict-Transport-Security"] = HSTS
+                if static:
+                    headers.setdefault("Cache-Control", "public, max-age=3600")
+                else:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        if request.method in UNSAFE and not _same_origin(request):
+            refused = JSONResponse({"error": {"code": "access_denied", "message":
+                                              "The request came from another site."}},
+                                   status_code=403)
+            await refused(scope, receive, with_headers)
+            return
+        await self.app(scope, receive, with_headers)
+
+
+def _same_origin(request: Request) -> bool:
+    """An unsafe request's Origin (when the browser sends one) names this host."""
+    origin = request.headers.get("origin")
+    if origin is None or (origin == "null" and request.headers.get("authorization")):
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host

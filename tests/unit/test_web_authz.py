@@ -1,0 +1,125 @@
+"""The route x role table (carehaven.web.authz) walked through real HTTP requests: every route
+the portal registers is in the table, and for every cell a real signed-in user of that role
+(or nobody) is allowed or denied as the table says (issue 14 part 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import update
+
+from carehaven import clock
+from carehaven.access import auth
+from carehaven.control.models import User
+from carehaven.haven import Haven
+from carehaven.web import authz
+from tests.helpers import episodes_file
+from tests.people import CHEAP
+from tests.portal import (
+    ORGS,
+    PASSWORD,
+    ROLE_USERS,
+    populate,
+    portal,
+    publish_fixture,
+    queue_as,
+    sign_in,
+    submit_as,
+)
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "HASHER", CHEAP)
+
+
+def registered(client: TestClient) -> list[tuple[str, str]]:
+    return authz.served(client.app)  # type: ignore[arg-type]
+
+
+def test_every_route_is_in_the_table(make_haven: Callable[..., Haven]) -> None:
+    with portal(make_haven(orgs=ORGS)) as client:
+        missing = sorted(set(registered(client)) - set(authz.TABLE))
+        stale = sorted(set(authz.TABLE) - set(registered(client)))
+    assert not missing, f"routes missing from carehaven.web.authz.TABLE: {missing}"
+    assert not stale, f"routes in the table that the portal does not serve: {stale}"
+
+
+@pytest.fixture
+def world(make_haven: Callable[..., Haven], tmp_path: Path) -> Iterator[dict[str, str]]:
+    haven = populate(make_haven(orgs=ORGS))
+    sid = submit_as(haven, "sub", episodes_file(3))
+    yield {"haven": haven, "submission_id": sid,  # type: ignore[dict-item]
+           "job_id": queue_as(haven, "sub", episodes_file(2)),
+           "publication": publish_fixture(haven, tmp_path / "published"),
+           "file_name": "t.csv", "collection": "ndtms", "fmt": "csv", "username": "sub2"}
+
+
+def _clients(haven: Haven) -> Iterator[tuple[str, TestClient, str]]:
+    """(role, a client signed in as that role's user, its CSRF token); anonymous first."""
+    for role in authz.ROLES:
+        with portal(haven) as client:
+            csrf = sign_in(client, ROLE_USERS[role]) if role != authz.ANONYMOUS else ""
+            yield role, client, csrf
+
+
+def _probe(client: TestClient, csrf: str, method: str, path: str, world: dict[str, str],
+           haven: Haven, role: str) -> Response:
+    url = path.format(**{k: v for k, v in world.items() if isinstance(v, str)})
+    headers = {"X-CSRF-Token": csrf} if csrf else {}
+    if path == "/static":
+        return client.get("/static/carehaven.css")
+    if (method, path) == ("POST", "/sign-in"):
+        with portal(haven) as fresh:
+            return fresh.post(url, data={"username": ROLE_USERS.get(role, "dt2"),
+                                         "password": PASSWORD, "next": "/"})
+    if (method, path) == ("POST", "/sign-out"):
+        with portal(haven) as fresh:
+            token = sign_in(fresh, ROLE_USERS[role]) if role != authz.ANONYMOUS else ""
+            return fresh.post(url, data={"csrf_token": token})
+    if (method, path) == ("POST", "/submissions"):
+        return client.post(url, data={"csrf_token": csrf, "org": "P001",
+                                      "dataset": "ndtms-episode", "period": "2025Q2"},
+                           files={"file": ("returns.csv", episodes_file(2), "text/csv")})
+    if (method, path) == ("POST", "/api/submissions"):
+        return client.post(url, params={"org": "P001", "dataset": "ndtms-episode",
+                                        "period": "2025Q2"},
+                           content=episodes_file(2), headers=headers)
+    if path == "/api/users/{username}/unlock":
+        with haven.transaction() as session:  # locked, so that an unlock can succeed
+            session.execute(update(User).where(User.username == "sub2")
+                            .values(locked_at=clock.now()))
+    return client.request(method, url, headers=headers)
+
+
+def _verdict(role: str, path: str, answer: Response) -> str:
+    assert answer.status_code < 500, (role, path, answer.status_code, answer.text[:300])
+    to_sign_in = answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
+    if answer.status_code in (401, 403, 404) or to_sign_in:
+        if role == authz.ANONYMOUS and path.startswith("/api/"):
+            assert answer.status_code == 401, (path, answer.status_code)
+        elif role == authz.ANONYMOUS and answer.status_code != 404:
+            assert to_sign_in, (path, answer.status_code)
+        elif role != authz.ANONYMOUS:
+            assert answer.status_code in (403, 404), (role, path, answer.status_code)
+        return "denied"
+    assert answer.status_code < 400, (role, path, answer.status_code, answer.text[:300])
+    return "allowed"
+
+
+def test_every_cell_of_the_table_holds(world: dict[str, str]) -> None:
+    haven: Haven = world["haven"]  # type: ignore[assignment]
+    wrong: list[str] = []
+    for role, client, csrf in _clients(haven):
+        for method, path in sorted(authz.TABLE):
+            answer = _probe(client, csrf, method, path, world, haven, role)
+            expected = "allowed" if authz.allowed(method, path, role) else "denied"
+            got = _verdict(role, path, answer)
+            if got != expected:
+                wrong.append(f"{method} {path} as {role}: {got} ({answer.status_code}), "
+                             f"the table says {expected}")
+    assert not wrong, "\n".join(wrong)
