@@ -304,3 +304,99 @@ def test_a_read_only_haven_still_answers_read_only_commands(
                         "--name", "x", env=alice)
     assert code == 10, err
     assert "read-only" in _flat(err) and "Traceback" not in out + err
+
+
+# ---- issue 14 part 0: settings and files that used to end in an internal error -----------------
+
+
+@pytest.mark.parametrize("url", ["garbage", "foo://x/y"])
+def test_a_control_url_that_is_not_a_url_is_a_setting_error(cli: Cli, url: str) -> None:
+    code, out, err = cli("alice", "submissions", env={"CAREHAVEN_CONTROL_URL": url})
+    assert code == 10, err
+    assert "CAREHAVEN_CONTROL_URL is not a database URL" in _flat(err)
+    assert "Internal error" not in err and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://nobody:hunter2secret@127.0.0.1:1/none",
+                                 "sqlite:////nonexistent-folder/control.db"])
+def test_a_control_database_out_of_reach_is_a_setting_error(cli: Cli, url: str) -> None:
+    """The driver's message is not shown: it can quote the URL, password and all."""
+    code, out, err = cli("alice", "submissions", "--json", env={"CAREHAVEN_CONTROL_URL": url})
+    assert code == 10, err
+    assert "cannot be reached" in _flat(err)
+    assert json.loads(out)["error"]["exit_code"] == 10
+    assert "hunter2secret" not in out + err and "Traceback" not in out + err
+
+
+def test_init_with_a_bad_control_url_makes_nothing(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from carehaven.cli import main
+
+    monkeypatch.setenv("CAREHAVEN_CONTROL_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert main(["--haven", str(tmp_path / "new"), "init"]) == 10
+    assert "cannot be reached" in _flat(capsys.readouterr().err)
+    assert not (tmp_path / "new").exists()
+
+
+def _structure_with_level(tmp_path: Path, level: object) -> Path:
+    """A published table with a suppressed cell, whose structure file gives ``level``."""
+    from carehaven.disclosure.table import Hierarchy, Table
+    from carehaven.publish.longcsv import structure_path, write_csv
+    from carehaven.publish.model import from_table
+
+    area = Hierarchy.flat("area", ["E06", "E07", "E08"])
+    table = Table.from_leaves("people", [area], {("E06",): 3.0, ("E07",): 4.0, ("E08",): 20.0})
+    marker = ["[c]" if k in {("E06",), ("E07",)} else "" for k in table.keys]
+    pub = from_table(table, None, marker, name="people", title="People", dataset="ndtms-episode",
+                     period="2025Q2", counts="people")
+    path = tmp_path / "people.csv"
+    side = write_csv(pub, path)
+    assert side == structure_path(path)
+    doc = json.loads(side.read_text())
+    doc["disclosure"] = {"protection_level": level}
+    side.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("level", ["high", [3], 1.5, -3, True])
+def test_a_structure_files_protection_level_must_be_a_whole_number(
+        cli: Cli, tmp_path: Path, level: object) -> None:
+    path = _structure_with_level(tmp_path, level)
+    code, out, err = cli("alice", "disclosure", "check", str(path))
+    assert code == 2, err
+    assert "people.structure.json: disclosure.protection_level must be a whole number" in (
+        _flat(err))
+    assert "Internal error" not in err and "Traceback" not in out + err
+
+
+def test_a_whole_protection_level_is_checked(cli: Cli, tmp_path: Path) -> None:
+    code, _out, err = cli("alice", "disclosure", "check", str(_structure_with_level(tmp_path, 0)))
+    assert code in (0, 12) and "Internal error" not in err, err
+
+
+def test_a_haven_with_a_value_outside_its_set_is_not_migrated(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Migration 0010 rewrites nothing: an older haven holding a role no enum names is refused,
+    with the column named, and stays as it was until someone corrects the row."""
+    import sqlalchemy as sa
+
+    from carehaven.cli import main
+    from carehaven.control import db
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(auth, "HASHER", CHEAP)
+        haven = init_haven(Settings.load(haven=tmp_path / "old"), actor="test")
+        add_user(haven, "alice", "Alice", None, roles=["data-team"], actor="test")
+        haven.close()
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'old' / 'control.sqlite'}")
+    db.move_to(engine, "0009", down=True)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE role_grants SET role = 'superuser'"))
+    capsys.readouterr()
+    assert main(["--haven", str(tmp_path / "old"), "submissions"]) == 10
+    err = _flat(capsys.readouterr().err)
+    assert "role_grants.role holds 'superuser' in 1 row(s)" in err and "Traceback" not in err
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0009"
+    engine.dispose()

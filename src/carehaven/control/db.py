@@ -74,12 +74,44 @@ def _alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the control database to the newest schema."""
+    move_to(engine, "head")
+
+
+def move_to(engine: Engine, revision: str, *, down: bool = False) -> None:
+    """Upgrade (``down``: downgrade) the control database to ``revision``, in one transaction.
+
+    On SQLite a migration that changes a constraint rebuilds the table (Alembic's batch mode:
+    copy, drop, rename), and dropping a table that other rows refer to fails while foreign keys
+    are enforced. So they are switched off on the migration's connection, outside its
+    transaction as SQLite requires, every reference is checked before the commit, and they are
+    switched on again before the connection goes back to the pool."""
     from alembic import command
 
     cfg = _alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                (command.downgrade if down else command.upgrade)(cfg, revision)
+                if sqlite:
+                    _refuse_dangling(conn)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
+def _refuse_dangling(conn: Connection) -> None:
+    dangling = {str(row[0]) for row in conn.exec_driver_sql("PRAGMA foreign_key_check")}
+    if dangling:
+        raise ConfigurationError(
+            "The control database's migration would leave rows referring to rows that do not "
+            f"exist (in {', '.join(sorted(dangling))}); nothing was changed."
+        )
 
 
 def migrate_control(app: Engine, admin_url: str | None) -> None:

@@ -20,11 +20,22 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The kinds are plain enums in their own module, so the command line can name them without
 # importing SQLAlchemy; they are re-exported here where the tables use them.
+from carehaven.control.kinds import ArtefactKind as ArtefactKind
+from carehaven.control.kinds import FeedbackHoldReason as FeedbackHoldReason
+from carehaven.control.kinds import FeedbackHoldStatus as FeedbackHoldStatus
+from carehaven.control.kinds import JobKind as JobKind
+from carehaven.control.kinds import JobOutcome as JobOutcome
 from carehaven.control.kinds import JobState as JobState
+from carehaven.control.kinds import LinkDecision as LinkDecision
+from carehaven.control.kinds import LinkPairStatus as LinkPairStatus
 from carehaven.control.kinds import OrgKind as OrgKind
 from carehaven.control.kinds import RecipientKind as RecipientKind
+from carehaven.control.kinds import ReleaseDecision as ReleaseDecision
+from carehaven.control.kinds import ReleaseStatus as ReleaseStatus
 from carehaven.control.kinds import Role as Role
 from carehaven.control.kinds import SubmissionStatus as SubmissionStatus
+from carehaven.control.kinds import Tier as Tier
+from carehaven.control.kinds import sql_one_of
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for a long log.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -43,9 +54,7 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(
-            "kind IN (" + ", ".join(f"'{k.value}'" for k in OrgKind) + ")", name="ck_org_kind"
-        ),
+        CheckConstraint(sql_one_of("kind", OrgKind), name="ck_org_kind"),
     )
 
 
@@ -99,9 +108,7 @@ class Submission(Base):
 
     __table_args__ = (
         Index("ix_submissions_slot", "org_code", "dataset", "period"),
-        CheckConstraint(
-            "status IN ('accepted', 'rejected', 'held', 'withdrawn')", name="ck_submission_status"
-        ),
+        CheckConstraint(sql_one_of("status", SubmissionStatus), name="ck_submission_status"),
     )
 
 
@@ -176,11 +183,9 @@ class LinkPair(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     __table_args__ = (
+        CheckConstraint(sql_one_of("status", LinkPairStatus), name="ck_link_pair_status"),
         CheckConstraint(
-            "status IN ('waiting', 'decided', 'withdrawn')", name="ck_link_pair_status"
-        ),
-        CheckConstraint(
-            "decision IS NULL OR decision IN ('same', 'different')", name="ck_link_pair_decision"
+            sql_one_of("decision", LinkDecision, nullable=True), name="ck_link_pair_decision"
         ),
         Index("ix_link_pairs_status", "status"),
     )
@@ -222,6 +227,8 @@ class Extract(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
     artefact_id: Mapped[int | None] = mapped_column(ForeignKey("artefacts.id"), default=None)
+
+    __table_args__ = (CheckConstraint(sql_one_of("tier", Tier), name="ck_extract_tier"),)
 
     @property
     def label(self) -> str:
@@ -276,6 +283,8 @@ class Recipient(Base):
     #: sub-licensed authority can be held to its own rows (SHR-9).
     org_code: Mapped[str | None] = mapped_column(String(20), default=None)
 
+    __table_args__ = (CheckConstraint(sql_one_of("kind", RecipientKind), name="ck_recipient_kind"),)
+
 
 class Agreement(Base):
     """A data sharing agreement: who, what (tier, datasets, fields), why, on what basis, until
@@ -305,6 +314,8 @@ class Agreement(Base):
     #: The contract under which a processor works for the controller (000 §5.1, SHR-1).
     contract_ref: Mapped[str | None] = mapped_column(String(60), default=None)
 
+    __table_args__ = (CheckConstraint(sql_one_of("tier", Tier), name="ck_agreement_tier"),)
+
     @property
     def label(self) -> str:
         return f"A-{self.id}"
@@ -323,9 +334,8 @@ class Release(Base):
     tier: Mapped[str] = mapped_column(String(20))
     fields: Mapped[list[str]] = mapped_column(JSON)
     purpose: Mapped[str] = mapped_column(String(60))
-    #: proposed | denied | approved | written | failed
-    status: Mapped[str] = mapped_column(String(20))
-    decision: Mapped[str] = mapped_column(String(10))  # allow | deny
+    status: Mapped[str] = mapped_column(String(20))  # ReleaseStatus
+    decision: Mapped[str] = mapped_column(String(10))  # ReleaseDecision
     #: JSON: [{"requirement": "SHR-3", "text": "..."}, ...]
     reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     proposed_by: Mapped[str] = mapped_column(String(100))
@@ -341,6 +351,12 @@ class Release(Base):
     #: The rows asked for, as Agreement.row_scope; empty lists: every row the agreement covers.
     row_scope: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
     artefact_id: Mapped[int | None] = mapped_column(ForeignKey("artefacts.id"), default=None)
+
+    __table_args__ = (
+        CheckConstraint(sql_one_of("tier", Tier), name="ck_release_tier"),
+        CheckConstraint(sql_one_of("status", ReleaseStatus), name="ck_release_status"),
+        CheckConstraint(sql_one_of("decision", ReleaseDecision), name="ck_release_decision"),
+    )
 
     @property
     def label(self) -> str:
@@ -398,6 +414,8 @@ class RoleGrant(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
+    __table_args__ = (CheckConstraint(sql_one_of("role", Role), name="ck_role_grant_role"),)
+
 
 class NoticeDocument(Base):
     """A privacy notice version rendered from the rules (CON-3): its content as data, so the
@@ -451,8 +469,7 @@ class Artefact(Base):
     __tablename__ = "artefacts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    #: release | publication | feedback | preview | exchange | certificate
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # ArtefactKind
     tier: Mapped[str] = mapped_column(String(20))
     #: Who it is for: a recipient code, an organisation code (feedback), or "public".
     recipient: Mapped[str | None] = mapped_column(String(40), default=None)
@@ -471,11 +488,8 @@ class Artefact(Base):
     created_by: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('release', 'publication', 'feedback', 'preview', 'exchange', "
-            "'certificate')",
-            name="ck_artefact_kind",
-        ),
+        CheckConstraint(sql_one_of("kind", ArtefactKind), name="ck_artefact_kind"),
+        CheckConstraint(sql_one_of("tier", Tier), name="ck_artefact_tier"),
     )
 
     @property
@@ -507,8 +521,7 @@ class FeedbackHold(Base):
     person_id: Mapped[str] = mapped_column(String(40))
     other_org: Mapped[str] = mapped_column(String(20))
     evidence: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    #: waiting | released | refused
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # FeedbackHoldStatus
     reason: Mapped[str] = mapped_column(String(40))
     link_run: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -516,9 +529,8 @@ class FeedbackHold(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('waiting', 'released', 'refused')", name="ck_feedback_hold_status"
-        ),
+        CheckConstraint(sql_one_of("status", FeedbackHoldStatus), name="ck_feedback_hold_status"),
+        CheckConstraint(sql_one_of("reason", FeedbackHoldReason), name="ck_feedback_hold_reason"),
         Index("ix_feedback_holds_slot", "org_code", "person_id", "other_org", unique=True),
     )
 
@@ -562,13 +574,10 @@ class Job(Base):
     message: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
-        CheckConstraint(
-            "state IN (" + ", ".join(f"'{s.value}'" for s in JobState) + ")", name="ck_job_state"
-        ),
-        CheckConstraint("kind IN ('submit', 'feedback')", name="ck_job_kind"),
-        CheckConstraint(
-            "outcome IN ('accepted', 'rejected', 'held', 'unchanged')", name="ck_job_outcome"
-        ),
+        CheckConstraint(sql_one_of("state", JobState), name="ck_job_state"),
+        CheckConstraint(sql_one_of("kind", JobKind), name="ck_job_kind"),
+        CheckConstraint(sql_one_of("outcome", JobOutcome, nullable=True),
+                        name="ck_job_outcome"),
         Index("ix_jobs_state", "state", "created_at"),
     )
 

@@ -34,16 +34,18 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import ArtefactWritten
+from carehaven.control.kinds import ArtefactKind
 from carehaven.control.models import Artefact, ArtefactPerson
 from carehaven.errors import CarehavenError, ExitCode, UsageError
 from carehaven.faults import checkpoint as fault
 from carehaven.haven import Haven
 from carehaven.pseudonymise.manifest import sha256_file
 
+#: ``ArtefactKind``'s values, as a type the checker can hold a caller to (a unit test keeps the two
+#: the same).
 Kind = Literal["release", "publication", "feedback", "preview", "exchange", "certificate"]
 #: Kinds that leave the haven: they are written under ``outputs`` or outside the haven.
-LEAVING: frozenset[str] = frozenset({"release", "publication", "feedback", "exchange",
-                                     "certificate"})
+LEAVING: frozenset[str] = frozenset(ArtefactKind) - {ArtefactKind.PREVIEW}
 #: Kinds that carry the latest signed audit checkpoint, so a recipient holds a witness copy.
 CARRY_CHECKPOINT: frozenset[str] = frozenset({"release", "publication", "exchange"})
 MANIFEST_SUFFIX = ".manifest.json"

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import ReleaseApproved, ReleaseProposed, ReleaseRefused
+from carehaven.control.kinds import RecipientKind, ReleaseDecision, ReleaseStatus
 from carehaven.control.models import Agreement, Artefact, Extract, Recipient, Release
 from carehaven.errors import AccessDeniedError, NotFoundError, PolicyDeniedError, UsageError
 from carehaven.governance import ips
@@ -109,7 +110,7 @@ def _scope(
     is asked its own rows unless named otherwise (SHR-9), and the policy checks either way."""
     covered = RowScope.of(deal.row_scope if deal else None)
     chosen_orgs = tuple(o.strip() for o in orgs or () if o.strip()) or covered.orgs
-    if chosen_orgs is None and who.kind == "local-authority" and who.org_code:
+    if chosen_orgs is None and who.kind == RecipientKind.LOCAL_AUTHORITY and who.org_code:
         chosen_orgs = (who.org_code,)
     chosen_periods = tuple(p.strip() for p in periods or () if p.strip()) or covered.periods
     return RowScope(chosen_orgs, chosen_periods)
@@ -185,8 +186,8 @@ def propose(
             tier=tier,
             fields=list(fields),
             purpose=purpose,
-            status="proposed",
-            decision="deny",
+            status=ReleaseStatus.PROPOSED,
+            decision=ReleaseDecision.DENY,
             reasons=[],
             proposed_by=actor,
             proposed_at=clock.now(),
@@ -196,8 +197,8 @@ def propose(
             row_scope=scope.as_json(),
         )
         decision = decide(_request(row, to, terms_of(deal) if deal else None))
-        row.decision = "allow" if decision.allow else "deny"
-        row.status = "proposed" if decision.allow else "denied"
+        row.decision = ReleaseDecision.ALLOW if decision.allow else ReleaseDecision.DENY
+        row.status = ReleaseStatus.PROPOSED if decision.allow else ReleaseStatus.DENIED
         row.reasons = [r.as_json() for r in decision.reasons]
         session.add(row)
         session.flush()
@@ -246,7 +247,7 @@ def approve(
         row = _get(session, label)
         to = recipient(session, row.recipient)
         deal = session.get(Agreement, row.agreement_id) if row.agreement_id else None
-    if row.status != "proposed":
+    if row.status != ReleaseStatus.PROPOSED:
         raise UsageError(f"Release {row.label} is {row.status}; only a proposed release can be "
                          "approved.")
     if by == row.proposed_by:
@@ -268,8 +269,8 @@ def approve(
         ids = ", ".join(decision.requirements)
         with haven.transaction() as session:
             again = _get(session, label)
-            again.status = "denied"
-            again.decision = "deny"
+            again.status = ReleaseStatus.DENIED
+            again.decision = ReleaseDecision.DENY
             again.reasons = [r.as_json() for r in decision.reasons]
             record(session, ReleaseRefused(row.label, by, "policy"), actor=by)
         raise PolicyDeniedError(
@@ -294,10 +295,10 @@ def approve(
         # Runs in the artefact's own transaction: the release, its extract, its lineage and
         # every audit entry commit together (ADR 0009).
         mine = _get(session, label)
-        if mine.status != "proposed":  # approved by someone else meanwhile
+        if mine.status != ReleaseStatus.PROPOSED:  # approved by someone else meanwhile
             raise UsageError(f"Release {mine.label} is already {mine.status}.")
         folder = Path(artefact.directory)
-        mine.status = "written"
+        mine.status = ReleaseStatus.WRITTEN
         mine.approved_by = by
         mine.approved_at = clock.now()
         mine.extract_id = extract_row.id

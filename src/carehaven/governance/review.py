@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 
 from carehaven import clock
+from carehaven.control.kinds import ReleaseStatus
 from carehaven.control.models import Agreement, Recipient, Release, RoleGrant
 from carehaven.governance.sharing import state
 from carehaven.haven import Haven
@@ -83,7 +84,7 @@ def review(
         last = dict(
             session.execute(
                 select(Release.recipient, func.max(Release.approved_at))
-                .where(Release.status == "written")
+                .where(Release.status == ReleaseStatus.WRITTEN)
                 .group_by(Release.recipient)
             ).all()
         )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import AgreementAdded, AgreementRevoked, RecipientAdded
+from carehaven.control.kinds import OrgKind
 from carehaven.control.models import Agreement, Recipient, RecipientKind
 from carehaven.errors import NotFoundError, UsageError
 from carehaven.haven import Haven
@@ -47,7 +48,7 @@ def add_recipient(
         raise UsageError(f"Unknown recipient kind {kind!r}; use one of: {', '.join(kinds)}.")
     if org_code is not None:
         org = haven.organisation(org_code.strip())  # exit 5 when it is not registered
-        if kind == RecipientKind.LOCAL_AUTHORITY and org.kind != "local-authority":
+        if kind == RecipientKind.LOCAL_AUTHORITY and org.kind != OrgKind.LOCAL_AUTHORITY:
             raise UsageError(f"Organisation {org.code} is a {org.kind}, not a local authority.")
         org_code = org.code
     elif kind == RecipientKind.LOCAL_AUTHORITY:

@@ -214,6 +214,8 @@ def init_haven(settings: Settings, *, actor: str) -> Haven:
         raise UsageError(
             f"{paths.root} exists and is not empty; choose a new folder for the haven."
         )
+    if settings.control_url is not None:  # before anything is made
+        _reach_control(haven)
     for folder in paths.folders():
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if settings.master_key is None:
@@ -251,6 +253,8 @@ def open_haven(settings: Settings) -> Haven:
             f"{haven.paths.root} is not a carehaven haven; create one with "
             "'carehaven --haven PATH init'."
         )
+    if settings.control_url is not None:
+        _reach_control(haven)
     if not haven.schema_is_current():
         if haven.read_only:
             raise ConfigurationError(
@@ -262,6 +266,26 @@ def open_haven(settings: Settings) -> Haven:
         db.migrate_control(haven.engine, haven.settings.control_admin_url)
     check_key(haven)
     return haven
+
+
+def _reach_control(haven: Haven) -> None:
+    """Refuse (exit 10) a CAREHAVEN_CONTROL_URL that is not a database URL, or names a database
+    that cannot be reached. The driver's own message is not shown: it can quote the URL."""
+    from sqlalchemy import exc, text
+
+    try:
+        with haven.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except exc.ArgumentError:
+        raise ConfigurationError(
+            "CAREHAVEN_CONTROL_URL is not a database URL; write it like "
+            "postgresql+psycopg://USER@HOST:5432/DATABASE."
+        ) from None
+    except (exc.OperationalError, exc.InterfaceError):
+        raise ConfigurationError(
+            "The control database that CAREHAVEN_CONTROL_URL names cannot be reached: check "
+            "that its server is running, and the URL's host, port, database, user and password."
+        ) from None
 
 
 #: The haven_meta row holding the id of the master key the haven was created with.

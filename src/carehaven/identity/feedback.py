@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import FeedbackDisclosed, FeedbackHeld, FeedbackHoldDecided
+from carehaven.control.kinds import FeedbackHoldReason, FeedbackHoldStatus, OrgKind, Tier
 from carehaven.control.models import Artefact, FeedbackHold, HavenMeta, Submission
 from carehaven.csvsafe import write_csv
 from carehaven.data import connect, in_force_rows
@@ -50,10 +51,13 @@ if TYPE_CHECKING:
 
 EPISODES = "ndtms-episode"
 COLUMNS = ("client_ref", "other_provider", "other_provider_name")
-NEW_MATCH = "new-match"
+NEW_MATCH = FeedbackHoldReason.NEW_MATCH.value
 #: haven_meta: the link run whose new matches have been held (by ``refresh_holds``).
 HOLDS_RUN = "feedback_holds_run"
 Progress = Callable[[str], None]
+#: The kinds of organisation that are told about their clients' other treatment.
+_TOLD = frozenset({OrgKind.TREATMENT_SERVICE, OrgKind.YOUNG_PEOPLES_SERVICE, OrgKind.PRISON,
+                   OrgKind.SECURE_SETTING, OrgKind.CRIMINAL_JUSTICE_TEAM})
 
 
 @dataclass(frozen=True)
@@ -213,8 +217,8 @@ def _hold_new(
         key = (org, *m.key)
         hold = FeedbackHold(
             org_code=org, person_id=m.person_id, other_org=m.other_provider,
-            evidence=evidence[key], status="waiting", reason=NEW_MATCH, link_run=run,
-            created_at=clock.now(),
+            evidence=evidence[key], status=FeedbackHoldStatus.WAITING, reason=NEW_MATCH,
+            link_run=run, created_at=clock.now(),
         )
         session.add(hold)
         session.flush()
@@ -226,7 +230,7 @@ def _hold_new(
 def _told(org: str, m: Match, holds: dict[tuple[str, str, str], FeedbackHold]) -> bool:
     """Told when a person released it, or when it is established and was never held."""
     hold = holds.get((org, *m.key))
-    return hold is None or hold.status == "released"
+    return hold is None or hold.status == FeedbackHoldStatus.RELEASED
 
 
 def refresh_holds(haven: Haven, con: DuckDBBackend, *, actor: str, previous: int | None) -> int:
@@ -249,18 +253,13 @@ def refresh_holds(haven: Haven, con: DuckDBBackend, *, actor: str, previous: int
             session.add(HavenMeta(name=HOLDS_RUN, value=str(run)))
         else:
             meta.value = str(run)
-        return sum(h.status == "waiting" for h in holds.values())
-
-
-#: The kinds of organisation that treat people and so are told of each other (IDN-2).
-PROVIDER_KINDS = frozenset({"treatment-service", "young-peoples-service", "prison",
-                            "secure-setting", "criminal-justice-team"})
+        return sum(h.status == FeedbackHoldStatus.WAITING for h in holds.values())
 
 
 def check_recipient(haven: Haven, org: str) -> OrgRecord:
     """The organisation ``org``, if feedback may go to it: a treatment provider."""
     provider = haven.organisation(org)  # refuses an unknown code
-    if provider.kind not in PROVIDER_KINDS:
+    if provider.kind not in _TOLD:
         raise UsageError(
             f"{provider.code} is a {provider.kind}; feedback goes to treatment providers only."
         )
@@ -348,7 +347,7 @@ def _write(
         haven,
         Outgoing(
             kind="feedback",
-            tier="personal",
+            tier=Tier.PERSONAL,
             recipient=result.org,
             folder=out.parent,
             stem=out.stem,
@@ -418,7 +417,7 @@ def decide(haven: Haven, label: str, *, release: bool, actor: str) -> HoldView:
         hold = session.get(FeedbackHold, int(text))
         if hold is None:
             raise NotFoundError(f"Hold {label} does not exist.")
-        decision = "released" if release else "refused"
+        decision = FeedbackHoldStatus.RELEASED if release else FeedbackHoldStatus.REFUSED
         hold.status = decision
         hold.decided_by = actor
         hold.decided_at = clock.now()

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import LinkRunCompleted, PersonMerged, PersonSplit
+from carehaven.control.kinds import LinkDecision, LinkPairStatus, SubmissionStatus
 from carehaven.control.models import LinkPair, LinkRun, Submission
 from carehaven.data import connect, in_force_rows
 from carehaven.errors import CarehavenError, ExitCode
@@ -97,7 +98,7 @@ def in_force(session: Session, dataset: str) -> list[Submission]:
         session.scalars(
             select(Submission).where(
                 Submission.dataset == dataset,
-                Submission.status == "accepted",
+                Submission.status == SubmissionStatus.ACCEPTED,
                 Submission.superseded_by.is_(None),
             )
         )
@@ -149,8 +150,10 @@ def link(
             last_model = dict(last.model) if reusable and last and last.model else None
             subs = {s.dataset: [x.id for x in in_force(session, s.dataset)] for s in SOURCES}
             decisions = [
-                Decision(p.left_profile, p.right_profile, p.decision == "same")
-                for p in session.scalars(select(LinkPair).where(LinkPair.status == "decided"))
+                Decision(p.left_profile, p.right_profile, p.decision == LinkDecision.SAME)
+                for p in session.scalars(
+                    select(LinkPair).where(LinkPair.status == LinkPairStatus.DECIDED)
+                )
             ]
         run = (previous or 0) + 1
         con = connect(haven.paths.data_db)
@@ -432,19 +435,19 @@ def _commit(
                         right_profile=right,
                         probability=float(row["match_probability"]),
                         evidence=evidence,
-                        status="waiting",
+                        status=LinkPairStatus.WAITING,
                         first_run=run,
                         last_run=run,
                     )
                 )
-            elif pair.status != "decided":
-                pair.status = "waiting"
+            elif pair.status != LinkPairStatus.DECIDED:
+                pair.status = LinkPairStatus.WAITING
                 pair.probability = float(row["match_probability"])
                 pair.evidence = evidence
                 pair.last_run = run
         for pid, pair in existing.items():
-            if pair.status == "waiting" and pid not in waiting_now:
-                pair.status = "withdrawn"  # no longer uncertain: evidence changed
+            if pair.status == LinkPairStatus.WAITING and pid not in waiting_now:
+                pair.status = LinkPairStatus.WITHDRAWN  # no longer uncertain: evidence changed
         waiting = len(waiting_now)
         counts = {
             "records": res.record_profiles.num_rows,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import LinkPairDecided
+from carehaven.control.kinds import LinkDecision, LinkPairStatus
 from carehaven.control.models import LinkPair
 from carehaven.data import connect
 from carehaven.errors import NotFoundError, UsageError
@@ -101,21 +102,21 @@ def decide(haven: Haven, pair_id: str, *, same: bool, actor: str) -> tuple[str |
 
     Returns the earlier decision (or None) and the new one.
     """
-    decision = "same" if same else "different"
+    decision = LinkDecision.SAME if same else LinkDecision.DIFFERENT
     with haven.transaction() as session:
         pair = session.get(LinkPair, pair_id)
         if pair is None:
             raise NotFoundError(
                 f"There is no pair {pair_id} in the review queue; see 'carehaven link review'."
             )
-        if pair.status == "withdrawn":
+        if pair.status == LinkPairStatus.WITHDRAWN:
             raise UsageError(
                 f"Pair {pair_id} is no longer uncertain (the evidence changed at a later run); "
                 "there is nothing to decide."
             )
         earlier = pair.decision
         pair.decision = decision
-        pair.status = "decided"
+        pair.status = LinkPairStatus.DECIDED
         pair.decided_by = actor
         pair.decided_at = clock.now()
         record(session, LinkPairDecided(pair_id, decision), actor=actor)

@@ -21,7 +21,7 @@ from carehaven.access.permissions import Permission
 from carehaven.access.users import Actor, require, require_visible
 from carehaven.collection.reading import check_size
 from carehaven.collection.submit import admissible, shown_file_name
-from carehaven.control.kinds import JobState
+from carehaven.control.kinds import JobKind, JobState
 from carehaven.errors import AccessDeniedError, CarehavenError, NotFoundError, UsageError
 from carehaven.faults import checkpoint
 from carehaven.haven import Haven
@@ -80,7 +80,8 @@ def enqueue_submission(
         job_id = "job-" + secrets.token_hex(8)
         with haven.transaction() as session:
             row = Job(
-                id=job_id, kind="submit", state=JobState.QUEUED.value, org_code=organisation.code,
+                id=job_id, kind=JobKind.SUBMIT.value, state=JobState.QUEUED.value,
+                org_code=organisation.code,
                 dataset=spec.name, period=when.label, file_name=shown, upload=upload.name,
                 size_bytes=upload.size_bytes, sha256=upload.sha256, created_by=actor.label,
                 created_at=clock.now(), attempts=0, message="Waiting for the haven's writer.",
@@ -116,7 +117,7 @@ def enqueue_feedback(haven: Haven, *, org: str, actor: Actor) -> JobPublic:
     name = f"feedback_{organisation.code}_{now:%Y-%m-%d}.csv"
     with haven.transaction() as session:
         row = Job(
-            id=job_id, kind="feedback", state=JobState.QUEUED.value,
+            id=job_id, kind=JobKind.FEEDBACK.value, state=JobState.QUEUED.value,
             org_code=organisation.code, dataset=EPISODES, period=f"{now:%Y-%m}",
             file_name=name, upload="", size_bytes=0, sha256="", created_by=actor.label,
             created_at=now, attempts=0, message="Waiting for the haven's writer.",

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import ExtractWritten
+from carehaven.control.kinds import Tier
 from carehaven.control.models import Artefact, Extract
 from carehaven.csvsafe import write_arrow_csv
 from carehaven.data import connect
@@ -49,11 +50,11 @@ from carehaven.specs import Spec, load_spec
 if TYPE_CHECKING:
     from carehaven.access.users import Actor
 
-TIERS = ("personal", "de-personalised", "anonymised", "aggregate")
+TIERS: tuple[str, ...] = tuple(Tier)
 #: What the data team may preview inside the haven.
-EXTRACTABLE = ("de-personalised", "anonymised")
+EXTRACTABLE: tuple[str, ...] = (Tier.DE_PERSONALISED, Tier.ANONYMISED)
 #: What a release may write: the personal tier only for a processor under contract (SHR-1).
-RELEASABLE = ("personal", "de-personalised", "anonymised")
+RELEASABLE: tuple[str, ...] = (Tier.PERSONAL, Tier.DE_PERSONALISED, Tier.ANONYMISED)
 #: The key name of preview pseudonyms. Registered recipient codes cannot hold "_", so no
 #: recipient ever holds this key, and the scanner flags these pseudonyms in anything else.
 PREVIEW_KEY = "HAVEN_PREVIEW"

@@ -25,7 +25,7 @@ from carehaven.disclosure.policy import Policy
 from carehaven.disclosure.table import Problem, Table
 from carehaven.errors import UsageError
 from carehaven.publish.definitions import definitions
-from carehaven.publish.longcsv import read_csv
+from carehaven.publish.longcsv import read_csv, structure_path
 
 
 @dataclass
@@ -50,6 +50,19 @@ def _default_level() -> int:
     return max(1, math.ceil(raw.safety_range / 100 * threshold))
 
 
+def _level(path: Path, raw: object) -> int:
+    """The structure file's protection level: a whole number of at least 0 (0 for a magnitude
+    table); the default policy's when the file gives none."""
+    if raw is None:
+        return _default_level()
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise UsageError(
+            f"{structure_path(path)}: disclosure.protection_level must be a whole number "
+            "of at least 0."
+        )
+    return raw
+
+
 def _bound(x: float) -> float | None:
     return None if math.isinf(x) else round(float(x), 6)
 
@@ -62,8 +75,7 @@ def check_file(path: Path) -> CheckResult:
     except ValueError as err:
         raise UsageError(str(err)) from None
     disclosure = back.meta.get("disclosure") or {}
-    raw_level = disclosure.get("protection_level")
-    level = _default_level() if raw_level is None else int(raw_level)
+    level = _level(path, disclosure.get("protection_level"))
     hidden = np.isnan(back.shown)
     values = np.where(hidden, 0.0, back.shown)
     result = CheckResult(path, int(hidden.sum()), level, warnings=list(back.warnings))

@@ -29,6 +29,7 @@ from carehaven import clock
 from carehaven.audit import record
 from carehaven.audit.events import TablePublished
 from carehaven.collection.period import Period, parse_period, require_begun
+from carehaven.control.kinds import Tier
 from carehaven.control.models import Artefact, Publication
 from carehaven.data import connect
 from carehaven.disclosure.audit import check, primary_vars
@@ -499,7 +500,7 @@ def _write(
         haven,
         Outgoing(
             kind="publication",
-            tier="aggregate",
+            tier=Tier.AGGREGATE,
             recipient="public",
             folder=out,
             stem=stem,

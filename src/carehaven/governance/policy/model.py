@@ -7,8 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-#: The four categories of 000 §5, most identifying first (PSE-1).
-TIERS: tuple[str, ...] = ("personal", "de-personalised", "anonymised", "aggregate")
+from carehaven.control.kinds import RecipientKind, Tier
+
+#: The four categories of 000 §5, most identifying first (PSE-1): ``Tier``'s members.
+TIERS: tuple[str, ...] = tuple(Tier)
 
 #: How identifying each tier is: a tier allows itself and every tier with a lower level.
 IDENTIFYING: Mapping[str, int] = {
@@ -18,17 +20,8 @@ IDENTIFYING: Mapping[str, int] = {
     "aggregate": 0,
 }
 
-#: Recipient kinds, as the notices distinguish them (RecipientKind in control.models).
-RECIPIENT_KINDS: tuple[str, ...] = (
-    "processor",
-    "research",
-    "government",
-    "local-authority",
-    "partner",
-    "police",
-    "court",
-    "public",
-)
+#: Recipient kinds, as the notices distinguish them: ``RecipientKind``'s members.
+RECIPIENT_KINDS: tuple[str, ...] = tuple(RecipientKind)
 
 #: Datasets that 001 (the IPS notice and consent form) governs: the IPS episodes and what HMRC
 #: returns about IPS participants.
