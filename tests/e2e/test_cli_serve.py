@@ -43,7 +43,7 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as answer:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as answer:
                     body = answer.read().decode()
                     headers = answer.headers
                 break
