@@ -280,3 +280,20 @@ def test_feedback_is_asked_for_as_a_job_and_handed_only_to_its_organisation(
         assert client.get("/api" + asked.headers["location"]).json()["kind"] == "feedback"
         assert client.post("/feedback", data={"csrf_token": csrf, "org": "P002"}
                            ).status_code == 403
+
+
+def test_the_govuk_assets_are_served_by_the_portal_itself(haven: Haven) -> None:
+    from carehaven.web.app import STATIC
+
+    css = STATIC / "govuk" / "govuk-frontend.min.css"
+    if not css.is_file():
+        pytest.skip("make env copies GOV.UK Frontend into web/static/govuk")
+    with portal(haven) as client:
+        sheet = client.get("/static/govuk/govuk-frontend.min.css")
+        assert sheet.status_code == 200 and "url(/assets/" not in sheet.text
+        assert client.get("/static/govuk/govuk-frontend.min.js").status_code == 200
+        assert client.get("/static/govuk/assets/images/favicon.svg").status_code == 200
+        font = sheet.text.split("url(/static/govuk/assets/fonts/", 1)[1].split(")", 1)[0]
+        assert client.get(f"/static/govuk/assets/fonts/{font}").status_code == 200
+        home = client.get("/").text
+        assert "https://" not in home.split("<body", 1)[0]  # nothing from elsewhere
