@@ -241,3 +241,25 @@ def test_a_common_password_is_refused_as_a_new_one() -> None:
     with pytest.raises(UsageError, match="often choose"):
         auth.check_new_password("alice.khan-long-phrase", "alice.khan")
     auth.check_new_password("plum kettle orbit saffron")
+
+
+@pytest.mark.postgres
+def test_sign_in_lockout_and_sign_out_on_postgresql(make_haven: Callable[..., Haven]) -> None:
+    haven = populate(make_haven(backend="postgres", orgs=ORGS))
+    haven.settings = dataclasses.replace(haven.settings, sign_in_lockout=2)  # type: ignore[misc]
+    with portal(haven) as client:
+        csrf = sign_in(client, "sub")
+        assert client.get("/api/me").json()["username"] == "sub"
+        assert client.post("/sign-out", data={"csrf_token": csrf}).status_code == 303
+        assert client.get("/api/me").status_code == 401
+        for _ in range(2):
+            client.post("/sign-in", data={"username": "sub2", "password": "wrong wrong wrong"})
+        assert signin.locked(haven, "sub2")
+        signin.unlock(haven, "sub2", actor="user:dt")
+        sign_in(client, "sub2")
+
+
+def test_an_oversized_form_is_refused_unread(haven: Haven) -> None:
+    with portal(haven) as client:
+        answer = client.post("/sign-in", data={"username": "sub", "password": "x" * 70000})
+        assert answer.status_code == 400 and "too big" in answer.text
