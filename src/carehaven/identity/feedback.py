@@ -55,9 +55,10 @@ NEW_MATCH = FeedbackHoldReason.NEW_MATCH.value
 #: haven_meta: the link run whose new matches have been held (by ``refresh_holds``).
 HOLDS_RUN = "feedback_holds_run"
 Progress = Callable[[str], None]
-#: The kinds of organisation that are told about their clients' other treatment.
-_TOLD = frozenset({OrgKind.TREATMENT_SERVICE, OrgKind.YOUNG_PEOPLES_SERVICE, OrgKind.PRISON,
-                   OrgKind.SECURE_SETTING, OrgKind.CRIMINAL_JUSTICE_TEAM})
+#: The kinds of organisation that treat people and so are told of each other (IDN-2).
+PROVIDER_KINDS = frozenset({OrgKind.TREATMENT_SERVICE, OrgKind.YOUNG_PEOPLES_SERVICE,
+                            OrgKind.PRISON, OrgKind.SECURE_SETTING,
+                            OrgKind.CRIMINAL_JUSTICE_TEAM})
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def refresh_holds(haven: Haven, con: DuckDBBackend, *, actor: str, previous: int
 def check_recipient(haven: Haven, org: str) -> OrgRecord:
     """The organisation ``org``, if feedback may go to it: a treatment provider."""
     provider = haven.organisation(org)  # refuses an unknown code
-    if provider.kind not in _TOLD:
+    if provider.kind not in PROVIDER_KINDS:
         raise UsageError(
             f"{provider.code} is a {provider.kind}; feedback goes to treatment providers only."
         )
