@@ -54,12 +54,13 @@ def publish(
     from carehaven.publish.definitions import definitions
 
     if list_:
-        defs = [d.as_json() for d in definitions().values()]
         if json:
-            emit_json(defs)
+            from carehaven.publish.public import DefinitionPublic
+
+            emit_json([DefinitionPublic.of(d).as_json() for d in definitions().values()])
             return
         table("Publication tables", ["name", "dataset", "description"],
-              [[d["name"], d["dataset"], d["description"]] for d in defs])
+              [[d.name, d.dataset, d.description] for d in definitions().values()])
         return
     if name is None or period is None or out_dir is None:
         raise UsageError("publish needs a table NAME, --period and --out (or --list).")
@@ -71,7 +72,9 @@ def publish(
         time_limit=time_limit,
     )
     if json:
-        emit_json(result.as_json())
+        from carehaven.publish.public import PublishOutcome
+
+        emit_json(PublishOutcome.of(result).as_json())
         return
     how = "optimal" if result.proven_optimal else f"{result.method}, not proven optimal"
     out.print(
@@ -97,7 +100,9 @@ def disclosure_check(
 
     result = check_file(file)
     if json:
-        emit_json(result.as_json())
+        from carehaven.publish.public import CheckOutcome
+
+        emit_json(CheckOutcome.of(result).as_json())
     else:
         for w in result.warnings:
             err.print(f"[yellow]note[/] {escape(w)}")

@@ -40,8 +40,6 @@ class CheckResult:
     def safe(self) -> bool:
         return not self.unsafe
 
-    def as_json(self) -> dict[str, Any]:
-        return {"safe": self.safe, "cells_checked": self.cells_checked, "unsafe": self.unsafe}
 
 
 def _default_level() -> int:

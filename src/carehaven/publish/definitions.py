@@ -43,8 +43,6 @@ class TableDef:
     dimensions: tuple[DimensionDef, ...]
     policy: Policy
 
-    def as_json(self) -> dict[str, str]:
-        return {"name": self.name, "dataset": self.dataset, "description": self.description}
 
 
 def _policy(raw: dict[str, Any]) -> Policy:

@@ -9,11 +9,16 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pydantic
+from typing import TYPE_CHECKING, Any
 
 from carehaven.errors import NotFoundError
 from carehaven.haven import Haven
+from carehaven.public import Public
+
+if TYPE_CHECKING:
+    from carehaven.publish.check import CheckResult
+    from carehaven.publish.definitions import TableDef
+    from carehaven.publish.publish import PublishResult, Revision
 
 #: The kinds of file a publication folder holds that the public may download.
 DOWNLOADS = {".csv": "text/csv; charset=utf-8",
@@ -21,7 +26,7 @@ DOWNLOADS = {".csv": "text/csv; charset=utf-8",
              ".png": "image/png", ".json": "application/json"}
 
 
-class PartProfile(pydantic.BaseModel):
+class PartProfile(Public):
     """One published part (the period's table, the year to date): how many cells it has and
     how many were hidden."""
 
@@ -30,19 +35,19 @@ class PartProfile(pydantic.BaseModel):
     hidden: int
 
 
-class PolicyPublic(pydantic.BaseModel):
+class PolicyPublic(Public):
     threshold: int | None
     round_base: int | None
     dominance: bool
     safety_range: float
 
 
-class FilePublic(pydantic.BaseModel):
+class FilePublic(Public):
     name: str
     size_bytes: int
 
 
-class PublicationPublic(pydantic.BaseModel):
+class PublicationPublic(Public):
     """What the statistics page and ``/api/publications`` show of a published table."""
 
     publication: str  # T-<id>
@@ -136,3 +141,59 @@ def preview(path: Path, limit: int = 200) -> tuple[list[str], list[list[str]]]:
         reader = csv.reader(io.StringIO(handle.read(2_000_000)))
         header = next(reader, [])
         return header, [row for _, row in zip(range(limit), reader, strict=False)]
+
+
+class DefinitionPublic(Public):
+    """A table carehaven can publish (``publish --list``)."""
+
+    name: str
+    dataset: str
+    description: str
+
+    @classmethod
+    def of(cls, d: TableDef) -> DefinitionPublic:
+        return cls(name=d.name, dataset=d.dataset, description=d.description)
+
+
+class RevisionPublic(Public):
+    """A republication of a period with different figures (issue 13 item 9)."""
+
+    replaces: list[str]
+    changed: int
+    now_suppressed: int
+    below_threshold: int
+
+    @classmethod
+    def of(cls, r: Revision) -> RevisionPublic:
+        return cls(replaces=r.replaces, changed=r.changed, now_suppressed=r.now_suppressed,
+                   below_threshold=r.small)
+
+
+class PublishOutcome(Public):
+    """What ``publish`` wrote and how the table was protected."""
+
+    files: list[str]
+    cells: int
+    suppressed_primary: int
+    suppressed_secondary: int
+    safe: bool
+    revision: RevisionPublic | None
+
+    @classmethod
+    def of(cls, p: PublishResult) -> PublishOutcome:
+        return cls(files=[str(f) for f in p.files], cells=p.cells,
+                   suppressed_primary=p.suppressed_primary,
+                   suppressed_secondary=p.suppressed_secondary, safe=p.safe,
+                   revision=RevisionPublic.of(p.revision) if p.revision else None)
+
+
+class CheckOutcome(Public):
+    """An intruder's attack on a published CSV (``disclosure check``)."""
+
+    safe: bool
+    cells_checked: int
+    unsafe: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, r: CheckResult) -> CheckOutcome:
+        return cls(safe=r.safe, cells_checked=r.cells_checked, unsafe=r.unsafe)

@@ -86,16 +86,6 @@ class PublishResult:
     notes: list[str] = field(default_factory=list)
     revision: Revision | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "files": [str(f) for f in self.files],
-            "cells": self.cells,
-            "suppressed_primary": self.suppressed_primary,
-            "suppressed_secondary": self.suppressed_secondary,
-            "safe": self.safe,
-            # A republication whose figures differ from what the period showed before.
-            "revision": self.revision.as_json() if self.revision else None,
-        }
 
 
 def _notes(defn: TableDef, policy: Policy, lay: Layout | None,
@@ -178,9 +168,6 @@ class Revision:
             "protected and checked together with them."
         )
 
-    def as_json(self) -> dict[str, Any]:
-        return {"replaces": self.replaces, "changed": self.changed,
-                "now_suppressed": self.now_suppressed, "below_threshold": self.small}
 
 
 @dataclass
@@ -369,7 +356,9 @@ def publish(
         "round_base": defn.policy.round_base,
     }
     if revision is not None:
-        disclosure["revision"] = revision.as_json()
+        from carehaven.publish.public import RevisionPublic
+
+        disclosure["revision"] = RevisionPublic.of(revision).as_json()
     notes = _notes(defn, defn.policy, lay, revision)
     pubs: list[tuple[Published, list[int]]] = []
     for part in now:
