@@ -537,9 +537,12 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20))
-    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"))
+    #: The organisation a submission is for (None for a release approval).
+    org_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"))
     dataset: Mapped[str] = mapped_column(String(60))
     period: Mapped[str] = mapped_column(String(10))
+    #: A release approval's release (R-n); None for a submission.
+    release_label: Mapped[str | None] = mapped_column(String(20), default=None)
     #: The name the portal gave the file (never a path the client sent).
     file_name: Mapped[str] = mapped_column(String(255))
     #: The upload's path relative to the haven's uploads folder.
@@ -565,7 +568,7 @@ class Job(Base):
         CheckConstraint(
             "state IN (" + ", ".join(f"'{s.value}'" for s in JobState) + ")", name="ck_job_state"
         ),
-        CheckConstraint("kind IN ('submit')", name="ck_job_kind"),
+        CheckConstraint("kind IN ('submit', 'release')", name="ck_job_kind"),
         CheckConstraint(
             "outcome IN ('accepted', 'rejected', 'held', 'unchanged')", name="ck_job_outcome"
         ),

@@ -2,4 +2,4 @@
 
 #: The newest migration. Checked against the migration scripts by a test, so that opening a
 #: haven needs one query rather than Alembic and every script (most of a command's start-up).
-HEAD = "0009"
+HEAD = "0010"

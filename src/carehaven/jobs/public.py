@@ -18,7 +18,8 @@ class JobPublic(pydantic.BaseModel):
 
     job_id: str
     state: Literal["queued", "running", "done", "failed"]
-    org: str
+    #: The organisation a submission is for; None for a release approval (jobs.releases).
+    org: str | None
     dataset: str
     period: str
     #: The client's file name, as the haven keeps it (``collection.submit.shown_file_name``).

@@ -104,6 +104,8 @@ def job(haven: Haven, actor: Actor, job_id: str) -> JobPublic:
     missing = f"There is no job {job_id} that you may see."
     with haven.sessions() as session:
         found = session.get(Job, job_id) if len(job_id) <= 24 else None
+        if found is not None and found.kind != "submit":
+            found = None  # a release approval: jobs.releases shows it
         public = JobPublic.of(found) if found is not None else None
     if public is None or not actor.may(Permission.READ_SUBMISSIONS, public.org):
         # Recorded as a refusal when it is one (as 'carehaven report' does), answered alike.
@@ -123,7 +125,8 @@ def jobs(haven: Haven, actor: Actor, *, org: str | None = None, limit: int = 100
 
     from carehaven.control.models import Job
 
-    query = select(Job).order_by(Job.created_at.desc(), Job.id).limit(max(1, min(limit, 1000)))
+    query = (select(Job).where(Job.kind == "submit")
+             .order_by(Job.created_at.desc(), Job.id).limit(max(1, min(limit, 1000))))
     if org is not None:
         require(haven, actor, Permission.READ_SUBMISSIONS, org)
         query = query.where(Job.org_code == org)
@@ -215,13 +218,20 @@ def _recover(haven: Haven, *, actor: str) -> None:
 
 
 def _run(haven: Haven, job_id: str) -> JobPublic:
-    """Submit a running job's upload and record how it ended; the upload is deleted after."""
+    """Submit a running job's upload and record how it ended; the upload is deleted after.
+    A release approval job writes its release instead (``jobs.releases``)."""
     from carehaven.collection.submit import submit
     from carehaven.control.models import Job
 
     with haven.sessions() as session:
         row = session.get(Job, job_id)
         assert row is not None  # taken under the lock this worker still holds
+        kind = row.kind
+    if kind == "release":
+        return _run_release(haven, job_id)
+    with haven.sessions() as session:
+        row = session.get(Job, job_id)
+        assert row is not None and row.org_code is not None
         spec = (row.dataset, row.org_code, row.period, row.file_name, row.upload,
                 row.created_by, row.created_at, row.attempts)
     dataset, org, period, file_name, upload, created_by, created_at, attempts = spec
@@ -259,6 +269,26 @@ def _run(haven: Haven, job_id: str) -> JobPublic:
         ended = JobPublic.of(row)
     discard(haven, upload)
     return ended
+
+
+def _run_release(haven: Haven, job_id: str) -> JobPublic:
+    """A release approval (``jobs.releases.run_approval``), its end recorded like a submit's."""
+    from carehaven.control.models import Job
+    from carehaven.jobs.releases import run_approval
+
+    try:
+        state, message = run_approval(haven, job_id)
+    except Exception as exc:  # the job fails; the worker carries on
+        _log_failure(haven, job_id, exc)
+        state, message = JobState.FAILED, (
+            "The release could not be written because of an internal error; nothing of it "
+            "was half-written. The data team can find the details in the haven's log.")
+    with haven.transaction() as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        _end(row, state, message)
+        session.flush()
+        return JobPublic.of(row)
 
 
 def _own_earlier(haven: Haven, sid: str, created_at: datetime, outcome: Outcome, message: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from carehaven.web.routes import api, public, signin, submissions
+from carehaven.web.routes import api, public, releases, review, signin, submissions
 
 ROUTERS: list[APIRouter] = [signin.router, public.router, submissions.router, api.router]
+# The data team's and the auditor's areas (pages, then their API).
+ROUTERS += [review.router, review.api, releases.router, releases.api]
