@@ -147,3 +147,52 @@ def feedback_fixture(haven: Haven, org: str = "P001") -> str:
                         size_bytes=0, sha256="", created_by="user:sub", created_at=clock.now(),
                         finished_at=clock.now(), attempts=1, message="Written."))
     return job_id
+
+
+#: Fields of ndtms-episode an agreement in these tests allows (de-personalised).
+RELEASE_FIELDS = ["age_at_referral", "sex", "referral_date", "substance_1"]
+
+
+def sharing_fixture(haven: Haven) -> str:
+    """A research recipient NDEC and an agreement with it for de-personalised ndtms-episode
+    (signed, for a year); the agreement's label."""
+    from datetime import timedelta
+
+    from carehaven import clock
+    from carehaven.governance.sharing import Terms, add_agreement, add_recipient
+
+    add_recipient(haven, "NDEC", "National Drug Evidence Centre", "research", actor="user:dt")
+    deal = add_agreement(haven, Terms(
+        recipient="NDEC", tier="de-personalised", datasets=["ndtms-episode"],
+        fields=RELEASE_FIELDS, purposes=["research", "statistics"],
+        lawful_bases=["6.1.e", "9.2.j"], expires_on=clock.today() + timedelta(days=365),
+        no_reidentification_signed=True), actor="user:dt")
+    return deal.label
+
+
+def propose_as(haven: Haven, username: str, agreement: str) -> str:
+    """A release of ndtms-episode under ``agreement`` proposed by ``username``; its label."""
+    from carehaven.access.users import _actor
+    from carehaven.governance.release import propose
+
+    who = _actor(haven, username, via="password")
+    assert who is not None
+    proposal = propose(haven, dataset="ndtms-episode", who=who, agreement_label=agreement)
+    assert proposal.decision.allow, proposal.decision
+    return proposal.release.label
+
+
+def waiting_pair(haven: Haven, pair_id: str = "LP-0123456789ab") -> str:
+    """An uncertain pair in the review queue as a link run records it (the evidence is
+    comparison levels; the sides where each profile comes from); its id."""
+    from carehaven.control.models import LinkPair
+
+    with haven.transaction() as session:
+        session.add(LinkPair(
+            id=pair_id, left_profile="a" * 32, right_profile="b" * 32, probability=0.72,
+            evidence={"fields": {"surname": "one letter differs", "dob": "day and month swapped"},
+                      "match_probability": 0.72,
+                      "left": {"source": "ndtms-episode", "org": "P001", "records": 2},
+                      "right": {"source": "ndtms-episode", "org": "P002", "records": 1}},
+            status="waiting", first_run=1, last_run=1))
+    return pair_id

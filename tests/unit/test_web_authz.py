@@ -26,9 +26,12 @@ from tests.portal import (
     feedback_fixture,
     populate,
     portal,
+    propose_as,
     publish_fixture,
+    sharing_fixture,
     sign_in,
     submit_as,
+    waiting_pair,
 )
 
 
@@ -53,8 +56,17 @@ def test_every_route_is_in_the_table(make_haven: Callable[..., Haven]) -> None:
 def world(make_haven: Callable[..., Haven], tmp_path: Path) -> Iterator[dict[str, str]]:
     haven = populate(make_haven(orgs=ORGS))
     sid = submit_as(haven, "sub", episodes_file(3))
+    deal = sharing_fixture(haven)
+    from carehaven.access.users import _actor
+    from carehaven.jobs.releases import enqueue_approval
+
+    approver = _actor(haven, "dt", via="password")
+    assert approver is not None
+    approval = enqueue_approval(haven, propose_as(haven, "dt2", deal), actor=approver)
     yield {"haven": haven, "submission_id": sid,  # type: ignore[dict-item]
            "job_id": feedback_fixture(haven),
+           "pair_id": waiting_pair(haven), "agreement": deal,
+           "release_id": propose_as(haven, "dt2", deal), "approval_id": approval.job_id,
            "publication": publish_fixture(haven, tmp_path / "published"),
            "file_name": "t.csv", "collection": "ndtms", "fmt": "csv", "username": "sub2"}
 
@@ -93,6 +105,21 @@ def _probe(client: TestClient, csrf: str, method: str, path: str, world: dict[st
         return client.post(url, params={"org": "P001", "dataset": "ndtms-episode",
                                         "period": "2025Q2"},
                            content=episodes_file(2), headers=headers)
+    if path in ("/review/{pair_id}", "/api/link-pairs/{pair_id}"):
+        if path.startswith("/api/"):
+            return client.post(url, json={"decision": "same"}, headers=headers)
+        return client.post(url, data={"csrf_token": csrf, "decision": "different"})
+    if (method, path) == ("POST", "/releases"):
+        return client.post(url, data={"csrf_token": csrf, "dataset": "ndtms-episode",
+                                      "agreement": world["agreement"]})
+    if (method, path) == ("POST", "/api/releases"):
+        return client.post(url, json={"dataset": "ndtms-episode",
+                                      "agreement": world["agreement"]}, headers=headers)
+    if path.endswith("/{release_id}/approve"):  # a fresh proposal each time: one approval each
+        url = path.format(release_id=propose_as(haven, "dt2", world["agreement"]))
+        if path.startswith("/api/"):
+            return client.post(url, headers=headers)
+        return client.post(url, data={"csrf_token": csrf})
     if path == "/api/users/{username}/unlock":
         with haven.transaction() as session:  # locked, so that an unlock can succeed
             session.execute(update(User).where(User.username == "sub2")

@@ -383,6 +383,21 @@ class ReleaseApproved(AuditEvent):
 
 
 @dataclass(frozen=True)
+class ReleaseApprovalQueued(AuditEvent):
+    """Someone who may approve a release asked the portal to, and it passed every check the
+    control plane can make; the worker writes it (issue 14: the web never opens the data
+    plane). ``release.approved`` follows when it is written."""
+
+    action: ClassVar[str] = "release.approval-queued"
+    job_id: str
+    release: str
+
+    @property
+    def subject(self) -> str:
+        return f"release:{self.release}"
+
+
+@dataclass(frozen=True)
 class ReleaseRefused(AuditEvent):
     """An approval was refused: the approver proposed it, lacked the role, or the policy
     no longer allows it (an agreement expired between proposal and approval)."""

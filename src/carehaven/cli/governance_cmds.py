@@ -75,12 +75,13 @@ def recipients_add(
     json: JsonFlag = False,
 ) -> None:
     """Register a recipient: an organisation (or the public) that may receive data."""
-    from carehaven.governance.sharing import add_recipient, recipient_json
+    from carehaven.governance.public import RecipientPublic
+    from carehaven.governance.sharing import add_recipient
 
     haven, who = _haven(ctx, Permission.MANAGE_SHARING, as_)
     row = add_recipient(haven, code, name, kind, actor=who.label, org_code=org)
     if json:
-        emit_json(recipient_json(row))
+        emit_json(RecipientPublic.of(row).as_json())
         return
     out.print(f"[bold green]ADDED[/] recipient {row.code} ({row.kind}): {row.name}")
 
@@ -88,15 +89,15 @@ def recipients_add(
 @recipients_app.command("list")
 def recipients_list(ctx: typer.Context, as_: AsOption = None, json: JsonFlag = False) -> None:
     """List the recipients."""
-    from carehaven.governance.sharing import recipient_json, recipients
+    from carehaven.governance.public import RecipientPublic
+    from carehaven.governance.sharing import recipients
 
     haven, _ = _haven(ctx, Permission.READ_GOVERNANCE, as_)
-    rows = [recipient_json(r) for r in recipients(haven)]
+    rows = [RecipientPublic.of(r) for r in recipients(haven)]
     if json:
-        emit_json(rows)
+        emit_json([r.as_json() for r in rows])
         return
-    table("Recipients", ["code", "kind", "name"], [[r["code"], r["kind"], r["name"]]
-                                                   for r in rows])
+    table("Recipients", ["code", "kind", "name"], [[r.code, r.kind, r.name] for r in rows])
 
 
 # ---- agreements --------------------------------------------------------------------------------
@@ -164,7 +165,8 @@ def agreements_add(
     json: JsonFlag = False,
 ) -> None:
     """Record a data sharing agreement with a recipient."""
-    from carehaven.governance.sharing import Terms, add_agreement, agreement_json
+    from carehaven.governance.public import AgreementPublic
+    from carehaven.governance.sharing import Terms, add_agreement
 
     haven, who = _haven(ctx, Permission.MANAGE_SHARING, as_)
     terms = Terms(
@@ -186,7 +188,7 @@ def agreements_add(
     )
     row = add_agreement(haven, terms, actor=who.label)
     if json:
-        emit_json(agreement_json(row, clock.today()))
+        emit_json(AgreementPublic.of(row, clock.today()).as_json())
         return
     out.print(
         f"[bold green]ADDED[/] agreement {row.label}: {row.recipient} may receive {row.tier} "
@@ -204,18 +206,19 @@ def agreements_list(
     json: JsonFlag = False,
 ) -> None:
     """List the agreements and their state today."""
-    from carehaven.governance.sharing import agreement_json, agreements
+    from carehaven.governance.public import AgreementPublic
+    from carehaven.governance.sharing import agreements
 
     haven, _ = _haven(ctx, Permission.READ_GOVERNANCE, as_)
-    rows = [agreement_json(a, clock.today()) for a in agreements(haven, recipient)]
+    rows = [AgreementPublic.of(a, clock.today()) for a in agreements(haven, recipient)]
     if json:
-        emit_json(rows)
+        emit_json([r.as_json() for r in rows])
         return
     table(
         "Agreements",
         ["agreement", "recipient", "tier", "datasets", "purposes", "expires", "state"],
-        [[r["agreement_id"], r["recipient"], r["tier"], ", ".join(r["datasets"]),  # type: ignore[arg-type]
-          ", ".join(r["purposes"]), r["expires_on"], r["state"]] for r in rows],  # type: ignore[arg-type]
+        [[r.agreement_id, r.recipient, r.tier, ", ".join(r.datasets), ", ".join(r.purposes),
+          r.expires_on, r.state] for r in rows],
     )
 
 
@@ -227,12 +230,13 @@ def agreements_revoke(
     json: JsonFlag = False,
 ) -> None:
     """Revoke an agreement from today: no release is approved under it again."""
-    from carehaven.governance.sharing import agreement_json, revoke_agreement
+    from carehaven.governance.public import AgreementPublic
+    from carehaven.governance.sharing import revoke_agreement
 
     haven, who = _haven(ctx, Permission.MANAGE_SHARING, as_)
     row = revoke_agreement(haven, agreement, actor=who.label)
     if json:
-        emit_json(agreement_json(row, clock.today()))
+        emit_json(AgreementPublic.of(row, clock.today()).as_json())
         return
     out.print(f"[bold yellow]REVOKED[/] agreement {row.label} from {row.revoked_on}.")
 
@@ -321,18 +325,17 @@ def release_approve(
     json: JsonFlag = False,
 ) -> None:
     """Approve a proposed release (not your own) and write it with its manifest."""
-    from carehaven.governance.release import approve, release_json
+    from carehaven.governance.public import ApprovedPublic
+    from carehaven.governance.release import approve
 
     haven, who = _haven(ctx, Permission.APPROVE_RELEASE, as_)
     say = (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
     row = approve(haven, release, approver=who, out=out_dir, progress=say)
     if json:
-        emit_json({"release_id": row.label, "status": row.status, "files": row.files,
-                   "manifest": row.manifest})
+        emit_json(ApprovedPublic.of(row).as_json())
         return
-    data = release_json(row)
-    out.print(f"[bold green]WRITTEN[/] {row.label}: {data['rows']:,} rows about "
-              f"{data['people']:,} people, {row.tier} {row.dataset} for {row.recipient}.")
+    out.print(f"[bold green]WRITTEN[/] {row.label}: {row.rows:,} rows about "
+              f"{row.people:,} people, {row.tier} {row.dataset} for {row.recipient}.")
     for f in [*row.files, row.manifest]:
         out.print(f"  {f}")
 
@@ -345,10 +348,11 @@ def release_show(
     json: JsonFlag = False,
 ) -> None:
     """A release: what, for whom, the decision and its reasons, who approved, the files."""
-    from carehaven.governance.release import get, release_json
+    from carehaven.governance.public import ReleasePublic
+    from carehaven.governance.release import get
 
     haven, _ = _haven(ctx, Permission.READ_GOVERNANCE, as_)
-    data = release_json(get(haven, release))
+    data = ReleasePublic.of(get(haven, release)).as_json()
     if json:
         emit_json(data)
         return
@@ -368,16 +372,17 @@ def release_show(
 @release_app.command("list")
 def release_list(ctx: typer.Context, as_: AsOption = None, json: JsonFlag = False) -> None:
     """List the releases."""
-    from carehaven.governance.release import release_json, releases
+    from carehaven.governance.public import ReleasePublic
+    from carehaven.governance.release import releases
 
     haven, _ = _haven(ctx, Permission.READ_GOVERNANCE, as_)
-    rows = [release_json(r) for r in releases(haven)]
+    rows = [ReleasePublic.of(r) for r in releases(haven)]
     if json:
-        emit_json(rows)
+        emit_json([r.as_json() for r in rows])
         return
     table("Releases", ["release", "status", "recipient", "dataset", "tier", "rows", "people"],
-          [[r["release_id"], r["status"], r["recipient"], r["dataset"], r["tier"], r["rows"],
-            r["people"]] for r in rows])
+          [[r.release_id, r.status, r.recipient, r.dataset, r.tier, r.rows, r.people]
+           for r in rows])
 
 
 # ---- access review -----------------------------------------------------------------------------
@@ -396,12 +401,13 @@ def access_review(
     json: JsonFlag = False,
 ) -> None:
     """Who can get what, what expires soon, who had nothing for a year, roles unused."""
+    from carehaven.governance.public import AccessReviewPublic
     from carehaven.governance.review import review
 
     haven, _ = _haven(ctx, Permission.READ_GOVERNANCE, as_)
     result = review(haven, soon=soon, idle=idle)
     if json:
-        emit_json(result.as_json())
+        emit_json(AccessReviewPublic.of(result).as_json())
         return
     table(f"Access in force on {result.on}",
           ["recipient", "agreement", "tier", "datasets", "expires"],

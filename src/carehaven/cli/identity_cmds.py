@@ -101,12 +101,13 @@ def review(
     json: JsonFlag = False,
 ) -> None:
     """The uncertain pairs waiting for a person's decision, with the evidence (no identifiers)."""
+    from carehaven.identity.public import LinkPairPublic
     from carehaven.identity.review import waiting
 
     haven, _ = open_as(ctx, Permission.RUN_PIPELINE)
     pairs = waiting(haven, limit=limit)
     if json:
-        emit_json([p.as_json() for p in pairs])
+        emit_json([LinkPairPublic.of(p).as_json() for p in pairs])
         return
     if not pairs:
         out.print("No pairs are waiting for a decision.")
@@ -152,9 +153,10 @@ def decide(
     if same == different:
         raise UsageError("Say either --same or --different.")
     haven, who = open_as(ctx, Permission.RUN_PIPELINE)
-    earlier, now = record_decision(haven, pair, same=same, actor=who.label)
+    decided = record_decision(haven, pair, same=same, actor=who.label)
+    earlier, now = decided.previous, decided.decision
     if json:
-        emit_json({"pair_id": pair, "decision": now, "previous": earlier})
+        emit_json(decided.as_json())
         return
     change = f" (was {earlier})" if earlier and earlier != now else ""
     out.print(f"[bold]{pair}[/]: {now}{change}. It applies from the next 'carehaven link'.")

@@ -136,6 +136,8 @@ class JobKind(StrEnum):
     SUBMIT = "submit"
     #: A provider's concurrent-provider feedback (IDN-2): it reads the data plane.
     FEEDBACK = "feedback"
+    #: An approved release's extract: it reads and writes the data plane.
+    RELEASE = "release"
 
 
 class JobOutcome(StrEnum):

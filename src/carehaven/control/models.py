@@ -549,9 +549,12 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20))
-    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"))
+    #: The organisation a submission is for (None for a release approval).
+    org_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"))
     dataset: Mapped[str] = mapped_column(String(60))
     period: Mapped[str] = mapped_column(String(10))
+    #: A release approval's release (R-n); None for a submission.
+    release_label: Mapped[str | None] = mapped_column(String(20), default=None)
     #: The name the portal gave the file (never a path the client sent).
     file_name: Mapped[str] = mapped_column(String(255))
     #: The upload's path relative to the haven's uploads folder.

@@ -41,6 +41,7 @@ from carehaven.specs import load_spec
 
 if TYPE_CHECKING:
     from carehaven.access.users import Actor
+    from carehaven.governance.public import ProposalPublic
 
 Progress = Callable[[str], None]
 
@@ -51,11 +52,13 @@ class Proposal:
     release: Release
     decision: Decision
 
+    def public(self) -> ProposalPublic:
+        from carehaven.governance.public import ProposalPublic
+
+        return ProposalPublic.of(self.release.label, self.decision)
+
     def as_json(self) -> dict[str, object]:
-        return {
-            "release_id": self.release.label if self.decision.allow else None,
-            **self.decision.as_json(),
-        }
+        return self.public().as_json()
 
 
 def terms_of(row: Agreement) -> AgreementTerms:
@@ -232,16 +235,11 @@ def _refuse(
     return error(message)
 
 
-def approve(
-    haven: Haven,
-    label: str,
-    *,
-    approver: Actor,
-    out: Path | None = None,
-    progress: Progress | None = None,
-) -> Release:
-    """Approve a proposed release as ``approver`` and write it; refuses the proposer and anyone
-    not independent of them (their account's maker, or an account they made)."""
+def approvable(haven: Haven, label: str, *, approver: Actor) -> tuple[Release, Recipient]:
+    """The release and its recipient if ``approver`` may approve it now: it is proposed, they
+    are a second person independent of the proposer, and the policy still allows it (a
+    release the policy no longer allows is marked denied). Reads the control plane only, so
+    the portal asks it before queueing the approval for the worker; each refusal is audited."""
     by = approver.label
     with haven.sessions() as session:
         row = _get(session, label)
@@ -277,6 +275,21 @@ def approve(
             f"Release {row.label} is no longer allowed ({ids}): "
             + " ".join(r.text for r in decision.reasons)
         )
+    return row, to
+
+
+def approve(
+    haven: Haven,
+    label: str,
+    *,
+    approver: Actor,
+    out: Path | None = None,
+    progress: Progress | None = None,
+) -> Release:
+    """Approve a proposed release as ``approver`` and write it; refuses the proposer and anyone
+    not independent of them (their account's maker, or an account they made)."""
+    by = approver.label
+    row, to = approvable(haven, label, approver=approver)
     target = out or haven.paths.outputs / "releases" / row.label
     check_folder(haven, "release", target)  # before any work: never among the haven's own
     with haven.sessions() as session:
@@ -360,40 +373,15 @@ def releases(haven: Haven) -> list[Release]:
         return list(session.scalars(select(Release).order_by(Release.id)))
 
 
-def release_json(row: Release, agreement_label: str | None = None) -> dict[str, object]:
-    return {
-        "release_id": row.label,
-        "status": row.status,
-        "decision": row.decision,
-        "reasons": row.reasons,
-        "agreement": agreement_label or (f"A-{row.agreement_id}" if row.agreement_id else None),
-        "recipient": row.recipient,
-        "dataset": row.dataset,
-        "tier": row.tier,
-        "fields": row.fields,
-        "purpose": row.purpose,
-        "proposed_by": row.proposed_by,
-        "proposed_at": row.proposed_at.isoformat(timespec="seconds"),
-        "approved_by": row.approved_by,
-        "approved_at": row.approved_at.isoformat(timespec="seconds") if row.approved_at else None,
-        "files": row.files,
-        "manifest": row.manifest,
-        "rows": row.rows,
-        "people": row.people,
-        "row_scope": RowScope.of(row.row_scope).as_json(),
-        "artefact": f"O-{row.artefact_id}" if row.artefact_id else None,
-    }
-
-
 __all__ = [
     "Proposal",
     "Reason",
     "Recipient",
+    "approvable",
     "approve",
     "consent_for",
     "get",
     "propose",
-    "release_json",
     "release_scope",
     "releases",
     "submissions_in",

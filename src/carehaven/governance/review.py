@@ -31,15 +31,6 @@ class Review:
     idle_roles: list[dict[str, object]] = field(default_factory=list)
     access: list[dict[str, object]] = field(default_factory=list)  # who can get what now
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "on": self.on.isoformat(),
-            "access": self.access,
-            "expiring_agreements": self.expiring,
-            "recipients_without_releases": self.quiet_recipients,
-            "unused_roles": self.idle_roles,
-        }
-
 
 def _day(when: datetime | None) -> str | None:
     return when.date().isoformat() if when else None

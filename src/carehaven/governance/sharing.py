@@ -264,49 +264,14 @@ def state(row: Agreement, on: date) -> str:
     return "active"
 
 
-def agreement_json(row: Agreement, on: date) -> dict[str, object]:
-    return {
-        "agreement_id": row.label,
-        "recipient": row.recipient,
-        "tier": row.tier,
-        "datasets": sorted(row.fields),
-        "fields": row.fields,
-        "purposes": row.purposes,
-        "lawful_bases": row.lawful_bases,
-        "starts_on": row.starts_on.isoformat(),
-        "expires_on": row.expires_on.isoformat(),
-        "uk_only": row.uk_only,
-        "onward_sharing": row.onward_sharing,
-        "sub_licensing": row.sub_licensing,
-        "no_reidentification_signed": row.no_reidentification_signed,
-        "revoked_on": row.revoked_on.isoformat() if row.revoked_on else None,
-        "state": state(row, on),
-        "row_scope": {"orgs": list((row.row_scope or {}).get("orgs", [])),
-                      "periods": list((row.row_scope or {}).get("periods", []))},
-        "contract_ref": row.contract_ref,
-    }
-
-
-def recipient_json(row: Recipient) -> dict[str, object]:
-    return {
-        "code": row.code,
-        "name": row.name,
-        "kind": row.kind,
-        "org": row.org_code,
-        "created_at": row.created_at.isoformat(timespec="seconds"),
-    }
-
-
 __all__ = [
     "Terms",
     "add_agreement",
     "add_recipient",
     "agreement",
-    "agreement_json",
     "agreements",
     "label_number",
     "recipient",
-    "recipient_json",
     "recipients",
     "revoke_agreement",
     "state",

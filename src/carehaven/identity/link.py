@@ -401,6 +401,18 @@ def _persons(ids: list[str], status: str, superseded_by: list[str | None]) -> pa
     )
 
 
+def _sides_of(profiles: pa.Table, band: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Source, organisation and row count of each profile in an uncertain pair."""
+    wanted = {row[k] for row in band for k in ("profile_id_l", "profile_id_r")}
+    if not wanted:
+        return {}
+    chosen = profiles.filter(pc.is_in(profiles["profile_id"],
+                                      value_set=pa.array(sorted(wanted), pa.string())))
+    return {r["profile_id"]: {"source": str(r["source"]), "org": str(r["org"]),
+                              "records": int(r["records"])}
+            for r in chosen.select(["profile_id", "source", "org", "records"]).to_pylist()}
+
+
 def _commit(
     haven: Haven,
     res: Resolution,
@@ -413,6 +425,7 @@ def _commit(
 ) -> int:
     labels = model.level_labels()
     band = res.band.to_pylist()
+    sides = _sides_of(res.profiles, band)
     now = clock.now()
     with haven.transaction() as session:
         waiting_now: dict[str, dict[str, Any]] = {}
@@ -421,9 +434,14 @@ def _commit(
             waiting_now[pid] = row
         existing = {p.id: p for p in session.scalars(select(LinkPair))}
         for pid, row in waiting_now.items():
+            left_id, right_id = sorted((row["profile_id_l"], row["profile_id_r"]))
             evidence = {
                 "fields": _evidence(row, labels),
                 "match_probability": round(float(row["match_probability"]), 6),
+                # Where each side comes from, so the review queue is read from the control
+                # plane alone (the web portal never opens the data plane).
+                "left": sides.get(left_id),
+                "right": sides.get(right_id),
             }
             pair = existing.get(pid)
             if pair is None:

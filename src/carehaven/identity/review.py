@@ -8,7 +8,7 @@ datasets each side comes from. Identifier values themselves are never shown in t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -21,6 +21,9 @@ from carehaven.data import connect
 from carehaven.errors import NotFoundError, UsageError
 from carehaven.haven import Haven
 from carehaven.identity.link import current_run, table_name
+
+if TYPE_CHECKING:
+    from carehaven.identity.public import PairDecisionPublic
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,6 @@ class PairView:
     right: Side | None
     status: str
     decision: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        def side(s: Side | None) -> dict[str, Any] | None:
-            return None if s is None else {"source": s.source, "org": s.org, "records": s.records}
-
-        return {
-            "pair_id": self.pair_id,
-            "match_probability": self.probability,
-            "evidence": self.evidence,
-            "left": side(self.left),
-            "right": side(self.right),
-            "status": self.status,
-            "decision": self.decision,
-        }
 
 
 def _sides(haven: Haven, profile_ids: set[str]) -> dict[str, Side]:
@@ -74,22 +63,39 @@ def _sides(haven: Haven, profile_ids: set[str]) -> dict[str, Side]:
     return {r["profile_id"]: Side(r["source"], r["org"], int(r["records"])) for r in rows}
 
 
-def waiting(haven: Haven, *, limit: int | None = None, status: str = "waiting") -> list[PairView]:
-    """Pairs waiting for a decision, the likeliest matches first."""
+def _recorded(evidence: dict[str, Any], key: str) -> Side | None:
+    """The side a link run recorded with the pair (runs since issue 14 do)."""
+    found = evidence.get(key)
+    if not isinstance(found, dict):
+        return None
+    return Side(str(found["source"]), str(found["org"]), int(found["records"]))
+
+
+def waiting(haven: Haven, *, limit: int | None = None, status: str = "waiting",
+            data_plane: bool = True) -> list[PairView]:
+    """Pairs waiting for a decision, the likeliest matches first.
+
+    Each side's source, organisation and row count come from what the link run recorded with
+    the pair in the control plane; for a pair recorded before runs kept them, from the data
+    plane, unless ``data_plane`` is False (the web process never opens it): its sides are
+    then None."""
     with haven.sessions() as session:
         q = select(LinkPair).where(LinkPair.status == status)
         q = q.order_by(LinkPair.probability.desc(), LinkPair.id)
         if limit is not None:
             q = q.limit(limit)
         pairs = list(session.scalars(q))
-    sides = _sides(haven, {p.left_profile for p in pairs} | {p.right_profile for p in pairs})
+    unrecorded = [p for p in pairs if "left" not in p.evidence or "right" not in p.evidence]
+    sides = (_sides(haven, {p.left_profile for p in unrecorded}
+                    | {p.right_profile for p in unrecorded})
+             if data_plane and unrecorded else {})
     return [
         PairView(
             p.id,
             p.probability,
             dict(p.evidence.get("fields", {})),  # type: ignore[call-overload]
-            sides.get(p.left_profile),
-            sides.get(p.right_profile),
+            _recorded(p.evidence, "left") or sides.get(p.left_profile),
+            _recorded(p.evidence, "right") or sides.get(p.right_profile),
             p.status,
             p.decision,
         )
@@ -97,11 +103,13 @@ def waiting(haven: Haven, *, limit: int | None = None, status: str = "waiting") 
     ]
 
 
-def decide(haven: Haven, pair_id: str, *, same: bool, actor: str) -> tuple[str | None, str]:
+def decide(haven: Haven, pair_id: str, *, same: bool, actor: str) -> PairDecisionPublic:
     """Record a person's decision; it overrides the model from the next ``link`` run.
 
-    Returns the earlier decision (or None) and the new one.
+    Returns the new decision and the earlier one (or None).
     """
+    from carehaven.identity.public import PairDecisionPublic
+
     decision = LinkDecision.SAME if same else LinkDecision.DIFFERENT
     with haven.transaction() as session:
         pair = session.get(LinkPair, pair_id)
@@ -120,4 +128,5 @@ def decide(haven: Haven, pair_id: str, *, same: bool, actor: str) -> tuple[str |
         pair.decided_by = actor
         pair.decided_at = clock.now()
         record(session, LinkPairDecided(pair_id, decision), actor=actor)
-    return earlier, decision
+    return PairDecisionPublic(pair_id=pair_id, decision=decision,
+                              previous=earlier)

@@ -5,23 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, overload
 
-import pydantic
+from carehaven.public import Public
 
 if TYPE_CHECKING:
     from carehaven.control.models import Job
 
 
-class JobPublic(pydantic.BaseModel):
+class JobPublic(Public):
     """What goes over the wire about a job; never a database row (no upload path, no worker)."""
-
-    model_config = pydantic.ConfigDict(frozen=True)
 
     job_id: str
     #: submit: a return to judge; feedback: the organisation's concurrent-provider feedback
-    #: (IDN-2), written by the worker for the portal to hand over.
-    kind: Literal["submit", "feedback"]
+    #: (IDN-2), written by the worker for the portal to hand over; release: an approved
+    #: release's extract (jobs.releases).
+    kind: Literal["submit", "feedback", "release"]
     state: Literal["queued", "running", "done", "failed"]
-    org: str
+    #: The organisation a submission is for; None for a release approval (jobs.releases).
+    org: str | None
     dataset: str
     period: str
     #: The client's file name, as the haven keeps it (``collection.submit.shown_file_name``).

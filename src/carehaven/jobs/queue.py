@@ -98,6 +98,9 @@ def enqueue_submission(
     return public
 
 
+#: The kinds of job that belong to one organisation, which its readers see (a release
+#: approval is the data team's: ``jobs.releases``).
+ORG_KINDS = (JobKind.SUBMIT.value, JobKind.FEEDBACK.value)
 #: Where the worker writes a feedback job's CSV: under the haven's outputs, one folder a job.
 FEEDBACK_FOLDER = "portal-feedback"
 
@@ -148,6 +151,8 @@ def job(haven: Haven, actor: Actor, job_id: str) -> JobPublic:
     missing = f"There is no job {job_id} that you may see."
     with haven.sessions() as session:
         found = session.get(Job, job_id) if len(job_id) <= 24 else None
+        if found is not None and found.kind not in ORG_KINDS:
+            found = None  # a release approval: jobs.releases shows it
         public = JobPublic.of(found) if found is not None else None
     if public is None or not actor.may(Permission.READ_SUBMISSIONS, public.org):
         # Recorded as a refusal when it is one (as 'carehaven report' does), answered alike.
@@ -167,7 +172,8 @@ def jobs(haven: Haven, actor: Actor, *, org: str | None = None, limit: int = 100
 
     from carehaven.control.models import Job
 
-    query = select(Job).order_by(Job.created_at.desc(), Job.id).limit(max(1, min(limit, 1000)))
+    query = (select(Job).where(Job.kind.in_(ORG_KINDS))
+             .order_by(Job.created_at.desc(), Job.id).limit(max(1, min(limit, 1000))))
     if org is not None:
         require(haven, actor, Permission.READ_SUBMISSIONS, org)
         query = query.where(Job.org_code == org)
@@ -259,16 +265,22 @@ def _recover(haven: Haven, *, actor: str) -> None:
 
 
 def _run(haven: Haven, job_id: str) -> JobPublic:
-    """Submit a running job's upload and record how it ended; the upload is deleted after."""
+    """Submit a running job's upload and record how it ended; the upload is deleted after.
+    A release approval job writes its release instead (``jobs.releases``)."""
     from carehaven.collection.submit import submit
     from carehaven.control.models import Job
 
     with haven.sessions() as session:
         row = session.get(Job, job_id)
         assert row is not None  # taken under the lock this worker still holds
+        kind = row.kind
+    if kind == "release":
+        return _run_release(haven, job_id)
+    with haven.sessions() as session:
+        row = session.get(Job, job_id)
+        assert row is not None and row.org_code is not None
         spec = (row.dataset, row.org_code, row.period, row.file_name, row.upload,
                 row.created_by, row.created_at, row.attempts)
-        kind = row.kind
     dataset, org, period, file_name, upload, created_by, created_at, attempts = spec
     if kind == "feedback":
         return _run_feedback(haven, job_id, org, file_name, created_by)
@@ -344,6 +356,26 @@ def _run_feedback(haven: Haven, job_id: str, org: str, file_name: str, created_b
         assert row is not None
         _end(row, state, message)
         row.size_bytes, row.sha256 = size, digest
+        session.flush()
+        return JobPublic.of(row)
+
+
+def _run_release(haven: Haven, job_id: str) -> JobPublic:
+    """A release approval (``jobs.releases.run_approval``), its end recorded like a submit's."""
+    from carehaven.control.models import Job
+    from carehaven.jobs.releases import run_approval
+
+    try:
+        state, message = run_approval(haven, job_id)
+    except Exception as exc:  # the job fails; the worker carries on
+        _log_failure(haven, job_id, exc)
+        state, message = JobState.FAILED, (
+            "The release could not be written because of an internal error; nothing of it "
+            "was half-written. The data team can find the details in the haven's log.")
+    with haven.transaction() as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        _end(row, state, message)
         session.flush()
         return JobPublic.of(row)
 

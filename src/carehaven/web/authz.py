@@ -27,6 +27,8 @@ SIGNED_IN: frozenset[str] = EVERYONE - {ANONYMOUS}
 #: Those who read and send returns: the submitter (its own organisation) and the data team.
 SUBMITTERS: frozenset[str] = frozenset({Role.SUBMITTER.value, Role.DATA_TEAM.value})
 DATA_TEAM: frozenset[str] = frozenset({Role.DATA_TEAM.value})
+#: Who holds read-governance: releases, agreements, the access review, notices, the register.
+GOVERNANCE_READERS: frozenset[str] = frozenset({Role.DATA_TEAM.value, Role.AUDITOR.value})
 
 TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     # sign-in and the public pages
@@ -61,6 +63,21 @@ TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     ("POST", "/api/users/{username}/unlock"): DATA_TEAM,
     ("POST", "/api/feedback"): SUBMITTERS,
     ("GET", "/api/feedback/{job_id}/file"): SUBMITTERS,
+    # the data team's link review queue (run-pipeline)
+    ("GET", "/review"): DATA_TEAM,
+    ("POST", "/review/{pair_id}"): DATA_TEAM,
+    ("GET", "/api/link-pairs"): DATA_TEAM,
+    ("POST", "/api/link-pairs/{pair_id}"): DATA_TEAM,
+    # releases: read-governance reads (the auditor too), propose and approve are the data team's
+    ("GET", "/releases"): GOVERNANCE_READERS,
+    ("POST", "/releases"): DATA_TEAM,
+    ("GET", "/releases/{release_id}"): GOVERNANCE_READERS,
+    ("POST", "/releases/{release_id}/approve"): DATA_TEAM,
+    ("GET", "/api/releases"): GOVERNANCE_READERS,
+    ("POST", "/api/releases"): DATA_TEAM,
+    ("GET", "/api/releases/{release_id}"): GOVERNANCE_READERS,
+    ("POST", "/api/releases/{release_id}/approve"): DATA_TEAM,
+    ("GET", "/api/release-jobs/{approval_id}"): GOVERNANCE_READERS,
 })
 
 

@@ -42,6 +42,8 @@ NAVIGATION: list[NavItem] = [
     NavItem("/submissions", "Submissions", _reaches(Permission.READ_SUBMISSIONS)),
     NavItem("/submissions/new", "Upload a return", _reaches(Permission.SUBMIT)),
     NavItem("/feedback", "Feedback", _reaches(Permission.READ_SUBMISSIONS)),
+    NavItem("/review", "Link review", _reaches(Permission.RUN_PIPELINE)),
+    NavItem("/releases", "Releases", _reaches(Permission.READ_GOVERNANCE)),
     NavItem("/statistics", "Statistics", _anyone),
     NavItem("/notices", "Privacy notices", _anyone),
 ]

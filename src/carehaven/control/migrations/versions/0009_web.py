@@ -1,5 +1,6 @@
 """The web portal: queued jobs for the one writer, server-side sessions, sign-in attempts for
-throttling, and account lockout (issue 14 parts 2 and 3)
+throttling, and account lockout (issue 14 parts 2 and 3); a job submits a return, writes a
+provider's feedback or writes an approved release (the worker is the one writer)
 
 Revision ID: 0009
 Revises: 0008
@@ -29,7 +30,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=24), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
-        sa.Column("org_code", sa.String(length=20), nullable=False),
+        # None for a release approval, which is the data team's, not an organisation's.
+        sa.Column("org_code", sa.String(length=20), nullable=True),
         sa.Column("dataset", sa.String(length=60), nullable=False),
         sa.Column("period", sa.String(length=10), nullable=False),
         sa.Column("file_name", sa.String(length=255), nullable=False),
@@ -43,12 +45,13 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("worker", sa.String(length=100), nullable=True),
         sa.Column("submission_id", sa.String(length=40), nullable=True),
+        sa.Column("release_label", sa.String(length=20), nullable=True),
         sa.Column("outcome", sa.String(length=20), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
         sa.CheckConstraint(
             "state IN ('queued', 'running', 'done', 'failed')", name="ck_job_state"
         ),
-        sa.CheckConstraint("kind IN ('submit', 'feedback')", name="ck_job_kind"),
+        sa.CheckConstraint("kind IN ('submit', 'feedback', 'release')", name="ck_job_kind"),
         sa.CheckConstraint(
             "outcome IN ('accepted', 'rejected', 'held', 'unchanged')", name="ck_job_outcome"
         ),
