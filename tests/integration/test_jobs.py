@@ -289,3 +289,13 @@ def test_a_haven_older_than_uploads_gets_the_folder_on_first_use(haven: Haven) -
         assert stat.S_IMODE(again.paths.uploads.stat().st_mode) == 0o700
     finally:
         again.close()
+
+
+def test_a_job_runs_on_either_control_plane(make_haven, control_backend: str) -> None:
+    haven = make_haven(backend=control_backend)
+    owner = actor_of_owner(haven)
+    job_id = _queue(haven, owner, episodes_file(12))
+    ran = run_next(haven, worker="t")
+    assert ran is not None and (ran.job_id, ran.outcome) == (job_id, "accepted")
+    assert ran.created_at.tzinfo is not None and ran.finished_at is not None
+    assert [j.job_id for j in queue.jobs(haven, owner)] == [job_id]
