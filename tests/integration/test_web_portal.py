@@ -52,7 +52,7 @@ def test_every_answer_carries_the_security_headers(haven: Haven, tmp_path: Path)
             assert answer.headers["content-security-policy"] == security.CSP, path
             assert answer.headers["x-frame-options"] == "DENY"
             assert answer.headers["x-content-type-options"] == "nosniff"
-            assert answer.headers["referrer-policy"] == "no-referrer"
+            assert answer.headers["referrer-policy"] == "same-origin"
             assert answer.headers["cross-origin-opener-policy"] == "same-origin"
             assert "permissions-policy" in answer.headers
             assert "strict-transport-security" not in answer.headers  # plain http
