@@ -56,7 +56,7 @@ def server(built: BuiltHaven) -> Iterator[str]:
     port = _free_port()
     script = Path(sys.executable).with_name("carehaven")
     log = (built.root.parent / "serve.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 (our own console entry point)
+    proc = subprocess.Popen(
         [str(script), "--haven", str(built.root), "serve", "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -87,7 +87,7 @@ def _wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
             raise AssertionError(f"carehaven serve exited {proc.returncode}: "
                                  + log.read_text(errors="replace"))
         try:
-            with urllib.request.urlopen(base + "/", timeout=2) as answer:  # noqa: S310
+            with urllib.request.urlopen(base + "/", timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
