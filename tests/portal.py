@@ -125,3 +125,25 @@ def publish_fixture(haven: Haven, folder: Path) -> str:
         session.add(row)
         session.flush()
         return f"T-{row.id}"
+
+
+def feedback_fixture(haven: Haven, org: str = "P001") -> str:
+    """A done feedback job with its CSV where the worker leaves it (for tests of handing it
+    over, not of working it out); its id."""
+    import secrets
+
+    from carehaven import clock
+    from carehaven.control.models import Job
+    from carehaven.jobs.queue import FEEDBACK_FOLDER
+
+    job_id = "job-" + secrets.token_hex(8)
+    name = f"feedback_{org}_2026-03-02.csv"
+    folder = haven.paths.outputs / FEEDBACK_FOLDER / job_id
+    folder.mkdir(parents=True)
+    (folder / name).write_text("client_ref,other_provider\nC1,P002\n")
+    with haven.transaction() as session:
+        session.add(Job(id=job_id, kind="feedback", state="done", org_code=org,
+                        dataset="ndtms-episode", period="2026-03", file_name=name, upload="",
+                        size_bytes=0, sha256="", created_by="user:sub", created_at=clock.now(),
+                        finished_at=clock.now(), attempts=1, message="Written."))
+    return job_id

@@ -170,7 +170,7 @@ def test_an_upload_is_streamed_into_the_haven_and_queued(haven: Haven) -> None:
         job = client.get("/api" + job_url).json()
         assert job["state"] == "queued" and "/" not in job["file_name"]
         assert job["size_bytes"] == len(episodes_file(5))
-        # The worker judges it; the page then stops refreshing and links the report.
+        # The worker judges it; the page then stops asking and links the report.
         assert queue.run_next(haven, worker="test") is not None
         page = client.get(job_url)
         assert "judged" in page.text and 'job-poll.js' not in page.text
@@ -257,3 +257,43 @@ def test_the_openapi_document_describes_the_api_and_no_docs_ui_loads_a_cdn(
         assert client.get("/docs").status_code == 404
         assert client.get("/api/docs").status_code == 404
     assert ("GET", "/api/openapi.json") in authz.TABLE
+
+
+def test_feedback_is_asked_for_as_a_job_and_handed_only_to_its_organisation(
+    haven: Haven,
+) -> None:
+    from tests.portal import feedback_fixture
+
+    own, other = feedback_fixture(haven, "P001"), feedback_fixture(haven, "P002")
+    with portal(haven) as client:
+        csrf = sign_in(client, "sub")
+        page = client.get("/feedback")
+        assert "Prepare feedback for Riverside Recovery" in page.text and "P002" not in page.text
+        assert f"/feedback/{own}/file" in page.text
+        download = client.get(f"/feedback/{own}/file")
+        assert download.status_code == 200 and download.text.startswith("client_ref")
+        assert "attachment" in download.headers["content-disposition"]
+        for path in (f"/feedback/{other}/file", f"/api/feedback/{other}/file"):
+            assert client.get(path).status_code == 404
+        asked = client.post("/feedback", data={"csrf_token": csrf, "org": "P001"})
+        assert asked.status_code == 303 and asked.headers["location"].startswith("/jobs/")
+        assert client.get("/api" + asked.headers["location"]).json()["kind"] == "feedback"
+        assert client.post("/feedback", data={"csrf_token": csrf, "org": "P002"}
+                           ).status_code == 403
+
+
+def test_the_govuk_assets_are_served_by_the_portal_itself(haven: Haven) -> None:
+    from carehaven.web.app import STATIC
+
+    css = STATIC / "govuk" / "govuk-frontend.min.css"
+    if not css.is_file():
+        pytest.skip("make env copies GOV.UK Frontend into web/static/govuk")
+    with portal(haven) as client:
+        sheet = client.get("/static/govuk/govuk-frontend.min.css")
+        assert sheet.status_code == 200 and "url(/assets/" not in sheet.text
+        assert client.get("/static/govuk/govuk-frontend.min.js").status_code == 200
+        assert client.get("/static/govuk/assets/images/favicon.svg").status_code == 200
+        font = sheet.text.split("url(/static/govuk/assets/fonts/", 1)[1].split(")", 1)[0]
+        assert client.get(f"/static/govuk/assets/fonts/{font}").status_code == 200
+        home = client.get("/").text
+        assert "https://" not in home.split("<body", 1)[0]  # nothing from elsewhere

@@ -257,3 +257,9 @@ def test_sign_in_lockout_and_sign_out_on_postgresql(make_haven: Callable[..., Ha
         assert signin.locked(haven, "sub2")
         signin.unlock(haven, "sub2", actor="user:dt")
         sign_in(client, "sub2")
+
+
+def test_an_oversized_form_is_refused_unread(haven: Haven) -> None:
+    with portal(haven) as client:
+        answer = client.post("/sign-in", data={"username": "sub", "password": "x" * 70000})
+        assert answer.status_code == 400 and "too big" in answer.text

@@ -23,10 +23,10 @@ from tests.portal import (
     ORGS,
     PASSWORD,
     ROLE_USERS,
+    feedback_fixture,
     populate,
     portal,
     publish_fixture,
-    queue_as,
     sign_in,
     submit_as,
 )
@@ -54,7 +54,7 @@ def world(make_haven: Callable[..., Haven], tmp_path: Path) -> Iterator[dict[str
     haven = populate(make_haven(orgs=ORGS))
     sid = submit_as(haven, "sub", episodes_file(3))
     yield {"haven": haven, "submission_id": sid,  # type: ignore[dict-item]
-           "job_id": queue_as(haven, "sub", episodes_file(2)),
+           "job_id": feedback_fixture(haven),
            "publication": publish_fixture(haven, tmp_path / "published"),
            "file_name": "t.csv", "collection": "ndtms", "fmt": "csv", "username": "sub2"}
 
@@ -85,6 +85,10 @@ def _probe(client: TestClient, csrf: str, method: str, path: str, world: dict[st
         return client.post(url, data={"csrf_token": csrf, "org": "P001",
                                       "dataset": "ndtms-episode", "period": "2025Q2"},
                            files={"file": ("returns.csv", episodes_file(2), "text/csv")})
+    if (method, path) == ("POST", "/feedback"):
+        return client.post(url, data={"csrf_token": csrf, "org": "P001"})
+    if (method, path) == ("POST", "/api/feedback"):
+        return client.post(url, params={"org": "P001"}, headers=headers)
     if (method, path) == ("POST", "/api/submissions"):
         return client.post(url, params={"org": "P001", "dataset": "ndtms-episode",
                                         "period": "2025Q2"},

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -229,15 +229,6 @@ class IssuedToken:
     expires_at: datetime
     token: str = field(repr=False)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "label": self.label,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-            "expires_at": self.expires_at.isoformat(timespec="seconds"),
-            "token": self.token,
-        }
 
 
 @dataclass(frozen=True)
@@ -260,20 +251,6 @@ class TokenView:
             return "expired"
         return "active"
 
-    def as_json(self) -> dict[str, Any]:
-        def iso(d: datetime | None) -> str | None:
-            return None if d is None else d.isoformat(timespec="seconds")
-
-        return {
-            "id": self.id,
-            "username": self.username,
-            "label": self.label,
-            "state": self.state,
-            "created_at": iso(self.created_at),
-            "expires_at": iso(self.expires_at),
-            "last_used_at": iso(self.last_used_at),
-            "revoked_at": iso(self.revoked_at),
-        }
 
 
 def _view(row: AccessToken) -> TokenView:

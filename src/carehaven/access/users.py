@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from carehaven import clock
 from carehaven.access.permissions import Permission as Permission
@@ -547,18 +547,6 @@ class GrantView:
     last_used_at: datetime | None
     revoked_at: datetime | None
 
-    def as_json(self) -> dict[str, Any]:
-        def iso(d: datetime | None) -> str | None:
-            return None if d is None else d.isoformat(timespec="seconds")
-
-        return {
-            "role": self.role,
-            "org": self.org_code,
-            "granted_at": iso(self.granted_at),
-            "granted_by": self.granted_by,
-            "last_used_at": iso(self.last_used_at),
-            "revoked_at": iso(self.revoked_at),
-        }
 
 
 @dataclass(frozen=True)
@@ -571,16 +559,6 @@ class UserView:
     created_by: str
     grants: tuple[GrantView, ...]
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "username": self.username,
-            "name": self.display_name,
-            "org": self.org_code,
-            "active": self.active,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-            "created_by": self.created_by,
-            "grants": [g.as_json() for g in self.grants],
-        }
 
 
 def _role(role: str) -> Role:

@@ -64,7 +64,9 @@ def token_create(
     issued = issue_token(haven, who.username, actor=who.label, label=label, days=expires_days,
                          not_after=used.expires_at if used else None)
     if json:
-        emit_json(issued.as_json())
+        from carehaven.access.public import IssuedTokenPublic
+
+        emit_json(IssuedTokenPublic.of(issued).as_json())
     else:
         sys.stdout.write(issued.token + "\n")
     if used is not None and issued.expires_at == used.expires_at:
@@ -89,7 +91,9 @@ def token_list(ctx: typer.Context, json: JsonFlag = False) -> None:
     _person(who)
     mine = tokens(haven, who.username)
     if json:
-        emit_json([t.as_json() for t in mine])
+        from carehaven.access.public import TokenPublic
+
+        emit_json([TokenPublic.of(t).as_json() for t in mine])
         return
     if not mine:
         out.print(f"{who.username} has no tokens; make one with 'carehaven auth token create'.")
@@ -122,7 +126,9 @@ def token_revoke(
                         "the manage-users permission.")
     revoked = revoke_token(haven, token_id, actor=who.label)
     if json:
-        emit_json(revoked.as_json())
+        from carehaven.access.public import TokenPublic
+
+        emit_json(TokenPublic.of(revoked).as_json())
     else:
         out.print(f"Revoked token {revoked.id} of {revoked.username}; it acts for nobody now.")
 

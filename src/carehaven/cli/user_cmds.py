@@ -103,7 +103,9 @@ def users_add(
             handle.write(issued.token + "\n")
     added = next(u for u in users(haven) if u.username == user.username)
     if json:
-        emit_json(added.as_json())
+        from carehaven.access.public import UserPublic
+
+        emit_json(UserPublic.of(added).as_json())
     else:
         roles = ", ".join(f"{g.role} ({_scope(g.org_code)})" for g in added.grants) or "none"
         out.print(f"Added user {added.username} ({added.org_code or 'no organisation'}); "
@@ -216,7 +218,9 @@ def users_list(
     haven, _ = open_as(ctx, Permission.MANAGE_USERS)
     people = users(haven, include_revoked=revoked)
     if json:
-        emit_json([u.as_json() for u in people])
+        from carehaven.access.public import UserPublic
+
+        emit_json([UserPublic.of(u).as_json() for u in people])
         return
     if not people:
         out.print("No users yet: the haven is in single-operator mode (docs/access.md).")

@@ -46,6 +46,9 @@ TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     ("GET", "/submissions/{submission_id}"): SUBMITTERS,
     ("GET", "/submissions/{submission_id}/report.{fmt}"): SUBMITTERS,
     ("GET", "/jobs/{job_id}"): SUBMITTERS,
+    ("GET", "/feedback"): SUBMITTERS,
+    ("POST", "/feedback"): SUBMITTERS,
+    ("GET", "/feedback/{job_id}/file"): SUBMITTERS,
     # the API
     ("GET", "/api/openapi.json"): EVERYONE,
     ("GET", "/api/me"): SIGNED_IN,
@@ -56,6 +59,8 @@ TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     ("GET", "/api/submissions/{submission_id}/report"): SUBMITTERS,
     ("GET", "/api/jobs/{job_id}"): SUBMITTERS,
     ("POST", "/api/users/{username}/unlock"): DATA_TEAM,
+    ("POST", "/api/feedback"): SUBMITTERS,
+    ("GET", "/api/feedback/{job_id}/file"): SUBMITTERS,
 })
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from carehaven.web.routes import api, public, signin, submissions
+from carehaven.web.routes import api, feedback, public, signin, submissions
 
-ROUTERS: list[APIRouter] = [signin.router, public.router, submissions.router, api.router]
+ROUTERS: list[APIRouter] = [signin.router, public.router, submissions.router, feedback.router,
+                            api.router, feedback.api]

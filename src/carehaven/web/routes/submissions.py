@@ -99,7 +99,7 @@ def job_page(request: Request, caller: SignedIn, job_id: str) -> Response:
 
     found = queue.job(haven_of(request), caller.actor, job_id)
     waiting = found.state in ("queued", "running")
-    return render(request, "job.html", caller, title=f"Upload {found.file_name}", job=found,
+    return render(request, "job.html", caller, title=found.file_name, job=found,
                   waiting=waiting)
 
 
