@@ -52,7 +52,7 @@ def test_every_answer_carries_the_security_headers(haven: Haven, tmp_path: Path)
             assert answer.headers["content-security-policy"] == security.CSP, path
             assert answer.headers["x-frame-options"] == "DENY"
             assert answer.headers["x-content-type-options"] == "nosniff"
-            assert answer.headers["referrer-policy"] == "no-referrer"
+            assert answer.headers["referrer-policy"] == "same-origin"
             assert answer.headers["cross-origin-opener-policy"] == "same-origin"
             assert "permissions-policy" in answer.headers
             assert "strict-transport-security" not in answer.headers  # plain http
@@ -166,14 +166,14 @@ def test_an_upload_is_streamed_into_the_haven_and_queued(haven: Haven) -> None:
         job_url = answer.headers["location"]
         assert job_url.startswith("/jobs/job-")
         page = client.get(job_url)
-        assert "queued" in page.text and 'http-equiv="refresh"' in page.text
+        assert "queued" in page.text and 'job-poll.js' in page.text
         job = client.get("/api" + job_url).json()
         assert job["state"] == "queued" and "/" not in job["file_name"]
         assert job["size_bytes"] == len(episodes_file(5))
-        # The worker judges it; the page then stops refreshing and links the report.
+        # The worker judges it; the page then stops asking and links the report.
         assert queue.run_next(haven, worker="test") is not None
         page = client.get(job_url)
-        assert "judged" in page.text and 'http-equiv="refresh"' not in page.text
+        assert "judged" in page.text and 'job-poll.js' not in page.text
         assert "/submissions/sub-" in page.text
     assert not any(uploads_folder(haven).iterdir())  # the upload is gone once judged
 

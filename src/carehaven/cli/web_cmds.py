@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import subprocess
 import sys
 from typing import Annotated
@@ -12,6 +13,10 @@ import typer
 from carehaven.cli.app import app, settings_of
 from carehaven.cli.output import err
 from carehaven.errors import UsageError
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _loopback(host: str) -> bool:
@@ -56,6 +61,9 @@ def serve(
             [sys.executable, "-m", "carehaven", "--haven", str(settings.haven), "worker"])
     err.print(f"carehaven portal at http://{host}:{port}/ (Ctrl-C stops it"
               + (" and the worker)" if worker else ")"))
+    # uvicorn stops on SIGTERM, then raises the signal again under the handler it found: the
+    # default one would end this process before the finally below stops the worker.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False,
                     server_header=False)

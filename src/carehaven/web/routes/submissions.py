@@ -100,7 +100,7 @@ def job_page(request: Request, caller: SignedIn, job_id: str) -> Response:
     found = queue.job(haven_of(request), caller.actor, job_id)
     waiting = found.state in ("queued", "running")
     return render(request, "job.html", caller, title=found.file_name, job=found,
-                  refresh=2 if waiting else None)
+                  waiting=waiting)
 
 
 @router.get("/submissions/{submission_id}", include_in_schema=False)
