@@ -54,6 +54,7 @@ from carehaven.audit.events import (
     SubmissionReceived,
     SubmissionSuperseded,
 )
+from carehaven.audit.public import ChainPublic
 from carehaven.audit.verification import CHAIN_COLUMNS
 from carehaven.config import Settings
 from carehaven.control.models import AuditEntry, AuditHead
@@ -219,7 +220,7 @@ def run_verify(engine: Engine, m: Measure, *, bad: int | None) -> None:
         assert result.ok and result.entries == m.units, result
     else:
         assert not result.ok and result.first_bad == bad, result
-    m.extra.update(result=result.as_json())
+    m.extra.update(result=ChainPublic.of(result).as_json())
 
 
 def tamper(engine: Engine, seq: int) -> None:

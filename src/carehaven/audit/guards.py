@@ -55,9 +55,6 @@ class TriggerCheck:
         return (f"{SENTENCE}: {', '.join(self.failed)} {verb} missing, disabled or not what "
                 "migration 0001 made")
 
-    def as_json(self) -> dict[str, object]:
-        return {"ok": self.ok, "failed": list(self.failed), "reason": self.reason}
-
 
 def check_triggers(engine: Engine) -> TriggerCheck:
     with engine.connect() as conn:

@@ -29,14 +29,6 @@ class VerifyResult:
     first_bad: int | None
     reason: str | None
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "first_bad": self.first_bad,
-            "reason": self.reason,
-        }
-
 
 def verify(engine: Engine, *, batch: int = 20_000) -> VerifyResult:
     """Check every entry in order; stream, so a million entries need little memory."""

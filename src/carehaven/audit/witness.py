@@ -76,21 +76,6 @@ class WitnessCheck:
     def fail(self, problem: str, reason: str) -> None:
         self.problem, self.reason = problem, reason
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "ok": self.ok,
-            "size": self.size,
-            "root": self.root,
-            "signed_at": self.signed_at,
-            "key_id": self.key_id,
-            "key": self.key,
-            "consistency": self.consistency,
-            "first_bad": self.first_bad,
-            "problem": self.problem,
-            "reason": self.reason,
-        }
-
 
 @dataclass
 class StoredCheck:
@@ -112,20 +97,6 @@ class StoredCheck:
 
     def fail(self, problem: str, reason: str) -> None:
         self.problem, self.reason = problem, reason
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "checkpoint": self.checkpoint,
-            "ok": self.ok,
-            "size": self.size,
-            "root": self.root,
-            "signed_at": self.signed_at,
-            "key_id": self.key_id,
-            "key": self.key,
-            "first_bad": self.first_bad,
-            "problem": self.problem,
-            "reason": self.reason,
-        }
 
 
 @dataclass
@@ -448,19 +419,6 @@ class Inclusion:
     path: list[str]
     root: str
     checkpoint: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "leaf_index": self.seq - 1,
-            "tree_size": self.tree_size,
-            "leaf": self.leaf,
-            "leaf_hash": self.leaf_hash,
-            "path": self.path,
-            "root": self.root,
-            "checkpoint": self.checkpoint,
-            "verified": True,
-        }
 
 
 def prove(

@@ -205,7 +205,9 @@ def audit_prove(
     haven, _ = open_as(ctx, Permission.READ_AUDIT)
     proof = prove(haven, seq, checkpoint=checkpoint, pinned=_pinned(public_key))
     if json:
-        emit_json(proof.as_json())
+        from carehaven.audit.public import InclusionPublic
+
+        emit_json(InclusionPublic.of(proof).as_json())
         return
     where = f"the tree {checkpoint} witnessed" if checkpoint else "today's tree"
     out.print(f"Entry {proof.seq:,} is leaf {proof.seq - 1:,} of {where} "

@@ -63,7 +63,9 @@ def link(
 
         files = write_report(result, report)
     if json:
-        emit_json(result.as_json())
+        from carehaven.identity.public import LinkRunPublic
+
+        emit_json(LinkRunPublic.of(result).as_json())
         return
     out.print(
         f"[bold green]LINKED[/] run {result.run}: {result.records:,} records, "
@@ -184,7 +186,7 @@ def count(
             "counted; run 'carehaven link'."
         )
     if json:
-        emit_json(result.as_json())
+        emit_json(result.rows)  # one row per group: its values and the people counted
         return
     cols = [*groups, "people"]
     table(
@@ -227,7 +229,9 @@ def feedback(
     say = (lambda _m: None) if json or not err.is_terminal else (lambda m: err.print(f"  {m}"))
     result = build(haven, org, out_file, actor=who.label, progress=say)
     if json:
-        emit_json(result.as_json())
+        from carehaven.identity.public import FeedbackPublic
+
+        emit_json(FeedbackPublic.of(result).as_json())
         return
     out.print(
         f"{result.clients_shared:,} of {result.org}'s {result.open_clients:,} open clients "
@@ -248,7 +252,9 @@ def feedback_holds(
     haven, _ = open_as(ctx, Permission.APPROVE_RELEASE)
     rows = holds(haven, status=None if all_ else "waiting")
     if json:
-        emit_json([h.as_json() for h in rows])
+        from carehaven.identity.public import HoldPublic
+
+        emit_json([HoldPublic.of(h).as_json() for h in rows])
         return
     if not rows:
         out.print("No feedback match is waiting for a decision.")
@@ -295,7 +301,9 @@ def _decide_holds(ctx: typer.Context, holds: list[str], *, release: bool, json: 
     haven, who = open_as(ctx, Permission.APPROVE_RELEASE)
     views = [decide_hold(haven, h, release=release, actor=who.label) for h in holds]
     if json:
-        emit_json([v.as_json() for v in views])
+        from carehaven.identity.public import HoldPublic
+
+        emit_json([HoldPublic.of(v).as_json() for v in views])
         return
     for view in views:
         out.print(f"[bold]{view.label}[/] ({view.org} about {view.other_org}): {view.status}.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -27,6 +27,9 @@ from carehaven.collection.batch import (
     matching,
 )
 from carehaven.errors import CarehavenError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from carehaven.collection.public import FileOutcome
 
 #: Outcomes from least to most serious: the batch exits with the last one any file had. A
 #: file judged (rejected) is less serious than one never read because its entry was wrong, an
@@ -69,21 +72,15 @@ class Outcome:
     findings: int | None = None
     superseded: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "entry": self.entry.number,
-            "file": self.file,
-            "org": self.entry.org,
-            "dataset": self.entry.dataset,
-            "period": self.entry.period,
-            "outcome": self.outcome,
-            "exit_code": self.exit_code,
-            "submission_id": self.submission_id,
-            "rows": self.rows,
-            "findings": self.findings,
-            "superseded": self.superseded,
-            "message": self.message,
-        }
+    def public(self) -> FileOutcome:
+        from carehaven.collection.public import FileOutcome, RowCounts
+
+        return FileOutcome(
+            entry=self.entry.number, file=self.file, org=self.entry.org,
+            dataset=self.entry.dataset, period=self.entry.period, outcome=self.outcome,
+            exit_code=self.exit_code, submission_id=self.submission_id,
+            rows=RowCounts(**self.rows) if self.rows else None, findings=self.findings,
+            superseded=self.superseded, message=self.message)
 
 
 def _shown(entry: Entry) -> str:
@@ -160,7 +157,9 @@ def submit_many(
         raise
     code = worst([o.exit_code for o in done])
     if json:
-        emit_json({"exit_code": code, "files": [o.as_json() for o in done]})
+        from carehaven.collection.public import ManyOutcome
+
+        emit_json(ManyOutcome(exit_code=code, files=[o.public() for o in done]).as_json())
     else:
         _summary(done, len(entries))
     return code

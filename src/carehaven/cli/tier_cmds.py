@@ -63,7 +63,9 @@ def preview(
     req = Request(dataset, tier, "preview", None, k, l_div, max_suppression, sensitive, chosen)
     result = extract(haven, req, preview_folder(haven, req), who=who, progress=_say(json))  # type: ignore[arg-type]
     if json:
-        emit_json(result.as_json())
+        from carehaven.pseudonymise.public import ExtractPublic
+
+        emit_json(ExtractPublic.of(result).as_json())
         return
     out.print(
         f"[bold green]PREVIEW[/] {result.artefact}: {result.rows:,} {tier} rows of {dataset}, "

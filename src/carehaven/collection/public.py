@@ -78,3 +78,27 @@ class Confirmation(Public):
     submission_id: str
     status: Literal["accepted", "withdrawn"]
     superseded: str | None = None
+
+
+class FileOutcome(Public):
+    """One file of ``submit --manifest`` or a folder: its entry and how it ended."""
+
+    entry: int
+    file: str
+    org: str
+    dataset: str
+    period: str
+    outcome: str
+    exit_code: int
+    submission_id: str | None
+    rows: RowCounts | None
+    findings: int | None
+    superseded: str | None
+    message: str
+
+
+class ManyOutcome(Public):
+    """A manifest's or folder's submission: the worst exit code and each file's outcome."""
+
+    exit_code: int
+    files: list[FileOutcome]

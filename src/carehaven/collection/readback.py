@@ -32,9 +32,6 @@ class LandedProblem:
     def sentence(self) -> str:
         return f"the landed file of {self.submission_id} {MEANING[self.problem]}"
 
-    def as_json(self) -> dict[str, str]:
-        return {"submission_id": self.submission_id, "problem": self.problem}
-
 
 def verify_landed(
     haven: Haven, progress: Callable[[int, int], None] | None = None

@@ -55,20 +55,6 @@ class SubmitResult:
     report: Path | None = None
     superseded: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "submission_id": self.submission_id,
-            "status": self.status,
-            "rows": {
-                "total": self.rows_total,
-                "accepted": self.rows_accepted,
-                "rejected": self.rows_rejected,
-            },
-            "findings": self.findings,
-            "message": self.message,
-            "report": str(self.report) if self.report else None,
-            "superseded": self.superseded,
-        }
 
 
 STAGES = ("read", "land", "validate", "report", "accept", "record")

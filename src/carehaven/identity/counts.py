@@ -29,8 +29,6 @@ class PersonCounts:
     rows: list[dict[str, Any]]
     unlinked_rows: int  # in-force rows accepted since the last link run
 
-    def as_json(self) -> list[dict[str, Any]]:
-        return self.rows
 
 
 def parse_by(value: str | None) -> tuple[str, ...]:

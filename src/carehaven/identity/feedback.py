@@ -86,15 +86,6 @@ class Feedback:
     def clients_shared(self) -> int:
         return len({r["client_ref"] for r in self.rows})
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "org": self.org,
-            "file": str(self.file) if self.file else None,
-            "artefact": self.artefact,
-            "open_clients": self.open_clients,
-            "clients_with_other_providers": self.clients_shared,
-            "rows": len(self.rows),
-        }
 
 
 def _latest(session: Session) -> dict[str, Submission]:
@@ -385,18 +376,6 @@ class HoldView:
         return cls(h.label, h.org_code, h.other_org, h.status, h.reason, h.link_run,
                    h.created_at.isoformat(timespec="seconds"), h.decided_by, dict(h.evidence))
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "hold": self.label,
-            "org": self.org,
-            "other_org": self.other_org,
-            "status": self.status,
-            "reason": self.reason,
-            "link_run": self.link_run,
-            "created_at": self.created_at,
-            "decided_by": self.decided_by,
-            "evidence": self.evidence,
-        }
 
 
 def holds(haven: Haven, *, status: str | None = "waiting") -> list[HoldView]:

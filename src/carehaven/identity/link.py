@@ -79,14 +79,6 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     resolution: Resolution | None = None
 
-    def as_json(self) -> dict[str, int]:
-        return {
-            "records": self.records,
-            "people": self.people,
-            "merged_by_rule": self.merged_by_rule,
-            "merged_by_model": self.merged_by_model,
-            "waiting_review": self.waiting_review,
-        }
 
 
 def current_run(session: Session) -> int | None:

@@ -77,16 +77,6 @@ class ExtractResult:
     people: int = 0
     checkpoint: Path | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "extract": self.extract_id,
-            "artefact": self.artefact,
-            "files": [str(f) for f in self.files],
-            "manifest": str(self.manifest),
-            "tier": self.tier,
-            "rows": self.rows,
-            "people": self.people,
-        }
 
 
 @dataclass(frozen=True)
