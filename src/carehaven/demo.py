@@ -5,6 +5,7 @@ Later capabilities (identity, tiers, disclosure, ...) add their stage here.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ class DemoResult:
     notice: Path | None = None
     #: The audit checkpoint signed before anything left the haven.
     checkpoint: str | None = None
+    #: The web portal's demo users (name -> role), whose passwords are in ``passwords``.
+    portal_users: dict[str, str] = field(default_factory=dict)
+    passwords: Path | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -76,6 +80,8 @@ class DemoResult:
             "release": self.release,
             "notice": str(self.notice) if self.notice else None,
             "checkpoint": self.checkpoint,
+            "portal": {"users": self.portal_users,
+                       "passwords": str(self.passwords) if self.passwords else None},
         }
 
 
@@ -131,6 +137,8 @@ def run(
     demo.checkpoint = f"C-{signed.id} ({signed.size} entries)"
     _publish(haven, demo, max(f.period for f in result.files), progress, actor)
     _govern(haven, demo, progress, actor)
+    _portal_users(haven, demo, next(o.code for o in result.organisations
+                                    if o.kind == "treatment-service"))
     check = verify(haven.engine)
     demo.audit_ok, demo.audit_entries = check.ok, check.entries
     haven.close()
@@ -227,6 +235,49 @@ def _govern(
     demo.notice = haven.paths.outputs / "notices" / "ndtms.html"
     demo.notice.parent.mkdir(parents=True, exist_ok=True)
     demo.notice.write_text(render(content(haven, "ndtms", clock.today()), "html"))
+
+
+#: In the demo haven: the web portal's demo users' passwords, for whoever runs the demo.
+DEMO_PASSWORDS = "demo-passwords.txt"
+SUBMITTER, AUDITOR = "demo-submitter", "demo-auditor"
+
+
+def _portal_users(haven: Haven, demo: DemoResult, provider: str) -> None:
+    """People who sign in to the web portal (carehaven serve): a submitter for one provider,
+    the two data-team founders and an auditor, each with a generated password written to a
+    new owner-only file in the haven (issue 14 part 7)."""
+    import secrets
+
+    from carehaven.access.auth import hash_password, new_private_file, set_password
+    from carehaven.access.users import acting_user, add_user, grant
+
+    operator = acting_user(haven, environ={"USER": os.environ.get("USER", "operator"),
+                                           "CAREHAVEN_TOKEN": _operator_token(haven)}).username
+    passwords = {name: "-".join(secrets.token_urlsafe(6) for _ in range(4))
+                 for name in (SUBMITTER, operator, APPROVER, AUDITOR)}
+    add_user(haven, SUBMITTER, "Demo submitter", provider, roles=["submitter"],
+             actor=f"user:{operator}", password_hash=hash_password(passwords[SUBMITTER]))
+    # The auditor's role comes from someone independent of the account's creator.
+    add_user(haven, AUDITOR, "Demo auditor", None, actor=f"user:{operator}",
+             password_hash=hash_password(passwords[AUDITOR]))
+    grant(haven, AUDITOR, "auditor", None, actor=f"user:{APPROVER}")
+    for name in (operator, APPROVER):
+        set_password(haven, name, passwords[name], actor=f"user:{name}")
+    demo.portal_users = {SUBMITTER: f"submitter for {provider}", operator: "data-team",
+                         APPROVER: "data-team", AUDITOR: "auditor"}
+    demo.passwords = haven.paths.root / DEMO_PASSWORDS
+    with new_private_file(demo.passwords) as handle:
+        handle.write("# carehaven demo: the web portal's demo users and their passwords "
+                     "(carehaven --haven HAVEN serve). Keep this file secret.\n")
+        for name, role in demo.portal_users.items():
+            handle.write(f"{name}\t{passwords[name]}\t# {role}\n")
+
+
+def _operator_token(haven: Haven) -> str:
+    """The operator's token from the demo's token file (its one uncommented export)."""
+    text = (haven.paths.root / DEMO_TOKENS).read_text()
+    line = next(x for x in text.splitlines() if x.startswith("export "))
+    return line.split("=", 1)[1]
 
 
 def _clear(folder: Path) -> None:

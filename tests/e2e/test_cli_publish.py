@@ -110,3 +110,33 @@ def test_the_demo_releases_once_with_two_people_and_renders_the_notice(
     who = run("--haven", str(haven), "auth", "whoami", "--json",
               env={"CAREHAVEN_TOKEN": second[0].split("=", 1)[1]})
     assert who.returncode == 0 and json.loads(who.stdout)["actor"] == record["approved_by"]
+
+
+def test_the_demo_leaves_portal_users_who_sign_in_and_its_tables_on_the_statistics_page(
+    demo: dict,  # type: ignore[type-arg]
+) -> None:
+    import stat
+
+    from carehaven.config import Settings
+    from carehaven.haven import open_haven
+    from tests.portal import portal, sign_in
+
+    portal_users = demo["portal"]
+    passwords = Path(portal_users["passwords"])
+    assert stat.S_IMODE(passwords.stat().st_mode) == 0o600
+    lines = [x.split("\t") for x in passwords.read_text().splitlines() if not x.startswith("#")]
+    assert {x[0] for x in lines} == set(portal_users["users"])
+    assert sorted(portal_users["users"].values()).count("data-team") == 2
+    haven = open_haven(Settings.load(haven=Path(demo["root"]) / "haven"))
+    try:
+        with portal(haven) as client:
+            page = client.get("/statistics")
+            assert page.status_code == 200
+            for name in demo["published"]["tables"]:
+                assert f"/{name}.csv" in page.text, name
+            for name, password, _role in lines:
+                with portal(haven) as browser:
+                    sign_in(browser, name, password)
+                    assert browser.get("/api/me").json()["username"] == name
+    finally:
+        haven.close()

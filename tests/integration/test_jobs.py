@@ -289,3 +289,67 @@ def test_a_haven_older_than_uploads_gets_the_folder_on_first_use(haven: Haven) -
         assert stat.S_IMODE(again.paths.uploads.stat().st_mode) == 0o700
     finally:
         again.close()
+
+
+def test_a_job_runs_on_either_control_plane(make_haven, control_backend: str) -> None:
+    haven = make_haven(backend=control_backend)
+    owner = actor_of_owner(haven)
+    job_id = _queue(haven, owner, episodes_file(12))
+    ran = run_next(haven, worker="t")
+    assert ran is not None and (ran.job_id, ran.outcome) == (job_id, "accepted")
+    assert ran.created_at.tzinfo is not None and ran.finished_at is not None
+    assert [j.job_id for j in queue.jobs(haven, owner)] == [job_id]
+
+
+@pytest.mark.slow
+def test_a_providers_feedback_is_written_by_the_worker_and_only_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """IDN-2 through the portal's door: the feedback reads the data plane, so the worker
+    writes it; the file is the one `carehaven feedback` writes, and another provider's
+    submitter cannot reach the job or the file (issue 14)."""
+    import csv
+
+    from carehaven.identity.feedback import feedback
+    from carehaven.identity.link import link
+    from tests.linkage import build
+
+    monkeypatch.setattr(auth, "HASHER", CHEAP)
+    haven, synth = build(tmp_path / "haven", tmp_path / "returns", people=500, seed=7,
+                         periods=("2025Q1", "2025Q2"))
+    link(haven, actor="test")
+    providers = sorted(o.code for o in synth.organisations if o.kind == "treatment-service")
+    mine, other = providers[0], providers[1]
+    for name in ("boss", "chief"):
+        add_user(haven, name, name.title(), None, roles=["data-team"], actor="cli:owner")
+    add_user(haven, "alice", "Alice", mine, roles=["submitter"], actor="user:boss")
+    add_user(haven, "bob", "Bob", other, roles=["submitter"], actor="user:boss")
+    alice, bob = actor(haven, "alice"), actor(haven, "bob")
+    with pytest.raises(CarehavenError):  # only for an organisation she may read
+        queue.enqueue_feedback(haven, org=other, actor=alice)
+    queued = queue.enqueue_feedback(haven, org=mine, actor=alice)
+    assert (queued.kind, queued.state) == ("feedback", "queued")
+    with pytest.raises(NotFoundError):  # not before it is written
+        queue.feedback_file(haven, alice, queued.job_id)
+    ran = run_next(haven, worker="test:1")
+    assert ran is not None and ran.state == "done", ran.message
+    # The first feedback after a link run holds its new matches for a person to decide.
+    from carehaven.identity.feedback import decide, holds
+    waiting = [h for h in holds(haven, status="waiting") if h.org == mine]
+    assert waiting
+    for h in waiting:
+        decide(haven, h.label, release=True, actor="user:boss")
+    queued = queue.enqueue_feedback(haven, org=mine, actor=alice)
+    assert run_next(haven, worker="test:1") is not None
+    found, path = queue.feedback_file(haven, alice, queued.job_id)
+    assert found.size_bytes == path.stat().st_size
+    with path.open() as fh:
+        told = list(csv.DictReader(fh))
+    # The same answer as the command line's, computed again from the same link run.
+    direct = feedback(haven, mine, tmp_path / "direct.csv", actor="test")
+    assert len(told) == len(direct.rows) > 0
+    assert {r["client_ref"] for r in told} == {r["client_ref"] for r in direct.rows}
+    assert all(r["other_provider"] != mine for r in told)
+    for who in (bob,):
+        with pytest.raises(NotFoundError) as refused:
+            queue.feedback_file(haven, who, queued.job_id)
+        assert refused.value.http_status == 404

@@ -88,6 +88,12 @@ def demo(
             "FILE' (an auditor) and check later with 'audit verify --checkpoint FILE'."
         )
     out.print(f"Haven: {result.haven}   Returns: {result.returns}")
+    if result.passwords is not None:
+        names = ", ".join(f"{n} ({r})" for n, r in result.portal_users.items())
+        out.print(
+            f"Web portal: carehaven --haven {result.haven} serve, then open "
+            f"http://127.0.0.1:8000/ and sign in as one of {names}; their passwords are in "
+            f"{result.passwords} (owner-only; keep it secret).", soft_wrap=True)
     tokens = result.haven / demo_run.DEMO_TOKENS
     if tokens.exists():
         out.print(

@@ -565,7 +565,7 @@ class Job(Base):
         CheckConstraint(
             "state IN (" + ", ".join(f"'{s.value}'" for s in JobState) + ")", name="ck_job_state"
         ),
-        CheckConstraint("kind IN ('submit')", name="ck_job_kind"),
+        CheckConstraint("kind IN ('submit', 'feedback')", name="ck_job_kind"),
         CheckConstraint(
             "outcome IN ('accepted', 'rejected', 'held', 'unchanged')", name="ck_job_outcome"
         ),

@@ -40,7 +40,7 @@ from carehaven.csvsafe import write_csv
 from carehaven.data import connect, in_force_rows
 from carehaven.errors import NotFoundError, UsageError
 from carehaven.governance.artefact import Outgoing, Part, write
-from carehaven.haven import Haven
+from carehaven.haven import Haven, OrgRecord
 from carehaven.identity.link import current_run, in_force, table_name
 from carehaven.identity.registry_tables import Registry
 from carehaven.specs import load_spec
@@ -252,6 +252,21 @@ def refresh_holds(haven: Haven, con: DuckDBBackend, *, actor: str, previous: int
         return sum(h.status == "waiting" for h in holds.values())
 
 
+#: The kinds of organisation that treat people and so are told of each other (IDN-2).
+PROVIDER_KINDS = frozenset({"treatment-service", "young-peoples-service", "prison",
+                            "secure-setting", "criminal-justice-team"})
+
+
+def check_recipient(haven: Haven, org: str) -> OrgRecord:
+    """The organisation ``org``, if feedback may go to it: a treatment provider."""
+    provider = haven.organisation(org)  # refuses an unknown code
+    if provider.kind not in PROVIDER_KINDS:
+        raise UsageError(
+            f"{provider.code} is a {provider.kind}; feedback goes to treatment providers only."
+        )
+    return provider
+
+
 def feedback(
     haven: Haven,
     org: str,
@@ -261,12 +276,7 @@ def feedback(
     progress: Progress | None = None,
 ) -> Feedback:
     """Work out and write ``org``'s feedback to ``out`` (a CSV) through the artefact writer."""
-    provider = haven.organisation(org)  # refuses an unknown code
-    if provider.kind not in {"treatment-service", "young-peoples-service", "prison",
-                             "secure-setting", "criminal-justice-team"}:
-        raise UsageError(
-            f"{provider.code} is a {provider.kind}; feedback goes to treatment providers only."
-        )
+    provider = check_recipient(haven, org)
     if out.suffix.lower() != ".csv":
         raise UsageError(f"{out} should name a .csv file.")
     names = {o.code: o.name for o in haven.organisations()}

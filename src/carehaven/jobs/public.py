@@ -17,6 +17,9 @@ class JobPublic(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True)
 
     job_id: str
+    #: submit: a return to judge; feedback: the organisation's concurrent-provider feedback
+    #: (IDN-2), written by the worker for the portal to hand over.
+    kind: Literal["submit", "feedback"]
     state: Literal["queued", "running", "done", "failed"]
     org: str
     dataset: str
@@ -35,7 +38,7 @@ class JobPublic(pydantic.BaseModel):
     @classmethod
     def of(cls, job: Job) -> JobPublic:
         return cls(
-            job_id=job.id, state=job.state, org=job.org_code, dataset=job.dataset,
+            job_id=job.id, kind=job.kind, state=job.state, org=job.org_code, dataset=job.dataset,
             period=job.period, file_name=job.file_name, size_bytes=job.size_bytes,
             created_at=_utc(job.created_at), started_at=_utc(job.started_at),
             finished_at=_utc(job.finished_at), attempts=job.attempts,

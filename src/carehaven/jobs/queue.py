@@ -13,6 +13,7 @@ import traceback
 import unicodedata
 from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal, cast
 
 from carehaven import clock
@@ -94,6 +95,48 @@ def enqueue_submission(
         discard(haven, upload.name)
         raise
     return public
+
+
+#: Where the worker writes a feedback job's CSV: under the haven's outputs, one folder a job.
+FEEDBACK_FOLDER = "portal-feedback"
+
+
+def enqueue_feedback(haven: Haven, *, org: str, actor: Actor) -> JobPublic:
+    """Queue the writing of ``org``'s concurrent-provider feedback (IDN-2), which reads the
+    data plane and so runs in the worker; the portal hands the CSV over when it is done."""
+    from carehaven.audit import record
+    from carehaven.audit.events import JobQueued
+    from carehaven.control.models import Job
+    from carehaven.identity.feedback import EPISODES, check_recipient
+
+    require(haven, actor, Permission.READ_SUBMISSIONS, org)
+    organisation = check_recipient(haven, org)
+    job_id = "job-" + secrets.token_hex(8)
+    now = clock.now()
+    name = f"feedback_{organisation.code}_{now:%Y-%m-%d}.csv"
+    with haven.transaction() as session:
+        row = Job(
+            id=job_id, kind="feedback", state=JobState.QUEUED.value,
+            org_code=organisation.code, dataset=EPISODES, period=f"{now:%Y-%m}",
+            file_name=name, upload="", size_bytes=0, sha256="", created_by=actor.label,
+            created_at=now, attempts=0, message="Waiting for the haven's writer.",
+        )
+        session.add(row)
+        record(session, JobQueued(job_id=job_id, org=organisation.code, dataset=EPISODES,
+                                  period=row.period, size_bytes=0, sha256=""),
+               actor=actor.label)
+        session.flush()
+        return JobPublic.of(row)
+
+
+def feedback_file(haven: Haven, actor: Actor, job_id: str) -> tuple[JobPublic, Path]:
+    """A done feedback job and its CSV, to someone who may read its organisation's
+    submissions (another organisation's job reads as missing, as ``job`` does)."""
+    found = job(haven, actor, job_id)
+    path = haven.paths.outputs / FEEDBACK_FOLDER / found.job_id / found.file_name
+    if found.kind != "feedback" or found.state != JobState.DONE.value or not path.is_file():
+        raise NotFoundError(f"Job {job_id} has no feedback file to download.", conceal=True)
+    return found, path
 
 
 def job(haven: Haven, actor: Actor, job_id: str) -> JobPublic:
@@ -224,7 +267,10 @@ def _run(haven: Haven, job_id: str) -> JobPublic:
         assert row is not None  # taken under the lock this worker still holds
         spec = (row.dataset, row.org_code, row.period, row.file_name, row.upload,
                 row.created_by, row.created_at, row.attempts)
+        kind = row.kind
     dataset, org, period, file_name, upload, created_by, created_at, attempts = spec
+    if kind == "feedback":
+        return _run_feedback(haven, job_id, org, file_name, created_by)
     checkpoint(haven.settings, "job-started")
     state, outcome, sid, message = JobState.FAILED, None, None, ""
     refused = _still_allowed(haven, created_by, org)
@@ -261,6 +307,46 @@ def _run(haven: Haven, job_id: str) -> JobPublic:
     return ended
 
 
+def _run_feedback(haven: Haven, job_id: str, org: str, file_name: str, created_by: str
+                  ) -> JobPublic:
+    """Write a feedback job's CSV through the artefact writer (``identity.feedback``), into
+    the job's own folder under the outputs; a rerun after a crash writes it afresh."""
+    import hashlib
+    import shutil
+
+    from carehaven.control.models import Job
+    from carehaven.identity.feedback import feedback
+
+    folder = haven.paths.outputs / FEEDBACK_FOLDER / job_id
+    state, message, size, digest = JobState.FAILED, "", 0, ""
+    refused = _still_allowed(haven, created_by, org, Permission.READ_SUBMISSIONS)
+    if refused is not None:
+        message = refused
+    else:
+        try:
+            shutil.rmtree(folder, ignore_errors=True)  # what a dead worker's attempt left
+            folder.mkdir(mode=0o700, parents=True)
+            result = feedback(haven, org, folder / file_name, actor=created_by)
+        except CarehavenError as exc:
+            message = exc.message
+        except Exception as exc:
+            _log_failure(haven, job_id, exc)
+            message = ("The feedback could not be written because of an internal error. The "
+                       "data team can find the details in the haven's log.")
+        else:
+            data = (folder / file_name).read_bytes()
+            state, size, digest = JobState.DONE, len(data), hashlib.sha256(data).hexdigest()
+            message = (f"{result.clients_shared:,} of {result.org}'s {result.open_clients:,} "
+                       "open clients are also open at another provider.")
+    with haven.transaction() as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        _end(row, state, message)
+        row.size_bytes, row.sha256 = size, digest
+        session.flush()
+        return JobPublic.of(row)
+
+
 def _own_earlier(haven: Haven, sid: str, created_at: datetime, outcome: Outcome, message: str
                  ) -> tuple[Outcome, str]:
     """A retried job whose bytes a submission received after the job was queued already
@@ -278,7 +364,8 @@ def _own_earlier(haven: Haven, sid: str, created_at: datetime, outcome: Outcome,
         return cast(Outcome, found.status), found.message
 
 
-def _still_allowed(haven: Haven, created_by: str, org: str) -> str | None:
+def _still_allowed(haven: Haven, created_by: str, org: str,
+                   permission: Permission = Permission.SUBMIT) -> str | None:
     """Why the user who queued the job may no longer submit for ``org``, or None: a grant
     revoked (or an account deactivated) while the job waited stops it."""
     from carehaven.access.users import _actor
@@ -286,8 +373,11 @@ def _still_allowed(haven: Haven, created_by: str, org: str) -> str | None:
     if not created_by.startswith("user:"):
         return None  # queued in single-operator mode, by the haven's owner
     who = _actor(haven, created_by.removeprefix("user:"), "job")
-    if who is not None and who.may(Permission.SUBMIT, org):
+    if who is not None and who.may(permission, org):
         return None
+    if permission is not Permission.SUBMIT:
+        return (f"The user who asked for this may no longer read organisation {org}'s "
+                "submissions, so nothing was written.")
     return (f"The user who queued this file may no longer submit for organisation {org}, so "
             "it was not submitted.")
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from carehaven.access import signin
 from carehaven.access.users import Actor, _actor
-from carehaven.errors import AccessDeniedError, CarehavenError, ExitCode
+from carehaven.errors import AccessDeniedError, CarehavenError, ExitCode, UsageError
 from carehaven.haven import Haven
 from carehaven.web.security import UNSAFE
 
@@ -18,6 +18,9 @@ from carehaven.web.security import UNSAFE
 #: once the body has been read (``check_csrf``): every other multipart request is refused.
 STREAMED_FORMS = frozenset({("POST", "/submissions")})
 CSRF_HEADER = "x-csrf-token"
+#: A form without a file (sign-in, sign-out, a decision) is small: a bigger body is refused
+#: before it is all read, so nobody can make the portal hold a huge one in memory.
+MAX_FORM_BYTES = 64 * 1024
 CSRF_FIELD = "csrf_token"
 
 
@@ -118,11 +121,27 @@ async def signed_in(request: Request) -> Caller:
             return caller  # the route checks the token once it has streamed the body
         presented = request.headers.get(CSRF_HEADER)
         if presented is None and kind == "application/x-www-form-urlencoded":
-            form = await request.form()
-            field = form.get(CSRF_FIELD)
-            presented = field if isinstance(field, str) else None
+            presented = (await small_form(request)).get(CSRF_FIELD)
         check_csrf(caller, presented)
     return caller
+
+
+async def small_form(request: Request) -> dict[str, str]:
+    """A urlencoded form of at most MAX_FORM_BYTES (read once, kept on the request)."""
+    if hasattr(request.state, "form"):
+        kept: dict[str, str] = request.state.form
+        return kept
+    from urllib.parse import parse_qsl
+
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_FORM_BYTES:
+            raise UsageError("The form is too big.")
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
+                          max_num_fields=50))
+    request.state.form = form
+    return form
 
 
 async def maybe_signed_in(request: Request) -> Caller | None:

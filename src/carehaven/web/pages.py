@@ -41,7 +41,6 @@ def _anyone(_actor: Actor | None) -> bool:
 NAVIGATION: list[NavItem] = [
     NavItem("/submissions", "Submissions", _reaches(Permission.READ_SUBMISSIONS)),
     NavItem("/submissions/new", "Upload a return", _reaches(Permission.SUBMIT)),
-    NavItem("/feedback", "Feedback", _reaches(Permission.READ_SUBMISSIONS)),
     NavItem("/statistics", "Statistics", _anyone),
     NavItem("/notices", "Privacy notices", _anyone),
 ]

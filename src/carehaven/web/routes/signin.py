@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from carehaven.access import signin as domain
-from carehaven.web.deps import MaybeSignedIn, SignedIn, haven_of
+from carehaven.web.deps import MaybeSignedIn, SignedIn, haven_of, small_form
 from carehaven.web.pages import render
 from carehaven.web.security import client_address
 
@@ -30,9 +30,9 @@ async def sign_in_page(request: Request, caller: MaybeSignedIn, next: str = "/")
 
 @router.post("/sign-in", include_in_schema=False)
 async def sign_in(request: Request) -> Response:
-    form = await request.form()
-    username, password = str(form.get("username") or ""), str(form.get("password") or "")
-    target = safe_next(str(form.get("next") or "/"))
+    form = await small_form(request)
+    username, password = form.get("username", ""), form.get("password", "")
+    target = safe_next(form.get("next") or "/")
     haven = haven_of(request)
     address = client_address(request, trusted_proxy=haven.settings.trusted_proxy)
     try:

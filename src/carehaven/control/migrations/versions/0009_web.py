@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "state IN ('queued', 'running', 'done', 'failed')", name="ck_job_state"
         ),
-        sa.CheckConstraint("kind IN ('submit')", name="ck_job_kind"),
+        sa.CheckConstraint("kind IN ('submit', 'feedback')", name="ck_job_kind"),
         sa.CheckConstraint(
             "outcome IN ('accepted', 'rejected', 'held', 'unchanged')", name="ck_job_outcome"
         ),
