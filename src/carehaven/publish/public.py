@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from carehaven.publish.definitions import TableDef
     from carehaven.publish.publish import PublishResult, Revision
 
+#: A publication's label as ``publications`` makes it (``T-<id>``).
+LABEL = re.compile(r"T-([1-9][0-9]{0,17})")
 #: The kinds of file a publication folder holds that the public may download.
 DOWNLOADS = {".csv": "text/csv; charset=utf-8",
              ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -125,14 +128,17 @@ def publication(haven: Haven, label: str) -> PublicationPublic:
 
 def published_file(haven: Haven, label: str, name: str) -> Path:
     """The file ``name`` of publication ``label``: only a name its folder lists (never a path
-    the client made up)."""
-    pub = publication(haven, label)
-    if name not in {f.name for f in pub.files}:
-        raise NotFoundError(f"Publication {label} has no file {name}.")
+    the client made up). One row and one folder read, not the whole listing (the statistics
+    page asks once per table)."""
+    number = LABEL.fullmatch(label)
     row = haven.rows.first("SELECT directory FROM publications WHERE id = :id",
-                           {"id": int(label.removeprefix("T-"))})
-    assert row is not None
-    return Path(row[0]) / name
+                           {"id": int(number.group(1))}) if number else None
+    if row is None:
+        raise NotFoundError(f"There is no published table {label}.")
+    folder = Path(row[0])
+    if name not in {f.name for f in _files(folder)}:
+        raise NotFoundError(f"Publication {label} has no file {name}.")
+    return folder / name
 
 
 def preview(path: Path, limit: int = 200) -> tuple[list[str], list[list[str]]]:

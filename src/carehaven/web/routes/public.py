@@ -3,11 +3,16 @@ privacy notices (issue 14 part 6)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
 from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 
 from carehaven import clock
 from carehaven.errors import NotFoundError
+from carehaven.haven import Haven
 from carehaven.publish import public as published
 from carehaven.web.deps import MaybeSignedIn, haven_of
 from carehaven.web.embed import body_of
@@ -21,9 +26,30 @@ async def home(request: Request, caller: MaybeSignedIn) -> Response:
     return render(request, "home.html", caller, title="carehaven")
 
 
-@router.get("/statistics", include_in_schema=False)
-def statistics(request: Request, caller: MaybeSignedIn) -> Response:
-    haven = haven_of(request)
+@dataclass(frozen=True)
+class Snapshot:
+    """The statistics page's tables as of ``state``, and the page as nobody signed in sees it
+    (rendered once: it is the same bytes for every anonymous reader)."""
+
+    state: tuple[tuple[int, int], ...]
+    tables: list[dict[str, Any]]
+    anonymous: bytes | None = None
+
+
+def _state(haven: Haven) -> tuple[tuple[int, int], ...]:
+    """What the page shows depends on: each publication row and its folder's listing (a
+    file added, removed or renamed there changes the folder's mtime)."""
+    def mtime(directory: str) -> int:
+        try:
+            return Path(directory).stat().st_mtime_ns
+        except OSError:
+            return -1
+
+    return tuple((int(pid), mtime(str(directory))) for pid, directory in haven.rows.fetch(
+        "SELECT id, directory FROM publications ORDER BY id"))
+
+
+def _tables(haven: Haven) -> list[dict[str, Any]]:
     tables = []
     for pub in published.publications(haven):
         csvs = [f.name for f in pub.files if f.name.endswith(".csv")]
@@ -37,8 +63,28 @@ def statistics(request: Request, caller: MaybeSignedIn) -> Response:
                        "downloads": [f for f in pub.files
                                      if f.name.endswith((".csv", ".xlsx"))
                                      and not f.name.endswith(".structure.json")]})
+    return tables
+
+
+@router.get("/statistics", include_in_schema=False)
+def statistics(request: Request, caller: MaybeSignedIn) -> Response:
+    """Every published table. Built again only when the publications change (one small query
+    says whether they have), so the most read page costs about what a static file does
+    (docs/benchmarks.md, the portal under load)."""
+    haven = haven_of(request)
+    state = _state(haven)
+    snapshot: Snapshot | None = getattr(request.app.state, "statistics", None)
+    if snapshot is None or snapshot.state != state:
+        snapshot = Snapshot(state, _tables(haven))
+    if caller is None and snapshot.anonymous is None:
+        page = render(request, "statistics.html", None, title="Published statistics",
+                      tables=snapshot.tables)
+        snapshot = replace(snapshot, anonymous=bytes(page.body))
+    request.app.state.statistics = snapshot
+    if caller is None and snapshot.anonymous is not None:
+        return HTMLResponse(snapshot.anonymous)
     return render(request, "statistics.html", caller, title="Published statistics",
-                  tables=tables)
+                  tables=snapshot.tables)
 
 
 @router.get("/statistics/{publication}/{file_name}", include_in_schema=False)
