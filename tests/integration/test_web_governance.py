@@ -1,0 +1,112 @@
+"""The data team's and the auditor's governance pages and API through real HTTP (in-process
+TestClient over a real haven): the audit log's state and its verification (a row edited in
+the database is a failure naming the first bad entry), and the register of processing, whose
+JSON is the command line's (issue 14, "The data team", "An auditor")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from carehaven.access import auth
+from carehaven.haven import Haven
+from tests.audit_attacks import as_owner, drop_triggers, restore_triggers, with_entries
+from tests.people import CHEAP
+from tests.portal import ORGS, populate, portal, sign_in
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "HASHER", CHEAP)
+
+
+@pytest.fixture
+def haven(make_haven: Callable[..., Haven]) -> Haven:
+    return populate(make_haven(orgs=ORGS))
+
+
+def _last_seq(haven: Haven) -> int:
+    return int(haven.rows.fetch("SELECT max(seq) FROM audit_log")[0][0])
+
+
+def test_the_audit_page_shows_the_newest_entries_and_verifies_the_log(haven: Haven) -> None:
+    with_entries(haven, 3)
+    last = _last_seq(haven)
+    with portal(haven) as client:
+        csrf = sign_in(client, "aud")
+        page = client.get("/audit")
+        assert page.status_code == 200
+        assert "Verify the audit log" in page.text and "organisation.added" in page.text
+        assert f">{last}<" in page.text  # the newest entry is listed
+        refused = client.post("/audit/verify", data={})  # no CSRF token
+        assert refused.status_code == 403
+        done = client.post("/audit/verify", data={"csrf_token": csrf})
+        assert done.status_code == 200, done.text
+        assert "Audit log intact" in done.text and "not read back" in done.text
+        # Verifying reads only: the sign-in is the one entry appended since.
+        assert _last_seq(haven) == last + 1
+        landed = client.post("/audit/verify", data={"csrf_token": csrf, "read_landed": "yes"})
+        assert "Audit log intact" in landed.text and "0 read back, 0 failed" in landed.text
+
+
+def test_a_row_edited_in_the_database_is_a_failure_naming_the_first_bad_entry(
+        haven: Haven) -> None:
+    with_entries(haven, 6)
+    bad = _last_seq(haven) - 3
+    # An intruder's naive edit: the guard dropped, one entry's actor changed, the guard back.
+    drop_triggers(haven)
+    as_owner(haven, f"UPDATE audit_log SET actor = 'mallory' WHERE seq = {bad}")
+    restore_triggers(haven)
+    with portal(haven) as client:
+        csrf = sign_in(client, "dt")
+        page = client.post("/audit/verify", data={"csrf_token": csrf})
+        assert page.status_code == 200
+        assert f"Audit verification failed at entry {bad}" in page.text
+        assert "Audit log intact" not in page.text
+        api = client.post("/api/audit/verify", json={}, headers={"X-CSRF-Token": csrf})
+        assert api.status_code == 200
+        state = api.json()
+        assert state["ok"] is False and state["first_bad"] == bad
+        assert state["reason"] == state["failures"][0] and str(bad) in state["reason"]
+        assert all(f in page.text for f in state["failures"])
+        assert "mallory" not in state["reason"]  # a sentence about the entry, not its content
+
+
+def test_the_audit_api_lists_entries_and_keeps_others_out(haven: Haven) -> None:
+    with_entries(haven, 2)
+    with portal(haven) as client:
+        sign_in(client, "aud")
+        entries = client.get("/api/audit/entries", params={"limit": 2}).json()
+        assert [e["seq"] for e in entries] == [_last_seq(haven) - 1, _last_seq(haven)]
+        assert set(entries[0]) == {"seq", "at", "actor", "action", "subject", "details"}
+    with portal(haven) as client:
+        csrf = sign_in(client, "sub")
+        assert client.get("/audit").status_code == 403
+        assert client.get("/api/audit/entries").status_code == 403
+        assert client.post("/api/audit/verify", headers={"X-CSRF-Token": csrf}
+                           ).status_code == 403
+        assert client.get("/register").status_code == 403
+        assert 'href="/audit"' not in client.get("/submissions").text  # not in the menu
+
+
+def test_the_register_page_and_its_json_are_the_command_lines(haven: Haven) -> None:
+    from carehaven import clock
+    from carehaven.governance.register import as_json, register
+
+    expected = json.loads(as_json(register(haven, clock.today())))
+    with portal(haven) as client:
+        sign_in(client, "aud")
+        page = client.get("/register")
+        assert page.status_code == 200
+        assert "Record of processing activities" in page.text
+        for activity in expected["activities"]:
+            assert activity["collection"] in page.text
+        assert 'href="/register"' in page.text and 'href="/audit"' in page.text  # the menu
+        api = client.get("/api/register")
+        assert api.status_code == 200
+        assert api.json() == expected
+        # Keys as the command line prints them: a contact's "for", not the model's for_.
+        contact = api.json()["activities"][0]["contacts"][0]
+        assert "for" in contact and "for_" not in contact
