@@ -110,3 +110,79 @@ def test_the_register_page_and_its_json_are_the_command_lines(haven: Haven) -> N
         # Keys as the command line prints them: a contact's "for", not the model's for_.
         contact = api.json()["activities"][0]["contacts"][0]
         assert "for" in contact and "for_" not in contact
+
+
+def test_the_data_team_adds_a_recipient_and_an_agreement_and_revokes_it(haven: Haven) -> None:
+    from sqlalchemy import select
+
+    from carehaven.control.models import AuditEntry
+
+    with portal(haven) as client:
+        csrf = sign_in(client, "dt")
+        assert client.post("/sharing/recipients", data={"code": "NDEC", "kind": "research"}
+                           ).status_code == 403  # no CSRF token
+        added = client.post("/sharing/recipients", data={
+            "csrf_token": csrf, "code": "NDEC", "kind": "research",
+            "name": "National Drug Evidence Centre"})
+        assert added.status_code == 303, added.text
+        assert added.headers["location"].startswith("/sharing?done=Recipient+NDEC")
+        deal = client.post("/sharing/agreements", data={
+            "csrf_token": csrf, "recipient": "NDEC", "tier": "de-personalised",
+            "datasets": "ndtms-episode", "fields": "age_at_referral, sex",
+            "purposes": "research", "lawful_bases": "6.1.e, 9.2.j",
+            "expires_on": "2099-12-31", "no_reidentification_signed": "yes"})
+        assert deal.status_code == 303, deal.text
+        page = client.get(deal.headers["location"])
+        assert "Agreement A-1 recorded" in page.text and "in force" in page.text
+        assert "age_at_referral, sex" in page.text and "6.1.e, 9.2.j" in page.text
+        listed = client.get("/api/agreements").json()
+        assert [(a["agreement_id"], a["state"], a["fields"]) for a in listed] == [
+            ("A-1", "active", {"ndtms-episode": ["age_at_referral", "sex"]})]
+        # A bad term is refused with a sentence, and nothing is recorded.
+        bad = client.post("/api/agreements", headers={"X-CSRF-Token": csrf}, json={
+            "recipient": "NDEC", "tier": "de-personalised", "datasets": ["ndtms-episode"],
+            "fields": ["no_such_field"], "purposes": ["research"],
+            "lawful_bases": ["6.1.e"], "expires_on": "2099-12-31"})
+        assert 400 <= bad.status_code < 500 and bad.json()["error"]["message"]
+        assert len(client.get("/api/agreements").json()) == 1
+        revoked = client.post("/sharing/agreements/A-1/revoke", data={"csrf_token": csrf})
+        assert revoked.status_code == 303
+        assert client.get("/api/agreements").json()[0]["state"] == "revoked"
+        again = client.post("/api/agreements/A-1/revoke", headers={"X-CSRF-Token": csrf})
+        assert again.status_code == 400
+        assert client.post("/api/agreements/A-99/revoke", headers={"X-CSRF-Token": csrf}
+                           ).status_code == 404
+        assert [r["code"] for r in client.get("/api/recipients").json()] == ["NDEC"]
+    with haven.sessions() as s:
+        done = [(e.action, e.actor) for e in s.scalars(select(AuditEntry).where(
+            AuditEntry.subject.like("%NDEC%") | AuditEntry.subject.like("%A-1%")))]
+    assert len(done) == 3 and {actor for _, actor in done} == {"user:dt"}, done
+
+
+def test_the_auditor_reads_sharing_and_the_access_review_but_changes_nothing(
+        haven: Haven) -> None:
+    from tests.portal import sharing_fixture
+
+    deal = sharing_fixture(haven)
+    with portal(haven) as client:
+        csrf = sign_in(client, "aud")
+        page = client.get("/sharing")
+        assert page.status_code == 200 and deal in page.text
+        assert "Revoke agreement" not in page.text and "Add a recipient" not in page.text
+        assert client.post(f"/sharing/agreements/{deal}/revoke",
+                           data={"csrf_token": csrf}).status_code == 403
+        assert client.post("/api/recipients", json={"code": "X", "kind": "research"},
+                           headers={"X-CSRF-Token": csrf}).status_code == 403
+        review = client.get("/access-review")
+        assert review.status_code == 200 and "Access in force" in review.text
+        assert deal in review.text and "carehaven access review" in review.text
+        body = client.get("/api/access-review", params={"soon": 400, "idle": 0}).json()
+        assert client.get("/api/agreements").status_code == 200
+        assert client.get("/api/recipients").status_code == 200
+        assert [a["agreement"] for a in body["access"]] == [deal]
+        assert [e["agreement"] for e in body["expiring_agreements"]] == [deal]
+        assert {r["user"] for r in body["unused_roles"]} >= {"sub2"}
+    with portal(haven) as client:
+        sign_in(client, "sub")
+        assert client.get("/sharing").status_code == 403
+        assert client.get("/api/access-review").status_code == 403

@@ -87,6 +87,18 @@ TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     ("POST", "/api/audit/verify"): AUDIT_READERS,
     ("GET", "/register"): GOVERNANCE_READERS,
     ("GET", "/api/register"): GOVERNANCE_READERS,
+    # recipients and agreements: read-governance reads, manage-sharing changes; the review
+    ("GET", "/sharing"): GOVERNANCE_READERS,
+    ("POST", "/sharing/recipients"): DATA_TEAM,
+    ("POST", "/sharing/agreements"): DATA_TEAM,
+    ("POST", "/sharing/agreements/{agreement_id}/revoke"): DATA_TEAM,
+    ("GET", "/access-review"): GOVERNANCE_READERS,
+    ("GET", "/api/recipients"): GOVERNANCE_READERS,
+    ("POST", "/api/recipients"): DATA_TEAM,
+    ("GET", "/api/agreements"): GOVERNANCE_READERS,
+    ("POST", "/api/agreements"): DATA_TEAM,
+    ("POST", "/api/agreements/{agreement_id}/revoke"): DATA_TEAM,
+    ("GET", "/api/access-review"): GOVERNANCE_READERS,
 })
 
 

@@ -13,6 +13,7 @@ from carehaven.web.routes import (
     register,
     releases,
     review,
+    sharing,
     signin,
     submissions,
 )
@@ -21,4 +22,4 @@ ROUTERS: list[APIRouter] = [signin.router, public.router, submissions.router, fe
                             api.router, feedback.api]
 # The data team's and the auditor's areas (pages, then their API).
 ROUTERS += [review.router, review.api, releases.router, releases.api, audit.router, audit.api,
-            register.router, register.api]
+            register.router, register.api, sharing.router, sharing.api]
