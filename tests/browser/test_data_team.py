@@ -78,3 +78,18 @@ def test_data_team_decides_a_pair_and_approves_anothers_release(
     assert "user:dt" in page.locator(
         ".govuk-summary-list__row:has(dt:text-is('Approved by'))").inner_text()
     assert "failed" not in main.lower(), main
+
+
+def test_data_team_reads_sharing_the_access_review_and_the_notices(
+        tabs: object, built: BuiltHaven) -> None:
+    dt: Visit = tabs("dt")  # type: ignore[operator]
+    page = dt.page
+    dt.sign_in("dt")
+    for link, name in (("Sharing", "sharing"), ("Access review", "access-review"),
+                       ("Notice versions", "notice-versions"), ("Audit log", "audit")):
+        with page.expect_navigation():
+            page.locator(f"nav a:text-is('{link}')").click()
+        dt.check(name)
+    dt.goto("/sharing", "sharing-again")
+    assert "NDEC" in page.locator("main").inner_text()
+    assert page.locator("main button:has-text('Revoke agreement')").count() >= 1

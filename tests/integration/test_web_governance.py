@@ -186,3 +186,34 @@ def test_the_auditor_reads_sharing_and_the_access_review_but_changes_nothing(
         sign_in(client, "sub")
         assert client.get("/sharing").status_code == 403
         assert client.get("/api/access-review").status_code == 403
+
+
+def test_the_data_team_publishes_a_notice_version_and_the_auditor_reads_it(
+        haven: Haven) -> None:
+    with portal(haven) as client:
+        csrf = sign_in(client, "dt")
+        before = client.get("/api/notice-versions").json()
+        done = client.post("/notice-versions", data={"csrf_token": csrf,
+                                                     "collection": "ndtms", "version": "50.1"})
+        assert done.status_code == 303, done.text
+        page = client.get(done.headers["location"])
+        assert "The ndtms notice version 50.1 published" in page.text
+        after = client.get("/api/notice-versions").json()
+        assert len(after) == len(before) + 1
+        (new,) = [v for v in after if v["version"] == "50.1"]
+        assert new["collection"] == "ndtms" and new["rendered"] and new["change_note"]
+        assert new["created_by"] == "user:dt"
+        # Versions must increase: an older one is refused with a sentence, nothing published.
+        older = client.post("/api/notice-versions", json={"collection": "ndtms",
+                                                           "version": "1.0"},
+                            headers={"X-CSRF-Token": csrf})
+        assert older.status_code == 400, older.text
+        assert len(client.get("/api/notice-versions").json()) == len(after)
+    with portal(haven) as client:
+        csrf = sign_in(client, "aud")
+        page = client.get("/notice-versions")
+        assert page.status_code == 200 and "50.1" in page.text
+        assert "Publish a new version" not in page.text
+        assert client.post("/api/notice-versions", json={"collection": "ndtms",
+                                                          "version": "60.0"},
+                           headers={"X-CSRF-Token": csrf}).status_code == 403

@@ -144,6 +144,13 @@ def _probe(client: TestClient, csrf: str, method: str, path: str, world: dict[st
         if path.startswith("/api/"):
             return client.post(url, headers=headers)
         return client.post(url, data={"csrf_token": csrf})
+    if method == "POST" and path in ("/notice-versions", "/api/notice-versions"):
+        version = f"9.{next(_FRESH):04d}"  # versions must increase: a greater one each time
+        if path.startswith("/api/"):
+            return client.post(url, json={"collection": "ndtms", "version": version},
+                               headers=headers)
+        return client.post(url, data={"csrf_token": csrf, "collection": "ndtms",
+                                      "version": version})
     if path == "/api/users/{username}/unlock":
         with haven.transaction() as session:  # locked, so that an unlock can succeed
             session.execute(update(User).where(User.username == "sub2")

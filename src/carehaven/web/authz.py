@@ -99,6 +99,11 @@ TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     ("POST", "/api/agreements"): DATA_TEAM,
     ("POST", "/api/agreements/{agreement_id}/revoke"): DATA_TEAM,
     ("GET", "/api/access-review"): GOVERNANCE_READERS,
+    # the notices' published versions (read-governance); publishing one (publish-notice)
+    ("GET", "/notice-versions"): GOVERNANCE_READERS,
+    ("POST", "/notice-versions"): DATA_TEAM,
+    ("GET", "/api/notice-versions"): GOVERNANCE_READERS,
+    ("POST", "/api/notice-versions"): DATA_TEAM,
 })
 
 

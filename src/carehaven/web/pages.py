@@ -46,6 +46,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("/releases", "Releases", _reaches(Permission.READ_GOVERNANCE)),
     NavItem("/sharing", "Sharing", _reaches(Permission.READ_GOVERNANCE)),
     NavItem("/access-review", "Access review", _reaches(Permission.READ_GOVERNANCE)),
+    NavItem("/notice-versions", "Notice versions", _reaches(Permission.READ_GOVERNANCE)),
     NavItem("/audit", "Audit log", _reaches(Permission.READ_AUDIT)),
     NavItem("/register", "Register", _reaches(Permission.READ_GOVERNANCE)),
     NavItem("/statistics", "Statistics", _anyone),

@@ -9,6 +9,7 @@ from carehaven.web.routes import (
     api,
     audit,
     feedback,
+    notices,
     public,
     register,
     releases,
@@ -22,4 +23,5 @@ ROUTERS: list[APIRouter] = [signin.router, public.router, submissions.router, fe
                             api.router, feedback.api]
 # The data team's and the auditor's areas (pages, then their API).
 ROUTERS += [review.router, review.api, releases.router, releases.api, audit.router, audit.api,
-            register.router, register.api, sharing.router, sharing.api]
+            register.router, register.api, sharing.router, sharing.api,
+            notices.router, notices.api]
