@@ -170,6 +170,20 @@ def sharing_fixture(haven: Haven) -> str:
     return deal.label
 
 
+def another_agreement(haven: Haven) -> str:
+    """One more agreement with NDEC (after ``sharing_fixture``), for a test that revokes it."""
+    from datetime import timedelta
+
+    from carehaven import clock
+    from carehaven.governance.sharing import Terms, add_agreement
+
+    return add_agreement(haven, Terms(
+        recipient="NDEC", tier="de-personalised", datasets=["ndtms-episode"],
+        fields=RELEASE_FIELDS, purposes=["research"], lawful_bases=["6.1.e", "9.2.j"],
+        expires_on=clock.today() + timedelta(days=30), no_reidentification_signed=True),
+        actor="user:dt").label
+
+
 def propose_as(haven: Haven, username: str, agreement: str) -> str:
     """A release of ndtms-episode under ``agreement`` proposed by ``username``; its label."""
     from carehaven.access.users import _actor

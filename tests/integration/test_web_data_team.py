@@ -104,7 +104,8 @@ def test_propose_then_another_person_approves_and_the_worker_runs_it(haven: Have
         again = client.post(f"/api/releases/{label}/approve", headers={"X-CSRF-Token": csrf})
         assert again.status_code == 400 and "already queued" in again.text
         shown = client.get(f"/releases/{label}")
-        assert "queued" in shown.text and 'http-equiv="refresh"' in shown.text
+        assert "queued" in shown.text and 'data-poll="/api/release-jobs/' in shown.text
+        assert 'http-equiv="refresh"' not in shown.text
         # The worker takes it under the writer lock; this haven holds no linked data, so
         # writing fails with a sentence, and the release stays proposed (nothing half-written).
         ended = run_next(haven, worker="test")

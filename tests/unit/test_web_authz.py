@@ -4,6 +4,7 @@ the portal registers is in the table, and for every cell a real signed-in user o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from tests.people import CHEAP
 from tests.portal import (
     ORGS,
     PASSWORD,
+    RELEASE_FIELDS,
     ROLE_USERS,
+    another_agreement,
     feedback_fixture,
     populate,
     portal,
@@ -65,7 +68,7 @@ def world(make_haven: Callable[..., Haven], tmp_path: Path) -> Iterator[dict[str
     approval = enqueue_approval(haven, propose_as(haven, "dt2", deal), actor=approver)
     yield {"haven": haven, "submission_id": sid,  # type: ignore[dict-item]
            "job_id": feedback_fixture(haven),
-           "pair_id": waiting_pair(haven), "agreement": deal,
+           "pair_id": waiting_pair(haven), "agreement": deal, "agreement_id": deal,
            "release_id": propose_as(haven, "dt2", deal), "approval_id": approval.job_id,
            "publication": publish_fixture(haven, tmp_path / "published"),
            "file_name": "t.csv", "collection": "ndtms", "fmt": "csv", "username": "sub2"}
@@ -120,11 +123,42 @@ def _probe(client: TestClient, csrf: str, method: str, path: str, world: dict[st
         if path.startswith("/api/"):
             return client.post(url, headers=headers)
         return client.post(url, data={"csrf_token": csrf})
+    if method == "POST" and path in ("/sharing/recipients", "/api/recipients"):  # fresh code
+        code = f"R{next(_FRESH)}"
+        if path.startswith("/api/"):
+            return client.post(url, json={"code": code, "kind": "research"}, headers=headers)
+        return client.post(url, data={"csrf_token": csrf, "code": code, "kind": "research"})
+    if method == "POST" and path in ("/sharing/agreements", "/api/agreements"):
+        terms = {"recipient": "NDEC", "tier": "de-personalised", "datasets": "ndtms-episode",
+                 "fields": ",".join(RELEASE_FIELDS), "purposes": "research",
+                 "lawful_bases": "6.1.e,9.2.j", "expires_on": "2099-12-31",
+                 "no_reidentification_signed": "yes"}
+        if path.startswith("/api/"):
+            body = {**terms, "no_reidentification_signed": True,
+                    **{k: terms[k].split(",") for k in ("datasets", "fields", "purposes",
+                                                        "lawful_bases")}}
+            return client.post(url, json=body, headers=headers)
+        return client.post(url, data={"csrf_token": csrf, **terms})
+    if path.endswith("/{agreement_id}/revoke"):  # a fresh agreement each time: one revoke each
+        url = path.format(agreement_id=another_agreement(haven))
+        if path.startswith("/api/"):
+            return client.post(url, headers=headers)
+        return client.post(url, data={"csrf_token": csrf})
+    if method == "POST" and path in ("/notice-versions", "/api/notice-versions"):
+        version = f"9.{next(_FRESH):04d}"  # versions must increase: a greater one each time
+        if path.startswith("/api/"):
+            return client.post(url, json={"collection": "ndtms", "version": version},
+                               headers=headers)
+        return client.post(url, data={"csrf_token": csrf, "collection": "ndtms",
+                                      "version": version})
     if path == "/api/users/{username}/unlock":
         with haven.transaction() as session:  # locked, so that an unlock can succeed
             session.execute(update(User).where(User.username == "sub2")
                             .values(locked_at=clock.now()))
     return client.request(method, url, headers=headers)
+
+
+_FRESH = itertools.count(1)
 
 
 def _verdict(role: str, path: str, answer: Response) -> str:

@@ -208,3 +208,26 @@ class AccessReviewPublic(Public):
             "recipients_without_releases": review.quiet_recipients,
             "unused_roles": review.idle_roles,
         })
+
+
+class NoticeVersionPublic(Public):
+    """A published version of a collection's privacy notice (``notice list --json``)."""
+
+    collection: str
+    version: str
+    published_on: str
+    change_note: list[str]
+    #: False for versions written by hand before carehaven rendered notices.
+    rendered: bool
+    sha256: str | None
+    created_by: str | None
+
+
+class NoticePublishedPublic(Public):
+    """What ``notice publish --json`` prints: the new version and its generated change note."""
+
+    collection: str
+    version: str
+    published_on: str
+    sha256: str
+    change_note: list[str]

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from carehaven.governance.notice import recipients_in_force, rule_scopes, sectio
 from carehaven.governance.notice_model import Basis, ContactEntry, Purpose, RetentionEntry
 from carehaven.governance.notice_promises import pending, problem
 from carehaven.haven import Haven
+from carehaven.public import Public
 from carehaven.retention import rules_for
 from carehaven.specs import FieldClass
 
@@ -48,8 +49,8 @@ CLASS_LABELS: dict[str, str] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+class _Model(Public):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class SecurityMeasure(_Model):
@@ -191,8 +192,14 @@ class Activity(_Model):
 
 
 class Register(_Model):
+    """The register's ``Public`` model: what ``carehaven register --format json`` prints and
+    ``/api/register`` returns, with the same keys (a contact's ``for``, by its alias)."""
+
     on: date
     activities: tuple[Activity, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)
 
 
 def register(haven: Haven, on: date) -> Register:
@@ -309,7 +316,7 @@ def _agreement_checks(
 
 
 def as_json(reg: Register) -> str:
-    return json.dumps(reg.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False)
+    return json.dumps(reg.as_json(), indent=2, ensure_ascii=False)
 
 
 _CSV_COLUMNS = (

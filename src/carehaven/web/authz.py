@@ -29,6 +29,8 @@ SUBMITTERS: frozenset[str] = frozenset({Role.SUBMITTER.value, Role.DATA_TEAM.val
 DATA_TEAM: frozenset[str] = frozenset({Role.DATA_TEAM.value})
 #: Who holds read-governance: releases, agreements, the access review, notices, the register.
 GOVERNANCE_READERS: frozenset[str] = frozenset({Role.DATA_TEAM.value, Role.AUDITOR.value})
+#: Who holds read-audit: the audit log's entries and its verification.
+AUDIT_READERS: frozenset[str] = frozenset({Role.DATA_TEAM.value, Role.AUDITOR.value})
 
 TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     # sign-in and the public pages
@@ -78,6 +80,30 @@ TABLE: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({
     ("GET", "/api/releases/{release_id}"): GOVERNANCE_READERS,
     ("POST", "/api/releases/{release_id}/approve"): DATA_TEAM,
     ("GET", "/api/release-jobs/{approval_id}"): GOVERNANCE_READERS,
+    # the audit log's state (read-audit) and the register of processing (read-governance)
+    ("GET", "/audit"): AUDIT_READERS,
+    ("POST", "/audit/verify"): AUDIT_READERS,
+    ("GET", "/api/audit/entries"): AUDIT_READERS,
+    ("POST", "/api/audit/verify"): AUDIT_READERS,
+    ("GET", "/register"): GOVERNANCE_READERS,
+    ("GET", "/api/register"): GOVERNANCE_READERS,
+    # recipients and agreements: read-governance reads, manage-sharing changes; the review
+    ("GET", "/sharing"): GOVERNANCE_READERS,
+    ("POST", "/sharing/recipients"): DATA_TEAM,
+    ("POST", "/sharing/agreements"): DATA_TEAM,
+    ("POST", "/sharing/agreements/{agreement_id}/revoke"): DATA_TEAM,
+    ("GET", "/access-review"): GOVERNANCE_READERS,
+    ("GET", "/api/recipients"): GOVERNANCE_READERS,
+    ("POST", "/api/recipients"): DATA_TEAM,
+    ("GET", "/api/agreements"): GOVERNANCE_READERS,
+    ("POST", "/api/agreements"): DATA_TEAM,
+    ("POST", "/api/agreements/{agreement_id}/revoke"): DATA_TEAM,
+    ("GET", "/api/access-review"): GOVERNANCE_READERS,
+    # the notices' published versions (read-governance); publishing one (publish-notice)
+    ("GET", "/notice-versions"): GOVERNANCE_READERS,
+    ("POST", "/notice-versions"): DATA_TEAM,
+    ("GET", "/api/notice-versions"): GOVERNANCE_READERS,
+    ("POST", "/api/notice-versions"): DATA_TEAM,
 })
 
 

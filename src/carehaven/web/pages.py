@@ -44,6 +44,11 @@ NAVIGATION: list[NavItem] = [
     NavItem("/feedback", "Feedback", _reaches(Permission.READ_SUBMISSIONS)),
     NavItem("/review", "Link review", _reaches(Permission.RUN_PIPELINE)),
     NavItem("/releases", "Releases", _reaches(Permission.READ_GOVERNANCE)),
+    NavItem("/sharing", "Sharing", _reaches(Permission.READ_GOVERNANCE)),
+    NavItem("/access-review", "Access review", _reaches(Permission.READ_GOVERNANCE)),
+    NavItem("/notice-versions", "Notice versions", _reaches(Permission.READ_GOVERNANCE)),
+    NavItem("/audit", "Audit log", _reaches(Permission.READ_AUDIT)),
+    NavItem("/register", "Register", _reaches(Permission.READ_GOVERNANCE)),
     NavItem("/statistics", "Statistics", _anyone),
     NavItem("/notices", "Privacy notices", _anyone),
 ]

@@ -5,9 +5,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from carehaven.web.routes import api, feedback, public, releases, review, signin, submissions
+from carehaven.web.routes import (
+    api,
+    audit,
+    feedback,
+    notices,
+    public,
+    register,
+    releases,
+    review,
+    sharing,
+    signin,
+    submissions,
+)
 
 ROUTERS: list[APIRouter] = [signin.router, public.router, submissions.router, feedback.router,
                             api.router, feedback.api]
 # The data team's and the auditor's areas (pages, then their API).
-ROUTERS += [review.router, review.api, releases.router, releases.api]
+ROUTERS += [review.router, review.api, releases.router, releases.api, audit.router, audit.api,
+            register.router, register.api, sharing.router, sharing.api,
+            notices.router, notices.api]

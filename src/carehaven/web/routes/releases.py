@@ -123,12 +123,15 @@ async def propose_page(request: Request, caller: SignedIn) -> Response:
 @router.get("/releases/{release_id}", include_in_schema=False)
 def release_page(request: Request, caller: SignedIn, release_id: str) -> Response:
     detail = _detail(request, caller, release_id)
-    waiting = any(j.state in ("queued", "running") for j in detail.approvals)
-    may_approve = (caller.actor.may(Permission.APPROVE_RELEASE, None)
-                   and detail.release.status == "proposed" and not waiting)
+    waiting = next((j for j in detail.approvals if j.state in ("queued", "running")), None)
+    approvable = (caller.actor.may(Permission.APPROVE_RELEASE, None)
+                  and detail.release.status == "proposed" and waiting is None)
+    # The proposer is offered no button that could only be refused: the page says why
+    # (approving through the API is refused with the same reason, and audited).
+    own = approvable and detail.release.proposed_by == caller.actor.label
     return render(request, "release.html", caller, title=f"Release {release_id}",
                   release=detail.release, approvals=detail.approvals,
-                  may_approve=may_approve, refresh=2 if waiting else None)
+                  may_approve=approvable and not own, own=own, waiting=waiting)
 
 
 @router.post("/releases/{release_id}/approve", include_in_schema=False)

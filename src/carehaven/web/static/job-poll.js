@@ -1,6 +1,6 @@
-// While an upload's job waits, ask the API for its state every 2 s and reload the page once it
-// has been judged. Not <meta http-equiv="refresh">: that reloads the page under its reader every
-// few seconds (WCAG 2.2.1; axe's meta-refresh rule). Without script the page has a link.
+// While an upload's job (or a release's approval) waits, ask the API for its state every 2 s and
+// reload the page once it has ended. Not <meta http-equiv="refresh">: that reloads the page under
+// its reader every few seconds (WCAG 2.2.1; axe's meta-refresh rule). Without script: a link.
 const waiting = document.getElementById("job-waiting");
 if (waiting) {
   const poll = async () => {
