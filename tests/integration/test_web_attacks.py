@@ -93,3 +93,34 @@ def test_a_multipart_upload_is_bounded_as_a_whole_not_only_its_file(haven: Haven
         assert declared.status_code == 413
     assert not any(uploads_folder(haven).iterdir())
     assert haven.rows.first("SELECT id FROM jobs") is None
+
+
+def test_an_internal_error_still_carries_the_security_headers(haven: Haven) -> None:
+    """A 500 is answered by Starlette's outermost middleware, outside the one that adds the
+    headers (found: no CSP, nosniff or Cache-Control: no-store on any 500); and that
+    middleware raises the exception again for the server to log, so uvicorn wrote its
+    traceback and message (which might hold a value from a file) to the log. Now the portal
+    answers it, logged as errors.unexpected says, and nothing reaches the server."""
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+
+    from carehaven.web import create_app
+
+    app = create_app(haven.settings, development=True, haven=haven)
+    boom = APIRouter()
+
+    @boom.get("/api/boom")
+    def explode() -> None:
+        raise ValueError("boom")
+
+    app.include_router(boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in ("/api/boom", "/boom-page-missing-is-404"):
+            answer = client.get(path)
+            assert answer.headers["content-security-policy"] == security.CSP, path
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["cache-control"] == "no-store"
+        assert client.get("/api/boom").status_code == 500
+    with TestClient(app, raise_server_exceptions=True) as client:  # nothing left to raise
+        assert client.get("/api/boom").status_code == 500
+

@@ -86,8 +86,8 @@ def client_address(request: Request, *, trusted_proxy: bool) -> str:
 
 
 class SecurityHeaders:
-    """Adds HEADERS (and HSTS over TLS) to every response; ``Cache-Control: no-store`` to every
-    answer but the static assets (a signed-in page must never sit in a shared cache); and
+    """Adds HEADERS (and HSTS over TLS) to every response, a 500 included; ``Cache-Control:
+    no-store`` to every answer but the static assets (a signed-in page must never sit in a shared cache); and
     refuses an unsafe request whose Origin is another site's (login CSRF and the like).
     Plain ASGI, so that a streamed upload passes through untouched."""
 
@@ -102,9 +102,12 @@ class SecurityHeaders:
         request = Request(scope)
         tls = is_tls(request, trusted_proxy=self.trusted_proxy)
         static = request.url.path.startswith("/static/")
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
@@ -122,7 +125,17 @@ class SecurityHeaders:
                                    status_code=403)
             await refused(scope, receive, with_headers)
             return
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception as exc:
+            # Starlette answers an unexpected error in its outermost middleware, outside this
+            # one, so its 500 would go without these headers: answered here instead.
+            if started:
+                raise
+            from carehaven.web.errors import unexpected
+
+            answer = await unexpected(Request(scope, receive), exc)
+            await answer(scope, receive, with_headers)
 
 
 def _same_origin(request: Request) -> bool:
