@@ -140,3 +140,17 @@ def test_the_api_takes_the_csrf_token_from_its_header_only(haven: Haven) -> None
                                     "X-CSRF-Token": csrf})
         assert good.status_code == 202, good.text
 
+
+@pytest.mark.parametrize("body", [
+    # a part header over python-multipart's limit
+    _multipart([(b'name="file"; filename="r.csv"; x="' + b"q" * 20_000 + b'"', b"a")]),
+    b"--xBOUNDARYx\r\nContent-Disposition form-data\r\n\r\n",  # a header without its colon
+    b"not multipart at all",
+])
+def test_a_malformed_multipart_form_is_a_400_not_a_500(haven: Haven, body: bytes) -> None:
+    with portal(haven) as client:
+        sign_in(client, "sub")
+        answer = client.post("/submissions", content=body, headers=MULTIPART)
+        assert answer.status_code == 400, answer.text
+        assert "multipart" in answer.text
+    assert not any(uploads_folder(haven).iterdir())

@@ -87,8 +87,9 @@ def client_address(request: Request, *, trusted_proxy: bool) -> str:
 
 class SecurityHeaders:
     """Adds HEADERS (and HSTS over TLS) to every response, a 500 included; ``Cache-Control:
-    no-store`` to every answer but the static assets (a signed-in page must never sit in a shared cache); and
-    refuses an unsafe request whose Origin is another site's (login CSRF and the like).
+    no-store`` to every answer but the static assets (a signed-in page must never sit in a
+    shared cache); and refuses an unsafe request whose Origin is another site's (login CSRF
+    and the like).
     Plain ASGI, so that a streamed upload passes through untouched."""
 
     def __init__(self, app: ASGIApp, *, trusted_proxy: bool) -> None:
