@@ -14,7 +14,7 @@ from carehaven.access.signin import PLAIN_COOKIE, SECURE_COOKIE
 from carehaven.config import Settings
 from carehaven.haven import Haven, open_haven
 from carehaven.web import errors
-from carehaven.web.security import SecurityHeaders
+from carehaven.web.security import BodyLimit, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, development: bool = False,
     app.state.secure_cookies = not development
     app.state.cookie_name = SECURE_COOKIE if not development else PLAIN_COOKIE
     errors.install(app)
+    app.add_middleware(BodyLimit, max_file_mb=settings.max_file_mb)  # inside the headers
     app.add_middleware(SecurityHeaders, trusted_proxy=settings.trusted_proxy)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     from carehaven.web.routes import ROUTERS

@@ -109,7 +109,7 @@ def check_csrf(caller: Caller, presented: str | None) -> None:
 
 async def signed_in(request: Request) -> Caller:
     """The caller, who must be signed in; an unsafe request with a cookie must carry its
-    session's CSRF token (header X-CSRF-Token, or form field csrf_token)."""
+    session's CSRF token (header X-CSRF-Token, or a page's form field csrf_token)."""
     caller = identify(request)
     if caller is None:
         raise SignInRequiredError("Sign in to see this page.")
@@ -120,7 +120,10 @@ async def signed_in(request: Request) -> Caller:
                 raise CsrfRefusedError(CSRF_MESSAGE)
             return caller  # the route checks the token once it has streamed the body
         presented = request.headers.get(CSRF_HEADER)
-        if presented is None and kind == "application/x-www-form-urlencoded":
+        # A page's form carries the token in its body; an API call only in the header (its
+        # body is the route's to read, a raw CSV upload's stream included).
+        if (presented is None and kind == "application/x-www-form-urlencoded"
+                and not request.url.path.startswith("/api/")):
             presented = (await small_form(request)).get(CSRF_FIELD)
         check_csrf(caller, presented)
     return caller

@@ -63,10 +63,11 @@ async def carehaven_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
-    message = {404: "There is no such page.", 405: "That is not how this page is used."}.get(
+    message = {404: "There is no such page.", 405: "That is not how this page is used.",
+               413: "The request is too big for this service; nothing of it was kept."}.get(
         status, str(exc.detail) if isinstance(exc.detail, str) else "There is a problem.")
-    return _answer(request, status, {404: "not_found", 405: "method_not_allowed"}.get(
-        status, "http_error"), message)
+    return _answer(request, status, {404: "not_found", 405: "method_not_allowed",
+                                     413: "too_large"}.get(status, "http_error"), message)
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:

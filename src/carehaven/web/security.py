@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +28,44 @@ HEADERS = {
 }
 HSTS = "max-age=31536000; includeSubDomains"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The most a request other than an upload may send (a form, a JSON call): FastAPI reads a JSON
+#: body whole, before the route's dependencies check who is calling, so without this bound an
+#: anonymous caller could make the portal hold any size of body in memory.
+MAX_BODY = 1024 * 1024
+#: The routes that receive a file: their whole body may be the file limit and this much more
+#: (the form's other fields and the multipart framing; streaming.py caps each field).
+UPLOADS = frozenset({("POST", "/submissions"), ("POST", "/api/submissions")})
+UPLOAD_SLACK = 1024 * 1024
+
+
+class BodyLimit:
+    """Refuses (413) a request body over its bound: at once when Content-Length declares more,
+    else as soon as the bytes received pass it (a chunked body too). Starlette's
+    ``RequestBodyLimitMiddleware`` counts; this picks the bound by route."""
+
+    def __init__(self, app: ASGIApp, *, max_file_mb: int) -> None:
+        self.app = app
+        self.small = RequestBodyLimitMiddleware(app, max_body_size=MAX_BODY)
+        self.upload = RequestBodyLimitMiddleware(
+            app, max_body_size=max_file_mb * 1024 * 1024 + UPLOAD_SLACK)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chosen = self.upload if (scope["method"], scope["path"]) in UPLOADS else self.small
+        declared = Request(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > chosen.max_body_size:
+            # Answered here, unread, in the portal's own error shape (Starlette's would
+            # replace whatever the route answered with a plain-text one).
+            from starlette.exceptions import HTTPException
+
+            from carehaven.web.errors import http_error
+
+            refused = await http_error(Request(scope, receive), HTTPException(413))
+            await refused(scope, receive, send)
+            return
+        await chosen(scope, receive, send)
 
 
 def is_tls(request: Request, *, trusted_proxy: bool) -> bool:
@@ -47,9 +86,10 @@ def client_address(request: Request, *, trusted_proxy: bool) -> str:
 
 
 class SecurityHeaders:
-    """Adds HEADERS (and HSTS over TLS) to every response; ``Cache-Control: no-store`` to every
-    answer but the static assets (a signed-in page must never sit in a shared cache); and
-    refuses an unsafe request whose Origin is another site's (login CSRF and the like).
+    """Adds HEADERS (and HSTS over TLS) to every response, a 500 included; ``Cache-Control:
+    no-store`` to every answer but the static assets (a signed-in page must never sit in a
+    shared cache); and refuses an unsafe request whose Origin is another site's (login CSRF
+    and the like).
     Plain ASGI, so that a streamed upload passes through untouched."""
 
     def __init__(self, app: ASGIApp, *, trusted_proxy: bool) -> None:
@@ -63,9 +103,12 @@ class SecurityHeaders:
         request = Request(scope)
         tls = is_tls(request, trusted_proxy=self.trusted_proxy)
         static = request.url.path.startswith("/static/")
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
@@ -83,7 +126,17 @@ class SecurityHeaders:
                                    status_code=403)
             await refused(scope, receive, with_headers)
             return
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception as exc:
+            # Starlette answers an unexpected error in its outermost middleware, outside this
+            # one, so its 500 would go without these headers: answered here instead.
+            if started:
+                raise
+            from carehaven.web.errors import unexpected
+
+            answer = await unexpected(Request(scope, receive), exc)
+            await answer(scope, receive, with_headers)
 
 
 def _same_origin(request: Request) -> bool:

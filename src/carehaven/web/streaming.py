@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from carehaven.errors import UsageError
@@ -90,7 +91,11 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], sink: Sink, *
         "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
         "on_part_end": on_part_end,
     })
-    async for chunk in body:
-        parser.write(chunk)
-    parser.finalize()
+    try:
+        async for chunk in body:
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as exc:  # a header too long, a broken boundary: the client's fault
+        raise UsageError("The form could not be read as multipart/form-data; send it again "
+                         "from the upload page.") from exc
     return form
