@@ -13,6 +13,7 @@ from carehaven.access.users import require, visible_orgs
 from carehaven.jobs.public import JobPublic
 from carehaven.web.deps import Caller, SignedIn, haven_of, small_form
 from carehaven.web.pages import render
+from carehaven.web.routes.api import ERRORS
 
 router = APIRouter()
 
@@ -64,7 +65,7 @@ def feedback_download(request: Request, caller: SignedIn, job_id: str) -> Respon
 api = APIRouter(prefix="/api", tags=["api"])
 
 
-@api.post("/feedback", status_code=202, response_model=JobPublic)
+@api.post("/feedback", status_code=202, response_model=JobPublic, responses=ERRORS)
 def api_ask_for_feedback(request: Request, caller: SignedIn,
                          org: str = Query(max_length=20)) -> JobPublic:
     """Queue the writing of ``org``'s feedback (IDN-2): which of its open clients another
@@ -75,7 +76,7 @@ def api_ask_for_feedback(request: Request, caller: SignedIn,
 
 
 @api.get("/feedback/{job_id}/file", response_class=FileResponse,
-         responses={200: {"content": {"text/csv": {}}}})
+         responses={200: {"content": {"text/csv": {}}}, **ERRORS})
 def api_feedback_download(request: Request, caller: SignedIn, job_id: str) -> Response:
     """The CSV a done feedback job wrote."""
     from carehaven.jobs import queue
