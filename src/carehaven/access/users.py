@@ -38,7 +38,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
 
@@ -202,6 +202,9 @@ def founders(session: Session) -> int:
 
     return int(session.scalar(text(FOUNDERS_SQL)) or 0)
 
+
+#: How stale a grant's last-use stamp may get before using it writes it again.
+STAMP_EVERY = timedelta(minutes=1)
 
 #: ``founders``, as SQL run both in a transaction (above) and by ``acting_user`` (plain SQL).
 FOUNDERS_SQL = "SELECT count(*) FROM users WHERE substr(created_by, 1, 5) <> 'user:'"
@@ -423,21 +426,27 @@ def _scope_is(scope: str | None) -> ColumnElement[bool]:
 
 
 def _touch(haven: Haven, actor: Actor, grants: Iterable[tuple[str, str | None]]) -> int:
-    """Stamp the grants' last_used_at (for the access review); how many are still unrevoked."""
+    """Stamp the grants' last_used_at (for the access review); how many are still unrevoked.
+
+    A grant stamped less than ``STAMP_EVERY`` ago is only counted, not written again: the
+    access review reads days, and a web page must not be a write to the control plane
+    each time it is asked for (SQLite runs writes one at a time)."""
     touched = 0
-    now = haven.rows.stamp(clock.now())
+    now = clock.now()
+    stale = haven.rows.stamp(now - STAMP_EVERY)
     for role, scope in grants:
         where = ("username = :u AND role = :r AND revoked_at IS NULL AND "
                  + ("org_code IS NULL" if scope is None else "org_code = :o"))
         params = {"u": actor.username, "r": role, "o": scope}
-        if haven.read_only:  # nothing can be stamped; count the grants that would have been
-            found = haven.rows.first(f"SELECT count(*) FROM role_grants WHERE {where}",  # noqa: S608
-                                     params)
-            touched += int(found[0] if found else 0)
-        else:
-            touched += haven.rows.write(
+        found = haven.rows.first(
+            "SELECT count(*), sum(CASE WHEN last_used_at IS NULL OR last_used_at < :stale "  # noqa: S608
+            f"THEN 1 ELSE 0 END) FROM role_grants WHERE {where}", {**params, "stale": stale})
+        held, due = (int(found[0] or 0), int(found[1] or 0)) if found else (0, 0)
+        if held and due and not haven.read_only:
+            held = haven.rows.write(
                 f"UPDATE role_grants SET last_used_at = :now WHERE {where}",  # noqa: S608
-                {**params, "now": now})
+                {**params, "now": haven.rows.stamp(now)})
+        touched += held
     return touched
 
 
