@@ -66,7 +66,8 @@ def me(caller: SignedIn) -> MePublic:
 
 @router.get("/submissions", response_model=list[SubmissionPublic], responses=ERRORS)
 def submissions(request: Request, caller: SignedIn,
-                org: str | None = None) -> list[SubmissionPublic]:
+                org: str | None = Query(default=None, max_length=20)
+                ) -> list[SubmissionPublic]:
     """The submissions you may read, newest first."""
     return [SubmissionPublic.of(v)
             for v in listing.submissions(haven_of(request), caller.actor, org=org)]
